@@ -1,0 +1,220 @@
+"""Integration settings: the `company_sync_settings` Airflow Variable, validated.
+
+Parsing is pure (a dict or JSON text in, a frozen `Settings` out) so that a bad setting is refused before
+a run touches either system, with a message naming the key and what it accepts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+MAPPINGS_FILE = Path(__file__).with_name("field_mappings.yaml")
+VARIABLE_KEY = "company_sync_settings"
+
+
+class SettingsError(ValueError):
+    """A setting was refused; the message names the key and the values it accepts."""
+
+
+class SyncRule(StrEnum):
+    PREFER_SALESFORCE_UNLESS_BLANK = "prefer_salesforce_unless_blank"
+    ALWAYS_USE_SALESFORCE = "always_use_salesforce"
+    TWO_WAY = "two_way"
+    DONT_SYNC = "dont_sync"
+
+
+DEFAULT_OBJECTS = ("Contact", "Lead")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of the catalogue: its kind and what the target accepts."""
+
+    name: str
+    kind: str  # text | number | picklist | owner | url
+    max_length: int | None = None
+    integer: bool = False
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    salesforce: str
+    hubspot: str
+    rule: SyncRule
+    kind: str
+    max_length: int | None = None
+    integer: bool = False
+    # Salesforce value -> HubSpot option, and the reverse (first pair listed wins).
+    to_hubspot: Mapping[str, str] = field(default_factory=dict)
+    to_salesforce: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    company_sync_enabled: bool
+    default_salesforce_object: str
+    inclusion_list_id: str | None
+    field_mappings: tuple[FieldMapping, ...]
+
+    def mapping_for_salesforce(self, sf_field: str) -> FieldMapping | None:
+        return next((m for m in self.field_mappings if m.salesforce == sf_field), None)
+
+    @property
+    def synced_mappings(self) -> tuple[FieldMapping, ...]:
+        """Mappings whose rule moves values in at least one direction."""
+        return tuple(m for m in self.field_mappings if m.rule is not SyncRule.DONT_SYNC)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    salesforce_fields: Mapping[str, FieldSpec]
+    hubspot_properties: Mapping[str, FieldSpec]
+    value_maps: Mapping[str, tuple[tuple[str, str], ...]]
+    default_mappings: tuple[Mapping[str, str], ...]
+
+
+@cache
+def catalogue() -> Catalogue:
+    """The shipped field catalogue and default mappings (`field_mappings.yaml`)."""
+    raw = yaml.safe_load(MAPPINGS_FILE.read_text())
+    specs = lambda section: {  # noqa: E731
+        name: FieldSpec(name=name, **attrs) for name, attrs in raw[section].items()
+    }
+    return Catalogue(
+        salesforce_fields=specs("salesforce_fields"),
+        hubspot_properties=specs("hubspot_properties"),
+        value_maps={k: tuple((str(a), str(b)) for a, b in v) for k, v in raw["value_maps"].items()},
+        default_mappings=tuple(raw["default_mappings"]),
+    )
+
+
+_KEYS = ("company_sync_enabled", "default_salesforce_object", "inclusion_list_id", "field_mappings")
+_MAPPING_KEYS = ("salesforce", "hubspot", "rule")
+
+
+def parse_settings(raw: Mapping[str, Any] | str | bytes) -> Settings:
+    """Validate the Variable's value (JSON text or an already decoded dict)."""
+    if isinstance(raw, (str, bytes)):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"{VARIABLE_KEY}: not valid JSON ({exc})") from exc
+    if not isinstance(raw, Mapping):
+        raise SettingsError(f"{VARIABLE_KEY}: expected a JSON object, got {type(raw).__name__}")
+
+    unknown = sorted(set(raw) - set(_KEYS))
+    if unknown:
+        raise SettingsError(
+            f"{VARIABLE_KEY}: unknown key(s) {', '.join(map(repr, unknown))}; allowed keys: {', '.join(_KEYS)}"
+        )
+    missing = [k for k in ("company_sync_enabled",) if k not in raw]
+    if missing:
+        raise SettingsError("company_sync_enabled: required (true or false)")
+
+    enabled = raw["company_sync_enabled"]
+    if not isinstance(enabled, bool):
+        raise SettingsError(f"company_sync_enabled: must be true or false, got {enabled!r}")
+
+    default_object = raw.get("default_salesforce_object", "Contact")
+    if default_object not in DEFAULT_OBJECTS:
+        raise SettingsError(
+            f"default_salesforce_object: must be one of {', '.join(DEFAULT_OBJECTS)}, got {default_object!r}"
+        )
+
+    list_id = raw.get("inclusion_list_id")
+    if list_id is not None:
+        if isinstance(list_id, bool) or not isinstance(list_id, (str, int)) or not str(list_id).strip().isdigit():
+            raise SettingsError(
+                f"inclusion_list_id: must be a HubSpot list id (digits) or null, got {list_id!r}"
+            )
+        list_id = str(list_id).strip()
+
+    return Settings(
+        company_sync_enabled=enabled,
+        default_salesforce_object=default_object,
+        inclusion_list_id=list_id,
+        field_mappings=parse_field_mappings(raw.get("field_mappings")),
+    )
+
+
+def parse_field_mappings(raw: Any) -> tuple[FieldMapping, ...]:
+    """Null → the shipped defaults; a list replaces them. Every entry is checked against the catalogue."""
+    cat = catalogue()
+    if raw is None:
+        raw = cat.default_mappings
+    elif not isinstance(raw, list):
+        raise SettingsError(f"field_mappings: must be a list of mappings or null, got {type(raw).__name__}")
+    rules = ", ".join(r.value for r in SyncRule)
+
+    mappings: list[FieldMapping] = []
+    for i, entry in enumerate(raw):
+        where = f"field_mappings[{i}]"
+        if not isinstance(entry, Mapping):
+            raise SettingsError(f"{where}: must be an object with keys {', '.join(_MAPPING_KEYS)}")
+        unknown = sorted(set(entry) - set(_MAPPING_KEYS))
+        if unknown:
+            raise SettingsError(
+                f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; allowed keys: {', '.join(_MAPPING_KEYS)}"
+            )
+        for key in ("salesforce", "hubspot"):
+            if key not in entry:
+                raise SettingsError(f"{where}.{key}: required")
+        sf_name, hs_name = entry["salesforce"], entry["hubspot"]
+        rule_name = entry.get("rule", SyncRule.PREFER_SALESFORCE_UNLESS_BLANK.value)
+
+        sf = cat.salesforce_fields.get(sf_name)
+        if sf is None:
+            raise SettingsError(
+                f"{where}.salesforce: unknown Account field {sf_name!r}; known fields: {', '.join(cat.salesforce_fields)}"
+            )
+        hs = cat.hubspot_properties.get(hs_name)
+        if hs is None:
+            raise SettingsError(
+                f"{where}.hubspot: unknown company property {hs_name!r}; known properties: {', '.join(cat.hubspot_properties)}"
+            )
+        try:
+            rule = SyncRule(rule_name)
+        except ValueError:
+            raise SettingsError(f"{where}.rule: unknown sync rule {rule_name!r}; allowed rules: {rules}") from None
+        if sf.kind != hs.kind:
+            raise SettingsError(
+                f"{where}: Salesforce {sf_name} ({sf.kind}) cannot map to HubSpot {hs_name} ({hs.kind});"
+                " a mapping joins two fields of the same kind"
+            )
+        if sf.kind == "owner" and rule not in (SyncRule.TWO_WAY, SyncRule.DONT_SYNC):
+            raise SettingsError(f"{where}.rule: the owner mapping is always two_way (or dont_sync), got {rule_name!r}")
+        for other in mappings:
+            if other.salesforce == sf_name:
+                raise SettingsError(f"{where}.salesforce: {sf_name} is mapped twice")
+            if other.hubspot == hs_name:
+                raise SettingsError(f"{where}.hubspot: {hs_name} is mapped twice")
+
+        pairs = cat.value_maps.get(sf_name, ())
+        if sf.kind == "picklist" and not pairs:
+            raise SettingsError(f"{where}.salesforce: picklist {sf_name} has no value map in {MAPPINGS_FILE.name}")
+        to_salesforce: dict[str, str] = {}
+        for sf_value, hs_value in pairs:
+            to_salesforce.setdefault(hs_value, sf_value)
+        mappings.append(
+            FieldMapping(
+                salesforce=sf_name,
+                hubspot=hs_name,
+                rule=rule,
+                kind=sf.kind,
+                max_length=sf.max_length,
+                integer=sf.integer,
+                to_hubspot=dict(pairs),
+                to_salesforce=to_salesforce,
+            )
+        )
+    if not any(m.salesforce == "Name" for m in mappings):
+        raise SettingsError("field_mappings: must map the required Account field Name (to HubSpot name)")
+    return tuple(mappings)

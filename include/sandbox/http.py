@@ -1,0 +1,314 @@
+"""The HTTP machinery both sandbox APIs share: a threaded server, the `/__sandbox/*` control endpoints
+(reset, request log, injected faults), and state that persists across restarts.
+
+Each API is a `SandboxApi` subclass that turns a `Request` into a `Response` (or raises `ApiError`);
+everything that is the same for Salesforce and HubSpot lives here, once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # without the query string
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+
+    def json(self) -> Any:
+        """The decoded JSON body; raises ValueError on malformed JSON (each API maps it to its own 400)."""
+        if not self.body:
+            return None
+        return json.loads(self.body)
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[-1] if values else default
+
+    @property
+    def bearer_token(self) -> str | None:
+        auth = self.headers.get("authorization", "")
+        return auth[7:].strip() if auth.lower().startswith("bearer ") else None
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None  # JSON-able, or bytes/str sent as is
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json;charset=UTF-8"
+
+    def encoded(self) -> bytes:
+        if self.body is None:
+            return b""
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode()
+        return json.dumps(self.body, separators=(",", ":"), default=str).encode()
+
+
+class ApiError(Exception):
+    """Raised by an API handler to answer with an error response."""
+
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None):
+        super().__init__(f"{status}: {body}")
+        self.response = Response(status=status, body=body, headers=headers or {})
+
+
+@dataclass
+class Fault:
+    count: int
+    method: str | None = None
+    path_prefix: str | None = None
+    status: int | None = None
+    retry_after: float | None = None
+    latency_ms: int | None = None
+    drop: bool = False
+
+    def matches(self, request: Request) -> bool:
+        return (self.method is None or self.method.upper() == request.method) and (
+            self.path_prefix is None or request.path.startswith(self.path_prefix)
+        )
+
+
+class PersistentState:
+    """An API's state: a dict guarded by one lock, snapshotted to `path` (pickle, written atomically).
+
+    Writes mark the state dirty; a background thread flushes at most every `flush_interval` seconds and
+    `close()` flushes on shutdown, so a burst of writes costs one snapshot, not one per request.
+    """
+
+    def __init__(self, path: Path, flush_interval: float = 0.5):
+        self.path = path
+        self.lock = threading.RLock()
+        self.data: dict[str, Any] = {}
+        self._dirty = False
+        self._stop = threading.Event()
+        self._interval = flush_interval
+        if path.exists():
+            with path.open("rb") as fh:
+                self.data = pickle.load(fh)
+        self._thread = threading.Thread(target=self._flush_loop, name=f"flush-{path.stem}", daemon=True)
+        self._thread.start()
+
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
+    def flush(self) -> None:
+        with self.lock:
+            if not self._dirty:
+                return
+            blob = pickle.dumps(self.data, protocol=pickle.HIGHEST_PROTOCOL)
+            self._dirty = False
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_bytes(blob)
+        tmp.replace(self.path)
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.flush()
+            except Exception:  # keep flushing later; a failed snapshot must not kill the server
+                log.exception("could not snapshot %s", self.path)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.flush()
+
+
+class SandboxApi:
+    """Base class of one emulated API. Subclasses implement `handle`, `reset` and `fault_body`."""
+
+    name = "api"
+
+    def __init__(self, state_dir: Path):
+        self.state_dir = state_dir
+        self.state = PersistentState(state_dir / f"{self.name}.pickle")
+        self._requests: list[dict[str, Any]] = []
+        self._faults: list[Fault] = []
+        self._control_lock = threading.Lock()
+
+    # --- to implement -------------------------------------------------------------------------------
+    def handle(self, request: Request) -> Response:
+        raise NotImplementedError
+
+    def reset(self, seed: int | None) -> None:
+        """Back to empty, or to the generated seed of `seed` records."""
+        raise NotImplementedError
+
+    def fault_body(self, status: int) -> Any:
+        """The error body this API sends with an injected status."""
+        return {"status": status}
+
+    # --- shared machinery ---------------------------------------------------------------------------
+    def dispatch(self, request: Request) -> Response | None:
+        """Serve one request; None means: drop the connection without answering."""
+        if request.path.startswith("/__sandbox/"):
+            return self._control(request)
+        fault = self._take_fault(request)
+        if fault is not None:
+            if fault.latency_ms:
+                time.sleep(fault.latency_ms / 1000)
+            if fault.drop:
+                self._log(request, 0)
+                return None
+        if fault is not None and fault.status:
+            headers = {}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = str(int(fault.retry_after) if float(fault.retry_after).is_integer() else fault.retry_after)
+            response = Response(status=fault.status, body=self.fault_body(fault.status), headers=headers)
+        else:
+            try:
+                response = self.handle(request)
+            except ApiError as exc:
+                response = exc.response
+        self._log(request, response.status)
+        return response
+
+    def _log(self, request: Request, status: int) -> None:
+        entry = {
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+            "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        }
+        with self._control_lock:
+            self._requests.append(entry)
+
+    def _take_fault(self, request: Request) -> Fault | None:
+        with self._control_lock:
+            for fault in self._faults:
+                if fault.count > 0 and fault.matches(request):
+                    fault.count -= 1
+                    if fault.count == 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    def _control(self, request: Request) -> Response:
+        route = (request.method, request.path.rstrip("/"))
+        try:
+            payload = request.json() or {}
+        except ValueError:
+            return Response(400, {"error": "body is not valid JSON"})
+        if route == ("POST", "/__sandbox/reset"):
+            seed = payload.get("seed")
+            if seed is not None and (not isinstance(seed, int) or seed < 0):
+                return Response(400, {"error": "seed must be a non-negative integer"})
+            self.reset(seed)
+            with self._control_lock:
+                self._requests.clear()
+                self._faults.clear()
+            return Response(200, {"reset": True, "seed": seed})
+        if route == ("GET", "/__sandbox/requests"):
+            with self._control_lock:
+                return Response(200, {"requests": list(self._requests)})
+        if route == ("DELETE", "/__sandbox/requests"):
+            with self._control_lock:
+                self._requests.clear()
+            return Response(200, {"cleared": True})
+        if route == ("POST", "/__sandbox/faults"):
+            try:
+                fault = Fault(
+                    count=int(payload["count"]),
+                    method=payload.get("method"),
+                    path_prefix=payload.get("path_prefix"),
+                    status=payload.get("status"),
+                    retry_after=payload.get("retry_after"),
+                    latency_ms=payload.get("latency_ms"),
+                    drop=bool(payload.get("drop", False)),
+                )
+            except (KeyError, TypeError, ValueError):
+                return Response(400, {"error": "a fault needs an integer count; see design.md"})
+            if not (fault.status or fault.latency_ms or fault.drop):
+                return Response(400, {"error": "a fault needs status, latency_ms or drop"})
+            with self._control_lock:
+                self._faults.append(fault)
+            return Response(200, {"faults": len(self._faults)})
+        if route == ("DELETE", "/__sandbox/faults"):
+            with self._control_lock:
+                self._faults.clear()
+            return Response(200, {"cleared": True})
+        return Response(404, {"error": f"no sandbox control endpoint {request.method} {request.path}"})
+
+    def close(self) -> None:
+        self.state.close()
+
+
+def _handler_for(api: SandboxApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: the clients reuse connections
+        server_version = f"sandbox-{api.name}"
+
+        def _serve(self) -> None:
+            split = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            request = Request(
+                method=self.command,
+                path=split.path,
+                query=parse_qs(split.query, keep_blank_values=True),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=body,
+            )
+            try:
+                response = api.dispatch(request)
+            except Exception as exc:  # a sandbox bug must answer 500, like a real server, not hang
+                log.exception("%s %s failed", self.command, self.path)
+                response = Response(500, {"error": f"sandbox internal error: {exc}"})
+            if response is None:
+                self.close_connection = True
+                return
+            payload = response.encoded()
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            log.debug("%s " + format, api.name, *args)
+
+    return Handler
+
+
+class SandboxServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def make_server(api: SandboxApi, host: str, port: int, tls: ssl.SSLContext | None = None) -> SandboxServer:
+    server = SandboxServer((host, port), _handler_for(api))
+    if tls is not None:
+        # The handshake happens in the handler thread, so a slow client never stalls accept().
+        server.socket = tls.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+    return server
+
+
+def serve_in_thread(server: SandboxServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, name=f"serve-{server.server_address[1]}", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,84 @@
+"""Start and stop both sandbox APIs (in this process, on background threads)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from include.sandbox.http import SandboxApi, SandboxServer, make_server, serve_in_thread
+from include.sandbox.tls import server_context
+
+log = logging.getLogger(__name__)
+
+SALESFORCE_TOKEN = "sandbox-salesforce-token"
+HUBSPOT_TOKEN = "sandbox-hubspot-token"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_SALESFORCE_PORT = 8701
+DEFAULT_HUBSPOT_PORT = 8702
+DEFAULT_STATE_DIR = Path(".sandbox")
+
+
+@dataclass
+class Sandbox:
+    """Both APIs, serving. `salesforce_url` / `hubspot_url` are what clients point at."""
+
+    state_dir: Path
+    salesforce: SandboxApi
+    hubspot: SandboxApi
+    servers: tuple[SandboxServer, SandboxServer]
+
+    @property
+    def salesforce_url(self) -> str:
+        host, port = self.servers[0].server_address[:2]
+        return f"https://{host}:{port}"
+
+    @property
+    def hubspot_url(self) -> str:
+        host, port = self.servers[1].server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def ca_path(self) -> Path:
+        return self.state_dir / "ca.pem"
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+        self.salesforce.close()
+        self.hubspot.close()
+
+
+def start_sandbox(
+    state_dir: Path = DEFAULT_STATE_DIR,
+    *,
+    seed: int | None = None,
+    host: str = DEFAULT_HOST,
+    salesforce_port: int = DEFAULT_SALESFORCE_PORT,
+    hubspot_port: int = DEFAULT_HUBSPOT_PORT,
+    auto_associate: bool = True,
+) -> Sandbox:
+    """Serve both APIs on background threads. `seed` resets both to that seed first; without it the
+    state persisted in `state_dir` is served as it was left. Port 0 picks a free port."""
+    from include.sandbox.hubspot import HubSpotApi
+    from include.sandbox.salesforce import SalesforceApi
+
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tls = server_context(state_dir)
+    salesforce = SalesforceApi(state_dir)
+    hubspot = HubSpotApi(state_dir, auto_associate=auto_associate)
+    if seed is not None:
+        salesforce.reset(seed)
+        hubspot.reset(seed)
+    servers = (
+        make_server(salesforce, host, salesforce_port, tls=tls),
+        make_server(hubspot, host, hubspot_port),
+    )
+    for server in servers:
+        serve_in_thread(server)
+    sandbox = Sandbox(state_dir=state_dir, salesforce=salesforce, hubspot=hubspot, servers=servers)
+    log.info("Salesforce sandbox at %s (CA %s), HubSpot sandbox at %s, state in %s",
+             sandbox.salesforce_url, sandbox.ca_path, sandbox.hubspot_url, state_dir)
+    return sandbox
