@@ -7,11 +7,12 @@ a run touches either system, with a message naming the key and what it accepts.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -132,9 +133,7 @@ def parse_settings(raw: Mapping[str, Any] | str | bytes) -> Settings:
     list_id = raw.get("inclusion_list_id")
     if list_id is not None:
         if isinstance(list_id, bool) or not isinstance(list_id, (str, int)) or not str(list_id).strip().isdigit():
-            raise SettingsError(
-                f"inclusion_list_id: must be a HubSpot list id (digits) or null, got {list_id!r}"
-            )
+            raise SettingsError(f"inclusion_list_id: must be a HubSpot list id (digits) or null, got {list_id!r}")
         list_id = str(list_id).strip()
 
     return Settings(
@@ -173,12 +172,14 @@ def parse_field_mappings(raw: Any) -> tuple[FieldMapping, ...]:
         sf = cat.salesforce_fields.get(sf_name)
         if sf is None:
             raise SettingsError(
-                f"{where}.salesforce: unknown Account field {sf_name!r}; known fields: {', '.join(cat.salesforce_fields)}"
+                f"{where}.salesforce: unknown Account field {sf_name!r};"
+                f" known fields: {', '.join(cat.salesforce_fields)}"
             )
         hs = cat.hubspot_properties.get(hs_name)
         if hs is None:
             raise SettingsError(
-                f"{where}.hubspot: unknown company property {hs_name!r}; known properties: {', '.join(cat.hubspot_properties)}"
+                f"{where}.hubspot: unknown company property {hs_name!r};"
+                f" known properties: {', '.join(cat.hubspot_properties)}"
             )
         try:
             rule = SyncRule(rule_name)

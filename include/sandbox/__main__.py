@@ -22,12 +22,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m include.sandbox", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the Salesforce and HubSpot sandboxes in the foreground")
-    serve.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
-                       help="where state, ca.pem and the server certificate live (default: .sandbox)")
-    serve.add_argument("--seed", type=int, metavar="N",
-                       help="start from N generated accounts and N companies (replaces the saved state)")
-    serve.add_argument("--no-auto-associate", dest="auto_associate", action="store_false",
-                       help="HubSpot: do not create and associate companies from contact email domains")
+    serve.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help="where state, ca.pem and the server certificate live (default: .sandbox)",
+    )
+    serve.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="start from N generated accounts and N companies (replaces the saved state)",
+    )
+    serve.add_argument(
+        "--no-auto-associate",
+        dest="auto_associate",
+        action="store_false",
+        help="HubSpot: do not create and associate companies from contact email domains",
+    )
     serve.add_argument("--host", default=DEFAULT_HOST)
     serve.add_argument("--salesforce-port", type=int, default=DEFAULT_SALESFORCE_PORT)
     serve.add_argument("--hubspot-port", type=int, default=DEFAULT_HUBSPOT_PORT)
@@ -37,14 +49,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.seed is not None and args.seed < 0:
         parser.error("--seed must be a non-negative number of records")
     try:
-        sandbox = start_sandbox(args.state_dir, seed=args.seed, host=args.host,
-                                salesforce_port=args.salesforce_port, hubspot_port=args.hubspot_port,
-                                auto_associate=args.auto_associate)
+        sandbox = start_sandbox(
+            args.state_dir,
+            seed=args.seed,
+            host=args.host,
+            salesforce_port=args.salesforce_port,
+            hubspot_port=args.hubspot_port,
+            auto_associate=args.auto_associate,
+        )
     except OSError as exc:
         print(f"sandbox: cannot listen ({exc}); is another sandbox already running?", file=sys.stderr)
         return 1
-    print(f"Salesforce: {sandbox.salesforce_url} (CA {sandbox.ca_path})\nHubSpot:    {sandbox.hubspot_url}",
-          flush=True)
+    print(f"Salesforce: {sandbox.salesforce_url} (CA {sandbox.ca_path})\nHubSpot:    {sandbox.hubspot_url}", flush=True)
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())

@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -172,7 +172,9 @@ class SandboxApi:
         if fault is not None and fault.status:
             headers = {}
             if fault.retry_after is not None:
-                headers["Retry-After"] = str(int(fault.retry_after) if float(fault.retry_after).is_integer() else fault.retry_after)
+                headers["Retry-After"] = str(
+                    int(fault.retry_after) if float(fault.retry_after).is_integer() else fault.retry_after
+                )
             response = Response(status=fault.status, body=self.fault_body(fault.status), headers=headers)
         else:
             try:
@@ -187,7 +189,7 @@ class SandboxApi:
             "method": request.method,
             "path": request.path,
             "status": status,
-            "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         }
         with self._control_lock:
             self._requests.append(entry)

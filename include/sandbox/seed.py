@@ -41,25 +41,128 @@ def id_checksum(id15: str) -> str:
 
 
 FREE_MAIL = ("gmail.com", "yahoo.com", "hotmail.com", "outlook.com")
-LIFECYCLE_STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
-                    "customer", "evangelist", "other")
-INDUSTRIES = ("Agriculture", "Banking", "Biotechnology", "Construction", "Consulting", "Education",
-              "Energy", "Finance", "Healthcare", "Insurance", "Manufacturing", "Media", "Retail",
-              "Technology", "Telecommunications", "Transportation")
+LIFECYCLE_STAGES = (
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+    "other",
+)
+INDUSTRIES = (
+    "Agriculture",
+    "Banking",
+    "Biotechnology",
+    "Construction",
+    "Consulting",
+    "Education",
+    "Energy",
+    "Finance",
+    "Healthcare",
+    "Insurance",
+    "Manufacturing",
+    "Media",
+    "Retail",
+    "Technology",
+    "Telecommunications",
+    "Transportation",
+)
 TYPES = ("Prospect", "Customer - Direct", "Customer - Channel", "Channel Partner / Reseller", "Other")
-_WORDS = ("Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Wonka", "Tyrell", "Cyberdyne",
-          "Soylent", "Hooli", "Vandelay", "Pied", "Piper", "Gringotts", "Oscorp", "Aperture", "Black",
-          "Mesa", "Nakatomi", "Monarch", "Dunder", "Mifflin", "Sterling", "Cooper", "Prestige", "Wolfram",
-          "Massive", "Dynamic", "Blue", "Sun", "River", "North", "Summit", "Harbor", "Cedar", "Falcon")
+_WORDS = (
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Wonka",
+    "Tyrell",
+    "Cyberdyne",
+    "Soylent",
+    "Hooli",
+    "Vandelay",
+    "Pied",
+    "Piper",
+    "Gringotts",
+    "Oscorp",
+    "Aperture",
+    "Black",
+    "Mesa",
+    "Nakatomi",
+    "Monarch",
+    "Dunder",
+    "Mifflin",
+    "Sterling",
+    "Cooper",
+    "Prestige",
+    "Wolfram",
+    "Massive",
+    "Dynamic",
+    "Blue",
+    "Sun",
+    "River",
+    "North",
+    "Summit",
+    "Harbor",
+    "Cedar",
+    "Falcon",
+)
 _SUFFIXES = ("Inc", "LLC", "Ltd", "Group", "Labs", "Systems", "Partners", "Holdings", "GmbH", "SA")
 _TLDS = ("com", "com", "com", "io", "co", "net", "de", "fr", "co.uk")
-_FIRST = ("Ada", "Alan", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances", "Edsger",
-          "Radia", "Tim", "Hedy", "Claude", "Sophie", "John", "Katherine", "Donald", "Anita", "Bjarne")
-_LAST = ("Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Thompson", "Liskov", "Ritchie", "Allen",
-         "Dijkstra", "Perlman", "Berners-Lee", "Lamarr", "Shannon", "Wilson", "McCarthy", "Johnson",
-         "Knuth", "Borg", "Stroustrup")
-_CITIES = (("Boston", "MA", "United States"), ("Austin", "TX", "United States"), ("Paris", "", "France"),
-           ("Berlin", "", "Germany"), ("London", "", "United Kingdom"), ("Dublin", "", "Ireland"))
+_FIRST = (
+    "Ada",
+    "Alan",
+    "Grace",
+    "Linus",
+    "Margaret",
+    "Ken",
+    "Barbara",
+    "Dennis",
+    "Frances",
+    "Edsger",
+    "Radia",
+    "Tim",
+    "Hedy",
+    "Claude",
+    "Sophie",
+    "John",
+    "Katherine",
+    "Donald",
+    "Anita",
+    "Bjarne",
+)
+_LAST = (
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Torvalds",
+    "Hamilton",
+    "Thompson",
+    "Liskov",
+    "Ritchie",
+    "Allen",
+    "Dijkstra",
+    "Perlman",
+    "Berners-Lee",
+    "Lamarr",
+    "Shannon",
+    "Wilson",
+    "McCarthy",
+    "Johnson",
+    "Knuth",
+    "Borg",
+    "Stroustrup",
+)
+_CITIES = (
+    ("Boston", "MA", "United States"),
+    ("Austin", "TX", "United States"),
+    ("Paris", "", "France"),
+    ("Berlin", "", "Germany"),
+    ("London", "", "United Kingdom"),
+    ("Dublin", "", "Ireland"),
+)
 
 
 @dataclass(frozen=True)
@@ -119,8 +222,15 @@ def _messy_website(rng: random.Random, domain: str) -> str:
     roll = rng.random()
     if roll < 0.05:
         return ""
-    forms = (f"https://www.{domain}", f"http://{domain}/about-us", f"www.{domain}", domain,
-             f"HTTPS://WWW.{domain.upper()}/", f"https://{domain}:443/contact?ref=ads", f"{domain}.")
+    forms = (
+        f"https://www.{domain}",
+        f"http://{domain}/about-us",
+        f"www.{domain}",
+        domain,
+        f"HTTPS://WWW.{domain.upper()}/",
+        f"https://{domain}:443/contact?ref=ads",
+        f"{domain}.",
+    )
     return rng.choice(forms)
 
 
@@ -155,7 +265,7 @@ def build_universe(n: int, seed: int = 7) -> Universe:
     u = Universe()
     u.owners = [
         Owner(first, last, f"{first.lower()}.{last.lower()}@sandbox-corp.example")
-        for first, last in zip(_FIRST[:8], _LAST[:8])
+        for first, last in zip(_FIRST[:8], _LAST[:8], strict=True)
     ]
     u.owners.append(Owner("Integration", "User", "integration.user@sandbox-corp.example", in_hubspot=False))
     owner_count = len(u.owners) - 1  # records are owned by the humans
@@ -170,7 +280,7 @@ def build_universe(n: int, seed: int = 7) -> Universe:
         original = u.accounts[rng.randrange(len(u.accounts))]
         u.accounts.append(_duplicate(rng, original, len(pool) + i))
     # HubSpot: the overlap (same domains as accounts), then HubSpot-only orgs, plus duplicates.
-    hs_only = pool[n: 2 * n - overlap - duplicates]
+    hs_only = pool[n : 2 * n - overlap - duplicates]
     u.companies = [_hubspot_view(rng, org) for org in pool[:overlap]] + hs_only
     for i in range(duplicates):
         original = u.companies[rng.randrange(len(u.companies))]
@@ -185,38 +295,73 @@ def build_universe(n: int, seed: int = 7) -> Universe:
         key = len(u.people)
         email = f"{first.lower()}.{last.lower().replace('-', '')}{key}@{org_domain}"
         stage = rng.choice(LIFECYCLE_STAGES)
-        return Person(key=key, first=first, last=last, email=email, lifecycle_stage=stage,
-                      in_inclusion_list=rng.random() < 0.6, owner=rng.randrange(owner_count), **kwargs)
+        return Person(
+            key=key,
+            first=first,
+            last=last,
+            email=email,
+            lifecycle_stage=stage,
+            in_inclusion_list=rng.random() < 0.6,
+            owner=rng.randrange(owner_count),
+            **kwargs,
+        )
 
     # Contacts of accounts; most are synced to HubSpot and associated to the company of their domain.
     for index, account in enumerate(u.accounts):
         for _ in range(rng.choice((0, 1, 1, 2, 3))):
             synced = rng.random() < 0.7
-            u.people.append(person(account.domain, salesforce_kind="contact", salesforce_org=index,
-                                   in_hubspot=synced,
-                                   hubspot_company=company_by_domain.get(account.domain) if synced else None))
+            u.people.append(
+                person(
+                    account.domain,
+                    salesforce_kind="contact",
+                    salesforce_org=index,
+                    in_hubspot=synced,
+                    hubspot_company=company_by_domain.get(account.domain) if synced else None,
+                )
+            )
     # People of HubSpot-only companies: private contacts, leads, or HubSpot-only contacts.
     for index, company in enumerate(u.companies[overlap:], start=overlap):
         for _ in range(rng.choice((0, 1, 1, 2))):
             kind = rng.choice(("private_contact", "lead", None))
-            u.people.append(person(company.domain, salesforce_kind=kind, salesforce_org=None,
-                                   in_hubspot=True, hubspot_company=index))
+            u.people.append(
+                person(
+                    company.domain, salesforce_kind=kind, salesforce_org=None, in_hubspot=True, hubspot_company=index
+                )
+            )
     # A few free-mail people: never matched to a company by domain.
     for _ in range(max(1, n // 50)):
-        u.people.append(person(rng.choice(FREE_MAIL), salesforce_kind=rng.choice(("lead", "private_contact")),
-                               salesforce_org=None, in_hubspot=True, hubspot_company=None))
+        u.people.append(
+            person(
+                rng.choice(FREE_MAIL),
+                salesforce_kind=rng.choice(("lead", "private_contact")),
+                salesforce_org=None,
+                in_hubspot=True,
+                hubspot_company=None,
+            )
+        )
     return u
 
 
 def _duplicate(rng: random.Random, original: Org, key: int) -> Org:
     """Another record of the same organisation: same domain, differently typed website and name."""
-    return Org(**{**original.__dict__, "key": key, "name": original.name.strip().upper(),
-                  "website": _messy_website(rng, original.domain) or f"www.{original.domain}",
-                  "phone": ""})
+    return Org(
+        **{
+            **original.__dict__,
+            "key": key,
+            "name": original.name.strip().upper(),
+            "website": _messy_website(rng, original.domain) or f"www.{original.domain}",
+            "phone": "",
+        }
+    )
 
 
 def _hubspot_view(rng: random.Random, org: Org) -> Org:
     """How HubSpot knows an organisation Salesforce also has: same domain, slightly different values."""
-    return Org(**{**org.__dict__, "website": f"www.{org.domain}" if rng.random() > 0.1 else org.domain,
-                  "phone": org.phone if rng.random() > 0.3 else f"+1 555 {rng.randrange(1000, 9999)}",
-                  "name": org.name.strip() if rng.random() > 0.2 else org.name.strip() + " (HQ)"})
+    return Org(
+        **{
+            **org.__dict__,
+            "website": f"www.{org.domain}" if rng.random() > 0.1 else org.domain,
+            "phone": org.phone if rng.random() > 0.3 else f"+1 555 {rng.randrange(1000, 9999)}",
+            "name": org.name.strip() if rng.random() > 0.2 else org.name.strip() + " (HQ)",
+        }
+    )

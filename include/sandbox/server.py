@@ -79,6 +79,11 @@ def start_sandbox(
     for server in servers:
         serve_in_thread(server)
     sandbox = Sandbox(state_dir=state_dir, salesforce=salesforce, hubspot=hubspot, servers=servers)
-    log.info("Salesforce sandbox at %s (CA %s), HubSpot sandbox at %s, state in %s",
-             sandbox.salesforce_url, sandbox.ca_path, sandbox.hubspot_url, state_dir)
+    log.info(
+        "Salesforce sandbox at %s (CA %s), HubSpot sandbox at %s, state in %s",
+        sandbox.salesforce_url,
+        sandbox.ca_path,
+        sandbox.hubspot_url,
+        state_dir,
+    )
     return sandbox
