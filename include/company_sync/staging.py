@@ -1,0 +1,126 @@
+"""Parquet staging of a run's frames, through Airflow's `ObjectStoragePath`.
+
+Layout: `<base>/<dag_id>/<run id, made path-safe>/<name>.parquet`. The base is a URL: a local folder
+(`file:///abs/path`, the default `.staging/` of the project) or object storage (`s3://bucket/prefix`,
+`gs://...`) in production; nothing else changes. Tasks hand each other only the URL strings that
+`write` returns (and counts) through XCom.
+
+Frames round-trip with their pandas dtypes (`string`/`str`, `Int64`, `boolean`, `bool`,
+`datetime64[ns|us, UTC]`, ...) through pyarrow's pandas metadata. A write is atomic where the
+filesystem allows: the file is written under a temporary name beside its target and then moved into
+place, so a reader never sees half a file (on object stores a single PUT is atomic already, and the
+move is a copy + delete).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from airflow.sdk import ObjectStoragePath
+
+DEFAULT_BASE = (Path(__file__).resolve().parents[2] / ".staging").as_uri()
+SUFFIX = ".parquet"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def safe_segment(value: str) -> str:
+    """A path segment from an id: characters other than letters, digits, `.`, `_`, `-` become `_`.
+
+    `scheduled__2026-11-28T02:00:00+00:00` → `scheduled__2026-11-28T02_00_00_00_00`.
+    """
+    if not value:
+        raise ValueError("an empty id cannot name a staging folder")
+    segment = _UNSAFE.sub("_", value)
+    if segment in (".", ".."):
+        raise ValueError(f"{value!r} cannot name a staging folder")
+    return segment
+
+
+class Staging:
+    """Parquet files of one deployment's runs under `base`."""
+
+    def __init__(self, base: str = DEFAULT_BASE):
+        if "://" not in base:
+            base = Path(base).resolve().as_uri()
+        self.base = base.rstrip("/")
+        self._root = ObjectStoragePath(self.base)
+
+    def __repr__(self) -> str:
+        return f"Staging({self.base!r})"
+
+    def run_prefix(self, dag_id: str, run_id: str) -> ObjectStoragePath:
+        """The folder holding one run's frames."""
+        return self._root / safe_segment(dag_id) / safe_segment(run_id)
+
+    def url(self, dag_id: str, run_id: str, name: str) -> str:
+        """The URL `write` uses for a frame called `name` (letters, digits, `.`, `_`, `-`)."""
+        if not _NAME.match(name):
+            raise ValueError(f"staging name {name!r} must be letters, digits, '.', '_' or '-'")
+        return str(self.run_prefix(dag_id, run_id) / f"{name}{SUFFIX}")
+
+    def write(self, dag_id: str, run_id: str, name: str, df: pd.DataFrame) -> str:
+        """Write `df` as Parquet and return its URL; writing the same name again replaces it."""
+        url = self.url(dag_id, run_id, name)
+        target = ObjectStoragePath(url)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(df, preserve_index=None)
+        tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        try:
+            with tmp.open("wb") as f:
+                pq.write_table(table, f, compression="zstd")
+            tmp.rename(target)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return url
+
+    def read(self, url: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """The frame written at `url` (optionally only some columns), with its dtypes."""
+        with ObjectStoragePath(url).open("rb") as f:
+            table = pq.read_table(f, columns=columns)
+        return table.to_pandas()
+
+    def exists(self, url: str) -> bool:
+        return ObjectStoragePath(url).exists()
+
+    def list_run(self, dag_id: str, run_id: str) -> list[str]:
+        """URLs of the frames staged for a run, sorted."""
+        prefix = self.run_prefix(dag_id, run_id)
+        if not prefix.exists():
+            return []
+        return sorted(str(p) for p in prefix.iterdir() if p.name.endswith(SUFFIX) and not p.name.startswith("."))
+
+    def clean(self, dag_id: str, older_than: timedelta | datetime | pd.Timestamp) -> list[str]:
+        """Delete the run folders of `dag_id` whose newest file is older than the cutoff.
+
+        `older_than` is an age (timedelta, from now) or a moment. Returns the removed folder URLs.
+        """
+        if isinstance(older_than, timedelta):
+            cutoff = pd.Timestamp.now(tz="UTC") - older_than
+        else:
+            cutoff = pd.Timestamp(older_than)
+            cutoff = cutoff.tz_localize("UTC") if cutoff.tzinfo is None else cutoff.tz_convert("UTC")
+        dag_root = self._root / safe_segment(dag_id)
+        if not dag_root.exists():
+            return []
+        removed = []
+        for run_dir in sorted(dag_root.iterdir(), key=str):
+            if not run_dir.is_dir():
+                continue
+            times = [_modified(p) for p in run_dir.rglob("*") if p.is_file()]
+            if not times or max(times) < cutoff:
+                run_dir.fs.rm(run_dir.path, recursive=True)
+                removed.append(str(run_dir))
+        return removed
+
+
+def _modified(path: ObjectStoragePath) -> pd.Timestamp:
+    ts = pd.Timestamp(path.fs.modified(path.path))
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
