@@ -1,0 +1,428 @@
+"""The org's records and the write rules Salesforce applies to them.
+
+`Store` works on the plain dict kept in `PersistentState.data` (callers hold `state.lock`):
+
+    records   {sobject: {id: record}}  records are never mutated in place (copy on write), so query
+                                       cursors hold consistent snapshots without copying
+    ext       {sobject: {field: {value.lower(): id}}}  unique external ids of live records
+    websites  {normalised website: [account ids]}      live accounts, for the duplicate rule
+    counter   next number for new ids (above the seed's range)
+    last_ms   last write timestamp (ms), so SystemModstamp strictly increases from write to write
+    rules     {"validation_rule": {...} | None, "duplicate_rule": bool, "daily_api_limit": int | None}
+    api_user  the Id of the integration user (default OwnerId)
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from include.sandbox.salesforce.schema import NUMBER_TYPES, OBJECTS, STRING_TYPES, Field, SObject
+from include.sandbox.salesforce.soql import canonical_datetime
+from include.sandbox.seed import build_universe, id_checksum, salesforce_id
+
+ID_COUNTER_START = 10_000_000
+_ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?$")
+
+
+class RequestError(Exception):
+    """The whole request is refused (HTTP `status`, Salesforce error body)."""
+
+    def __init__(self, status: int, code: str, message: str, fields: list[str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.fields = status, code, message, fields or []
+
+    def body(self) -> list[dict]:
+        return [{"message": self.message, "errorCode": self.code, "fields": self.fields}]
+
+
+def error(code: str, message: str, fields: list[str] | None = None) -> dict:
+    """One record-level error, as Salesforce reports it in results."""
+    return {"statusCode": code, "message": message, "fields": fields or []}
+
+
+def normalise_website(website: str | None) -> str | None:
+    if not website:
+        return None
+    w = website.strip().lower()
+    w = re.sub(r"^[a-z][a-z0-9+.-]*://", "", w)
+    w = re.split(r"[/?#]", w, maxsplit=1)[0]
+    w = w.split("@")[-1].split(":")[0].rstrip(".")
+    if w.startswith("www."):
+        w = w[4:]
+    return w or None
+
+
+def full_id(value: Any) -> str | None:
+    """The 18-character form of a well-formed 15/18-character id, else None."""
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        return None
+    if len(value) == 15:
+        return value + id_checksum(value)
+    return value if id_checksum(value[:15]) == value[15:] else None
+
+
+def check_id(obj: SObject, value: Any) -> str:
+    """The record id in a URL or body, or RequestError(MALFORMED_ID)."""
+    rid = full_id(value)
+    if rid is None or rid[:3] != obj.key_prefix:
+        raise RequestError(400, "MALFORMED_ID", f"{obj.name} ID: id value of incorrect type: {value}", ["Id"])
+    return rid
+
+
+class CoercionError(Exception):
+    def __init__(self, field: Field, value: Any):
+        super().__init__(f"{field.name}: value not of required type: {value}")
+        self.field = field
+        self.value = value
+
+
+def coerce(field: Field, value: Any, from_csv: bool = False) -> Any:
+    """A body/CSV value as stored for `field`; CoercionError when it has the wrong type."""
+    if value is None:
+        return None
+    ftype = field.type
+    if ftype in STRING_TYPES:
+        if isinstance(value, bool) or isinstance(value, (dict, list)):
+            raise CoercionError(field, value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        value = str(value)
+        return value if value != "" else None
+    if ftype in NUMBER_TYPES:
+        if isinstance(value, str):
+            if value.strip() == "":
+                return None
+            try:
+                value = float(value) if ftype != "int" or not value.strip().lstrip("+-").isdigit() else int(value)
+            except ValueError:
+                raise CoercionError(field, value) from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise CoercionError(field, value)
+        if ftype == "int":
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise CoercionError(field, value)
+                value = int(value)
+            return value
+        return float(value)
+    if ftype == "boolean":
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+            return value.lower() in ("true", "1")
+        if not isinstance(value, bool):
+            raise CoercionError(field, value)
+        return value
+    if ftype == "datetime":
+        try:
+            return canonical_datetime(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+        except ValueError:
+            raise CoercionError(field, value) from None
+    return value
+
+
+class Store:
+    def __init__(self, data: dict, default_api_limit: int):
+        self.data = data
+        self.default_api_limit = default_api_limit
+        self.journal: list[tuple[str, str, dict | None]] | None = None
+
+    # --- setup ------------------------------------------------------------------------------------
+    @staticmethod
+    def empty_data() -> dict:
+        return {"records": {name: {} for name in OBJECTS}, "ext": {"Account": {"HubSpot_Company_ID__c": {}}},
+                "websites": {}, "counter": ID_COUNTER_START, "last_ms": 0,
+                "rules": {"validation_rule": None, "duplicate_rule": False, "daily_api_limit": None},
+                "usage": {"day": "", "count": 0}, "api_user": None}
+
+    def load_seed(self, n: int | None) -> None:
+        universe = build_universe(n or 0)
+        now = datetime.now(UTC)
+        rng = random.Random(n or 0)
+        recs = self.data["records"]
+
+        def audit(user: str) -> dict:
+            created = now - timedelta(seconds=rng.uniform(3600, 365 * 86400))
+            modified = created + (now - created) * rng.random() * 0.9
+            c, m = canonical_datetime(created), canonical_datetime(modified)
+            return {"IsDeleted": False, "CreatedDate": c, "CreatedById": user, "LastModifiedDate": m,
+                    "LastModifiedById": user, "SystemModstamp": m}
+
+        user_ids = [salesforce_id("005", i) for i in range(len(universe.owners))]
+        api_user = user_ids[-1]
+        self.data["api_user"] = api_user
+        for uid, owner in zip(user_ids, universe.owners, strict=False):
+            recs["User"][uid] = {"Id": uid, "Username": owner.email, "Email": owner.email, "FirstName": owner.first,
+                                 "LastName": owner.last, "Name": f"{owner.first} {owner.last}", "IsActive": True,
+                                 **audit(api_user)}
+        if not n:
+            return
+        account_ids: list[str] = []
+        for i, org in enumerate(universe.accounts):
+            aid = salesforce_id("001", i)
+            account_ids.append(aid)
+            rec = {f: None for f in OBJECTS["Account"].fields}
+            rec.update({
+                "Id": aid, "Name": org.name, "Website": org.website or None, "Phone": org.phone or None,
+                "Industry": org.industry, "Type": org.type, "BillingStreet": org.street or None,
+                "BillingCity": org.city or None, "BillingState": org.state or None,
+                "BillingPostalCode": org.postal_code or None, "BillingCountry": org.country or None,
+                "AnnualRevenue": float(org.annual_revenue) if org.annual_revenue is not None else None,
+                "NumberOfEmployees": org.employees, "Description": org.description or None,
+                "OwnerId": user_ids[org.owner], **audit(api_user),
+            })
+            self._put("Account", aid, rec)
+        names = {org.domain: org.name.strip() for org in universe.companies + universe.accounts}
+        for person in universe.people:
+            owner = user_ids[person.owner]
+            base = {"Email": person.email, "FirstName": person.first, "LastName": person.last,
+                    "Name": f"{person.first} {person.last}", "Phone": None, "OwnerId": owner, **audit(api_user)}
+            if person.salesforce_kind in ("contact", "private_contact"):
+                cid = salesforce_id("003", person.key)
+                account = account_ids[person.salesforce_org] if person.salesforce_kind == "contact" else None
+                recs["Contact"][cid] = {"Id": cid, "AccountId": account, **base}
+            elif person.salesforce_kind == "lead":
+                lid = salesforce_id("00Q", person.key)
+                company = names.get(person.email.split("@")[1], "Unknown")
+                recs["Lead"][lid] = {"Id": lid, "Company": company, "IsConverted": False, **base}
+
+    # --- helpers ----------------------------------------------------------------------------------
+    @property
+    def rules(self) -> dict:
+        return self.data["rules"]
+
+    def records(self, obj: str) -> dict[str, dict]:
+        return self.data["records"][obj]
+
+    def resolve(self, obj: str, rid: str) -> dict | None:
+        return self.data["records"][obj].get(rid)
+
+    def stamp(self) -> str:
+        """A write timestamp, strictly later than the previous write's."""
+        ms = max(int(time.time() * 1000), self.data["last_ms"] + 1)
+        self.data["last_ms"] = ms
+        return canonical_datetime(datetime.fromtimestamp(ms / 1000, UTC))
+
+    def new_id(self, obj: SObject) -> str:
+        n = self.data["counter"]
+        self.data["counter"] = n + 1
+        return salesforce_id(obj.key_prefix, n)
+
+    def _put(self, obj: str, rid: str, new: dict | None) -> None:
+        """Replace (or remove, with None) a record, keeping the indexes right; journaled for rollback."""
+        store = self.data["records"][obj]
+        old = store.get(rid)
+        if self.journal is not None:
+            self.journal.append((obj, rid, old))
+        self._unindex(obj, rid, old)
+        if new is None:
+            store.pop(rid, None)
+        else:
+            store[rid] = new
+            self._index(obj, rid, new)
+
+    def _index(self, obj: str, rid: str, rec: dict) -> None:
+        if rec.get("IsDeleted"):
+            return
+        for fname, index in self.data["ext"].get(obj, {}).items():
+            value = rec.get(fname)
+            if value is not None:
+                index[value.lower()] = rid
+        if obj == "Account":
+            key = normalise_website(rec.get("Website"))
+            if key:
+                self.data["websites"].setdefault(key, []).append(rid)
+
+    def _unindex(self, obj: str, rid: str, rec: dict | None) -> None:
+        if rec is None or rec.get("IsDeleted"):
+            return
+        for fname, index in self.data["ext"].get(obj, {}).items():
+            value = rec.get(fname)
+            if value is not None and index.get(value.lower()) == rid:
+                del index[value.lower()]
+        if obj == "Account":
+            key = normalise_website(rec.get("Website"))
+            ids = self.data["websites"].get(key) if key else None
+            if ids and rid in ids:
+                ids.remove(rid)
+                if not ids:
+                    del self.data["websites"][key]
+
+    def begin(self) -> None:
+        self.journal = []
+
+    def commit(self) -> None:
+        self.journal = None
+
+    def rollback(self) -> None:
+        journal, self.journal = self.journal or [], None
+        for obj, rid, old in reversed(journal):
+            self._put(obj, rid, old)
+
+    def find_external(self, obj: SObject, fname: str, value: str) -> str | None:
+        return self.data["ext"].get(obj.name, {}).get(fname, {}).get(value.lower())
+
+    # --- validation ---------------------------------------------------------------------------------
+    def check_fields(self, obj: SObject, values: dict, *, creating: bool) -> dict[str, Any]:
+        """Map body keys to canonical field names. Unknown field → RequestError(400, INVALID_FIELD)."""
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            if key == "attributes":
+                continue
+            field = obj.field(key)
+            if field is None:
+                raise RequestError(400, "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}")
+            out[field.name] = value
+        return out
+
+    def validate(self, obj: SObject, values: dict[str, Any], existing: dict | None, rid: str | None,
+                 *, from_csv: bool = False) -> tuple[dict | None, list[dict]]:
+        """The record after applying `values` (canonical names) to `existing`, or the record errors."""
+        errors: list[dict] = []
+        creating = existing is None
+        new = dict(existing) if existing else {f: None for f in obj.fields}
+        for name, raw in values.items():
+            field = obj.fields[name]
+            if not (field.createable if creating else field.updateable):
+                errors.append(error("INVALID_FIELD_FOR_INSERT_UPDATE",
+                                    f"Unable to create/update fields: {name}. Please check the security settings "
+                                    "of this field and verify that it is read/write for your profile or "
+                                    "permission set.", [name]))
+                continue
+            try:
+                value = coerce(field, raw, from_csv)
+            except CoercionError as exc:
+                if not from_csv:
+                    raise RequestError(400, "JSON_PARSER_ERROR",
+                                       f"Cannot deserialize instance of {field.type} from {raw!r}") from None
+                errors.append(error("INVALID_TYPE_ON_FIELD_IN_RECORD", str(exc), [name]))
+                continue
+            if isinstance(value, str):
+                if field.length and len(value) > field.length:
+                    errors.append(error("STRING_TOO_LONG", f"{field.name}: data value too large: "
+                                        f"{value[:40]}... (max length={field.length})", [name]))
+                    continue
+                if field.restricted and value not in field.picklist:
+                    errors.append(error("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                                        f"{field.name}: bad value for restricted picklist field: {value}", [name]))
+                    continue
+                if field.type == "reference":
+                    ref = full_id(value)
+                    target = OBJECTS[field.reference_to]
+                    if ref is None:
+                        errors.append(error("MALFORMED_ID", f"{field.name}: id value of incorrect type: {value}",
+                                            [name]))
+                        continue
+                    parent = self.resolve(target.name, ref)
+                    if ref[:3] != target.key_prefix or parent is None or parent.get("IsDeleted"):
+                        errors.append(error("INVALID_CROSS_REFERENCE_KEY",
+                                            "invalid cross reference id", [name]))
+                        continue
+                    value = ref
+                if field.external_id:
+                    other = self.find_external(obj, name, value)
+                    if other is not None and other != rid:
+                        errors.append(error("DUPLICATE_VALUE", f"duplicate value found: {name} duplicates value "
+                                            f"on record with id: {other}", [name]))
+                        continue
+            new[name] = value
+        if errors:
+            return None, errors
+        if creating:
+            if "OwnerId" in obj.fields and new.get("OwnerId") is None:
+                new["OwnerId"] = self.data["api_user"]
+            if "IsConverted" in obj.fields and new.get("IsConverted") is None:
+                new["IsConverted"] = False
+            if "IsActive" in obj.fields and new.get("IsActive") is None:
+                new["IsActive"] = True
+        if "FirstName" in obj.fields and "Name" in obj.fields:
+            new["Name"] = " ".join(p for p in (new.get("FirstName"), new.get("LastName")) if p) or None
+        missing = [f.name for f in obj.fields.values() if f.required and new.get(f.name) is None]
+        if missing:
+            return None, [error("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
+                                missing)]
+        rule = self.rules.get("validation_rule")
+        if rule and rule.get("object", "Account") == obj.name:
+            value = new.get(rule["field"])
+            if value is not None and not re.search(rule["pattern"], str(value)):
+                return None, [error("FIELD_CUSTOM_VALIDATION_EXCEPTION", rule.get("message") or "Validation failed",
+                                    [rule["field"]])]
+        if obj.name == "Account" and self.rules.get("duplicate_rule") and (creating or "Website" in values):
+            key = normalise_website(new.get("Website"))
+            others = [o for o in self.data["websites"].get(key, ()) if o != rid] if key else []
+            if others:
+                return None, [error("DUPLICATES_DETECTED", "Use one of these records?", [])]
+        return new, []
+
+    # --- writes (callers hold the lock) ------------------------------------------------------------
+    def create(self, obj: SObject, values: dict, stamp: str, *, from_csv: bool = False) -> tuple[str | None, list]:
+        if "Id" in values:
+            return None, [error("INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields: Id. Please "
+                                "check the security settings of this field.", ["Id"])]
+        new, errors = self.validate(obj, values, None, None, from_csv=from_csv)
+        if errors:
+            return None, errors
+        rid = self.new_id(obj)
+        user = self.data["api_user"]
+        new.update({"Id": rid, "IsDeleted": False, "CreatedDate": stamp, "CreatedById": user,
+                    "LastModifiedDate": stamp, "LastModifiedById": user, "SystemModstamp": stamp})
+        self._put(obj.name, rid, new)
+        return rid, []
+
+    def update(self, obj: SObject, rid: str, values: dict, stamp: str, *, from_csv: bool = False) -> list:
+        existing = self.records(obj.name).get(rid)
+        if existing is None:
+            return [error("NOT_FOUND", "The requested resource does not exist", [])]
+        if existing.get("IsDeleted"):
+            return [error("ENTITY_IS_DELETED", "entity is deleted", [])]
+        values = {k: v for k, v in values.items() if k != "Id"}
+        new, errors = self.validate(obj, values, existing, rid, from_csv=from_csv)
+        if errors:
+            return errors
+        new.update({"LastModifiedDate": stamp, "LastModifiedById": self.data["api_user"], "SystemModstamp": stamp})
+        self._put(obj.name, rid, new)
+        return []
+
+    def upsert(self, obj: SObject, fname: str, value: Any, values: dict, stamp: str, *,
+               from_csv: bool = False) -> tuple[str | None, bool, list]:
+        if value is None or value == "":
+            return None, False, [error("MISSING_ARGUMENT", f"{fname} not specified", [fname])]
+        if fname == "Id":
+            rid = full_id(value)
+            if rid is None or rid[:3] != obj.key_prefix:
+                return None, False, [error("MALFORMED_ID", f"{obj.name} ID: id value of incorrect type: {value}",
+                                           ["Id"])]
+            return rid, False, self.update(obj, rid, values, stamp, from_csv=from_csv)
+        value = str(value)
+        values = {**{k: v for k, v in values.items() if k != fname}, fname: value}
+        rid = self.find_external(obj, fname, value)
+        if rid is None:
+            rid, errors = self.create(obj, values, stamp, from_csv=from_csv)
+            return rid, True, errors
+        return rid, False, self.update(obj, rid, values, stamp, from_csv=from_csv)
+
+    def delete(self, obj: SObject, rid: str, stamp: str) -> list:
+        existing = self.records(obj.name).get(rid)
+        if existing is None:
+            return [error("NOT_FOUND", "The requested resource does not exist", [])]
+        if existing.get("IsDeleted"):
+            return [error("ENTITY_IS_DELETED", "entity is deleted", [])]
+        self._put(obj.name, rid, {**existing, "IsDeleted": True, "SystemModstamp": stamp})
+        return []
+
+    def hard_delete(self, obj: SObject, rid: str) -> list:
+        if rid not in self.records(obj.name):
+            return [error("NOT_FOUND", "The requested resource does not exist", [])]
+        self._put(obj.name, rid, None)
+        return []
+
+    def purge(self) -> int:
+        """Empty the recycle bin: deleted records disappear from queryAll."""
+        gone = 0
+        for name, store in self.data["records"].items():
+            for rid in [rid for rid, rec in store.items() if rec.get("IsDeleted")]:
+                self._put(name, rid, None)
+                gone += 1
+        return gone
