@@ -1,0 +1,216 @@
+"""The HubSpot sandbox's data: records, associations, lists and owners in `PersistentState.data`, plus
+in-memory indexes (ids in order, unique property values, company domains) rebuilt on load.
+
+Persisted layout (`state.data`):
+    properties: {object type: {name: definition}}
+    objects:    {object type: {id: record}}, record = {id, properties, createdAt, updatedAt, archived,
+                archivedAt?, history?}
+    next_id:    {object type: int}
+    assoc:      {from type: {to type: {from id: {to id: set(type ids)}}}} (both directions stored)
+    lists:      {list id: {..., members: {record id: joined-at ISO}}}, next_list_id
+    owners:     {owner id: owner}
+Every method expects the caller to hold `state.lock`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Any
+
+from include.sandbox.hubspot.common import now_iso
+from include.sandbox.hubspot.properties import default_properties
+
+FIRST_ID = {"companies": 20_000_000_001, "contacts": 30_000_000_001}
+MODIFIED = {"companies": "hs_lastmodifieddate", "contacts": "lastmodifieddate"}
+# association type ids, HubSpot-defined: (from, to) -> (unlabelled, primary)
+ASSOCIATION_TYPES = {("contacts", "companies"): (279, 1), ("companies", "contacts"): (280, 2)}
+MIRROR = {279: 280, 280: 279, 1: 2, 2: 1}
+TYPE_LABELS = {1: "Primary", 2: "Primary", 279: None, 280: None}
+HISTORY_LIMIT = 20
+
+
+def empty_state() -> dict[str, Any]:
+    return {
+        "properties": default_properties(),
+        "objects": {"companies": {}, "contacts": {}},
+        "next_id": dict(FIRST_ID),
+        "assoc": {"companies": {"contacts": {}}, "contacts": {"companies": {}}},
+        "lists": {},
+        "next_list_id": 1,
+        "owners": {},
+    }
+
+
+class Store:
+    def __init__(self, data: dict[str, Any]):
+        self.data = data
+        if not data:
+            data.update(empty_state())
+        self.rebuild()
+
+    # --- indexes ---------------------------------------------------------------------------------------
+    def rebuild(self) -> None:
+        self.order: dict[str, list[int]] = {}
+        self.unique: dict[str, dict[str, dict[str, str]]] = {}
+        self.domains: dict[str, set[str]] = {}
+        for object_type, records in self.data["objects"].items():
+            self.order[object_type] = sorted(int(i) for i in records)
+            self.unique[object_type] = {}
+            for name in self.unique_properties(object_type):
+                self.reindex_unique(object_type, name)
+        for record in self.data["objects"]["companies"].values():
+            if not record["archived"]:
+                self._index_domain(record["id"], None, record["properties"].get("domain"))
+
+    def unique_properties(self, object_type: str) -> list[str]:
+        return [n for n, d in self.data["properties"][object_type].items()
+                if d.get("hasUniqueValue") and not d.get("archived")]
+
+    def reindex_unique(self, object_type: str, name: str) -> None:
+        index: dict[str, str] = {}
+        for record in self.data["objects"][object_type].values():
+            value = record["properties"].get(name)
+            if value and not record["archived"]:
+                index[self.unique_key(name, value)] = record["id"]
+        self.unique[object_type][name] = index
+
+    @staticmethod
+    def unique_key(name: str, value: str) -> str:
+        return value.lower() if name == "email" else value
+
+    def _index_domain(self, record_id: str, old: str | None, new: str | None) -> None:
+        if old:
+            ids = self.domains.get(old.lower())
+            if ids:
+                ids.discard(record_id)
+                if not ids:
+                    del self.domains[old.lower()]
+        if new:
+            self.domains.setdefault(new.lower(), set()).add(record_id)
+
+    # --- records ---------------------------------------------------------------------------------------
+    def records(self, object_type: str) -> dict[str, dict[str, Any]]:
+        return self.data["objects"][object_type]
+
+    def get(self, object_type: str, record_id: str, *, archived: bool = False) -> dict[str, Any] | None:
+        record = self.data["objects"][object_type].get(str(record_id))
+        if record is None or record["archived"] != archived:
+            return None
+        return record
+
+    def find(self, object_type: str, value: str, id_property: str | None, *,
+             archived: bool = False) -> dict[str, Any] | None:
+        """A record by id, or by the value of a unique property (`idProperty`)."""
+        if not id_property or id_property == "hs_object_id":
+            return self.get(object_type, value, archived=archived)
+        if archived:
+            for record in self.data["objects"][object_type].values():
+                if record["archived"] and record["properties"].get(id_property) == value:
+                    return record
+            return None
+        record_id = self.unique[object_type].get(id_property, {}).get(self.unique_key(id_property, str(value)))
+        return self.get(object_type, record_id) if record_id else None
+
+    def page_ids(self, object_type: str, after: int | None) -> list[int]:
+        order = self.order[object_type]
+        return order[bisect_left(order, after):] if after else order
+
+    def conflicts(self, object_type: str, values: dict[str, str], record_id: str | None) -> list[tuple[str, str, str]]:
+        """(property, value, existing id) for unique values `values` would duplicate."""
+        found = []
+        for name, index in self.unique[object_type].items():
+            value = values.get(name)
+            if value:
+                existing = index.get(self.unique_key(name, value))
+                if existing and existing != record_id:
+                    found.append((name, value, existing))
+        return found
+
+    def create(self, object_type: str, values: dict[str, str], source: str, *, at: str | None = None,
+               history: bool = True) -> dict[str, Any]:
+        record_id = str(self.data["next_id"][object_type])
+        self.data["next_id"][object_type] += 1
+        stamp = at or now_iso()
+        props = {k: v for k, v in values.items() if v != ""}
+        created = props.get("createdate") or stamp
+        props.update(hs_object_id=record_id, createdate=created, hs_object_source=source)
+        props[MODIFIED[object_type]] = stamp
+        record = {"id": record_id, "properties": props, "createdAt": created, "updatedAt": stamp,
+                  "archived": False}
+        if history:
+            record["history"] = {k: [(v, stamp)] for k, v in props.items()}
+        self.data["objects"][object_type][record_id] = record
+        self.order[object_type].append(int(record_id))
+        for name, index in self.unique[object_type].items():
+            if props.get(name):
+                index[self.unique_key(name, props[name])] = record_id
+        if object_type == "companies":
+            self._index_domain(record_id, None, props.get("domain"))
+        return record
+
+    def update(self, object_type: str, record: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+        stamp = now_iso()
+        props = record["properties"]
+        history = record.setdefault("history", {})
+        for name, value in values.items():
+            old = props.get(name)
+            if old == value or (old is None and value == ""):
+                continue
+            index = self.unique[object_type].get(name)
+            if index is not None:
+                if old:
+                    index.pop(self.unique_key(name, old), None)
+                if value:
+                    index[self.unique_key(name, value)] = record["id"]
+            if object_type == "companies" and name == "domain":
+                self._index_domain(record["id"], old, value)
+            if value == "":
+                props.pop(name, None)
+            else:
+                props[name] = value
+            entries = history.setdefault(name, [(old, record["updatedAt"])] if old else [])
+            entries.append((value, stamp))
+            del entries[:-HISTORY_LIMIT]
+        props[MODIFIED[object_type]] = stamp
+        record["updatedAt"] = stamp
+        return record
+
+    def archive(self, object_type: str, record: dict[str, Any]) -> None:
+        stamp = now_iso()
+        record["archived"] = True
+        record["archivedAt"] = stamp
+        record["updatedAt"] = stamp
+        props = record["properties"]
+        for name, index in self.unique[object_type].items():
+            if props.get(name) and index.get(self.unique_key(name, props[name])) == record["id"]:
+                del index[self.unique_key(name, props[name])]
+        if object_type == "companies":
+            self._index_domain(record["id"], props.get("domain"), None)
+        for to_type in self.data["assoc"][object_type]:
+            for other in list(self.data["assoc"][object_type][to_type].get(record["id"], {})):
+                self.dissociate(object_type, record["id"], to_type, other)
+
+    def companies_with_domain(self, domain: str) -> list[str]:
+        return sorted(self.domains.get(domain.lower(), ()), key=int)
+
+    # --- associations ----------------------------------------------------------------------------------
+    def associations(self, from_type: str, from_id: str, to_type: str) -> dict[str, set[int]]:
+        return self.data["assoc"][from_type][to_type].get(str(from_id), {})
+
+    def associate(self, from_type: str, from_id: str, to_type: str, to_id: str, type_ids: list[int]) -> None:
+        forward = self.data["assoc"][from_type][to_type].setdefault(str(from_id), {}).setdefault(str(to_id), set())
+        backward = self.data["assoc"][to_type][from_type].setdefault(str(to_id), {}).setdefault(str(from_id), set())
+        for type_id in type_ids:
+            forward.add(type_id)
+            backward.add(MIRROR[type_id])
+
+    def dissociate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> bool:
+        forward = self.data["assoc"][from_type][to_type].get(str(from_id), {})
+        backward = self.data["assoc"][to_type][from_type].get(str(to_id), {})
+        existed = forward.pop(str(to_id), None) is not None
+        backward.pop(str(from_id), None)
+        if not forward:
+            self.data["assoc"][from_type][to_type].pop(str(from_id), None)
+        if not backward:
+            self.data["assoc"][to_type][from_type].pop(str(to_id), None)
+        return existed
