@@ -167,14 +167,19 @@ def hubspot_retry(policy: RetryPolicy = DEFAULT_POLICY) -> ApiRetry:
     return policy.retry("HubSpot")
 
 
-class _TimeoutAdapter(HTTPAdapter):
-    """An `HTTPAdapter` that applies a default timeout: simple-salesforce sends none of its own."""
+class _PolicyAdapter(HTTPAdapter):
+    """An `HTTPAdapter` with a default timeout (simple-salesforce sends none of its own) and, when given,
+    a CA bundle that wins over `REQUESTS_CA_BUNDLE`/`CURL_CA_BUNDLE` (requests lets those environment
+    variables override `Session.verify`)."""
 
-    def __init__(self, *args: Any, timeout: tuple[float, float], **kwargs: Any):
+    def __init__(self, *args: Any, timeout: tuple[float, float], ca_bundle: str | None = None, **kwargs: Any):
         self._timeout = timeout
+        self._ca_bundle = ca_bundle
         super().__init__(*args, **kwargs)
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):  # noqa: ANN001
+        if self._ca_bundle and verify is not False:
+            verify = self._ca_bundle
         return super().send(request, stream=stream, timeout=timeout or self._timeout, verify=verify,
                             cert=cert, proxies=proxies)
 
@@ -185,10 +190,11 @@ def salesforce_session(ca_bundle: str | None = None, policy: RetryPolicy = DEFAU
     `ca_bundle`: a PEM file to trust instead of the system store (the sandbox's self-signed CA).
     """
     session = requests.Session()
-    adapter = _TimeoutAdapter(max_retries=policy.retry("Salesforce"), timeout=policy.timeout)
+    ca_bundle = str(ca_bundle) if ca_bundle else None
+    adapter = _PolicyAdapter(max_retries=policy.retry("Salesforce"), timeout=policy.timeout, ca_bundle=ca_bundle)
     session.mount("https://", adapter)
     if ca_bundle:
-        session.verify = str(ca_bundle)
+        session.verify = ca_bundle
     return session
 
 

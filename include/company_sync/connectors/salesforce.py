@@ -1,0 +1,554 @@
+"""Salesforce I/O: Accounts, Contacts, Leads and Users through simple-salesforce (Airflow's `SalesforceHook`).
+
+Authentication (all through the Airflow connection; `SalesforceConnector.from_connection`):
+
+* **Access token (direct session)** - used for the sandbox and for tokens minted elsewhere: password =
+  the access token, extras `instance_url` (e.g. `https://127.0.0.1:8701` or
+  `https://mydomain.my.salesforce.com`) and `version` (e.g. `59.0`). The token is passed to the hook as
+  `session_id`.
+* **Username + password + security token** (SOAP login by simple-salesforce): login, password, extra
+  `security_token`; extra `domain` = `test` for a Salesforce sandbox org.
+* **OAuth 2.0 JWT bearer**: login (the integration user), extras `consumer_key` and `private_key` or
+  `private_key_file_path`, `domain` as above.
+* **OAuth 2.0 client credentials**: extras `consumer_key`, `consumer_secret` and `domain` (the My Domain
+  host, e.g. `mydomain.my`).
+
+Whatever the mode, the hook's client uses the retrying `requests.Session` of `http_policy` (429/5xx and
+dropped connections retried on every method, `Retry-After` honoured, timeouts), and an extra `ca_bundle`
+(a PEM path; relative paths resolve against the repository root) makes it trust a private CA such as the
+sandbox's.
+
+Reads return pandas frames with Salesforce's field names as columns: ids as strings, datetimes
+tz-aware UTC, numbers as Float64 / Int64, booleans as `boolean`, text as `string`. Only the fields asked
+for (the mapped ones) are requested. Small sets use the REST query API (`queryAll`, so deleted rows
+come back with `IsDeleted`); sets above `bulk_query_threshold` go through a Bulk API 2.0 query job.
+
+Writes take a list of dicts and return one result row per record (`results.RESULT_COLUMNS`): sObject
+Collections (200 records a call, `allOrNone: false`) below `bulk_write_threshold`, Bulk API 2.0 ingest
+jobs above it. Creates are upserts on the external id `HubSpot_Company_ID__c`, so a retried or re-run
+load never duplicates an account.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from include.company_sync.connectors.http_policy import (
+    DEFAULT_POLICY,
+    CallCounter,
+    ConnectorError,
+    RetryPolicy,
+    SetupError,
+    salesforce_session,
+    unwrap_retries_exhausted,
+)
+from include.company_sync.connectors.results import (
+    TRANSIENT_SALESFORCE_CODES,
+    BatchRefused,
+    Category,
+    RecordResult,
+    results_frame,
+    salesforce_category,
+    write_bisecting,
+)
+
+if TYPE_CHECKING:
+    from simple_salesforce import Salesforce
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+EXTERNAL_ID_FIELD = "HubSpot_Company_ID__c"
+ACCOUNT_BASE_FIELDS = ["Id", "CreatedDate", "SystemModstamp", "IsDeleted", EXTERNAL_ID_FIELD]
+CONTACT_FIELDS = ["Id", "AccountId", "Email"]
+LEAD_FIELDS = ["Id", "Email", "IsConverted"]
+USER_FIELDS = ["Id", "Email", "FirstName", "LastName", "IsActive"]
+
+_DATETIME_FIELDS = {"CreatedDate", "SystemModstamp", "LastModifiedDate"}
+_BOOLEAN_FIELDS = {"IsDeleted", "IsConverted", "IsActive"}
+
+
+def _field_kinds() -> dict[str, tuple[str, bool]]:
+    """Account field -> (kind, integer) from the shipped field catalogue."""
+    from include.company_sync.settings import catalogue
+
+    return {name: (spec.kind, spec.integer) for name, spec in catalogue().salesforce_fields.items()}
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _dedupe(values: Iterable[Any]) -> list[str]:
+    seen: dict[str, None] = {}
+    for value in values:
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            continue
+        text = str(value).strip()
+        if text:
+            seen.setdefault(text, None)
+    return list(seen)
+
+
+class SalesforceConnector:
+    """Salesforce reads and writes for the sync. Build with `from_connection` (Airflow) or from a client."""
+
+    def __init__(
+        self,
+        sf: Salesforce,
+        *,
+        bulk_query_threshold: int = 10_000,
+        bulk_write_threshold: int = 2_000,
+        ids_per_query: int = 300,
+        ids_per_bulk_query: int = 4_000,
+        collection_size: int = 200,
+        bulk_poll_seconds: float = 2.0,
+        counter: CallCounter | None = None,
+    ):
+        if not 1 <= collection_size <= 200:
+            raise ValueError("collection_size must be between 1 and 200 (sObject Collections limit)")
+        self.sf = sf
+        self.bulk_query_threshold = bulk_query_threshold
+        self.bulk_write_threshold = bulk_write_threshold
+        self.ids_per_query = ids_per_query
+        self.ids_per_bulk_query = ids_per_bulk_query
+        self.collection_size = collection_size
+        self.bulk_poll_seconds = bulk_poll_seconds
+        self.calls = counter or CallCounter()
+        self._install_counter(sf.session)
+
+    # --- construction ---------------------------------------------------------------------------------
+    @classmethod
+    def from_connection(
+        cls, conn_id: str = "salesforce_default", *, policy: RetryPolicy = DEFAULT_POLICY, **kwargs: Any
+    ) -> SalesforceConnector:
+        """Build through Airflow's `SalesforceHook` from connection `conn_id` (see the module docstring)."""
+        from airflow.providers.salesforce.hooks.salesforce import SalesforceHook
+
+        conn = SalesforceHook.get_connection(conn_id)
+        extras = conn.extra_dejson or {}
+        session = salesforce_session(cls._resolve_ca_bundle(extras.get("ca_bundle")), policy)
+        direct = bool(conn.password) and not conn.login and bool(extras.get("instance_url") or extras.get("instance"))
+        hook = SalesforceHook(conn_id, session_id=conn.password if direct else None, session=session)
+        try:
+            sf = hook.get_conn()
+        except Exception as exc:  # simple-salesforce raises many types at login; name the connection
+            raise ConnectorError(f"Salesforce connection {conn_id!r}: could not sign in ({exc})",
+                                 api="Salesforce", operation="login") from exc
+        return cls(sf, **kwargs)
+
+    @classmethod
+    def from_client(cls, sf: Salesforce, **kwargs: Any) -> SalesforceConnector:
+        return cls(sf, **kwargs)
+
+    @staticmethod
+    def _resolve_ca_bundle(value: str | None) -> str | None:
+        if not value:
+            return None
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            path = REPO_ROOT / path
+        return str(path)
+
+    def _install_counter(self, session: Any) -> None:
+        """Count every HTTP exchange (after retries) by method and resource."""
+        counter = self.calls
+        base = f"/services/data/v{self.sf.sf_version}/"
+
+        def count(response: Any, *args: Any, **kwargs: Any) -> None:
+            path = response.request.path_url.split("?", 1)[0]
+            if path.startswith(base):
+                path = path[len(base):]
+            parts = [p for p in path.split("/") if p]
+            # query/<locator>, jobs/ingest/<id>/batches ... keep the stable part of the path
+            stable = []
+            for part in parts:
+                if any(ch.isdigit() for ch in part) and len(part) >= 15:
+                    stable.append("{id}")
+                else:
+                    stable.append(part)
+            counter.add(f"{response.request.method} {'/'.join(stable)}")
+
+        hooks = session.hooks.setdefault("response", [])
+        if not any(getattr(h, "_company_sync_counter", False) for h in hooks):
+            count._company_sync_counter = True  # type: ignore[attr-defined]
+            hooks.append(count)
+
+    # --- error handling -------------------------------------------------------------------------------
+    def _fail(self, operation: str, exc: BaseException) -> ConnectorError:
+        exhausted = unwrap_retries_exhausted(exc)
+        if exhausted is not None:
+            return ConnectorError(f"Salesforce {operation}: {exhausted.summary}", api="Salesforce",
+                                  operation=operation, status=exhausted.last_status)
+        status = getattr(exc, "status", None)
+        content = getattr(exc, "content", None)
+        detail = content if content is not None else exc
+        return ConnectorError(f"Salesforce {operation} failed" + (f" with HTTP {status}" if status else "")
+                              + f": {detail}", api="Salesforce", operation=operation, status=status)
+
+    def _call(self, operation: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        import requests
+        from simple_salesforce.exceptions import SalesforceError, SalesforceOperationError
+
+        try:
+            return fn(*args, **kwargs)
+        except (SalesforceError, SalesforceOperationError, requests.RequestException) as exc:
+            raise self._fail(operation, exc) from exc
+
+    # --- setup ----------------------------------------------------------------------------------------
+    def check_setup(self) -> None:
+        """Verify the Account external id field `HubSpot_Company_ID__c` exists (and is an external id)."""
+        describe = self._call("describe Account", self.sf.Account.describe)
+        fields = {f["name"]: f for f in (describe or {}).get("fields", [])}
+        how = (
+            "create it in Setup > Object Manager > Account > Fields & Relationships > New: "
+            f"Text(255), Field Name '{EXTERNAL_ID_FIELD[:-3]}', with 'Unique' and 'External ID' ticked, "
+            "visible to the integration user"
+        )
+        field = fields.get(EXTERNAL_ID_FIELD)
+        if field is None:
+            raise SetupError(f"Salesforce Account has no field {EXTERNAL_ID_FIELD}: {how}",
+                             api="Salesforce", operation="check_setup")
+        if not field.get("externalId"):
+            raise SetupError(f"Salesforce Account field {EXTERNAL_ID_FIELD} exists but is not an External ID: {how}",
+                             api="Salesforce", operation="check_setup")
+        if not (field.get("updateable") or field.get("createable")):
+            raise SetupError(f"Salesforce Account field {EXTERNAL_ID_FIELD} is read-only for the integration user:"
+                             " grant edit access in its field-level security", api="Salesforce",
+                             operation="check_setup")
+        log.info("Salesforce setup ok: Account.%s is an external id", EXTERNAL_ID_FIELD)
+
+    # --- reads ----------------------------------------------------------------------------------------
+    def account_fields(self, fields: Iterable[str]) -> list[str]:
+        return _dedupe([*ACCOUNT_BASE_FIELDS, *fields])
+
+    def accounts_changed(self, fields: Iterable[str], start: datetime | None, end: datetime) -> pd.DataFrame:
+        """Accounts whose `SystemModstamp` is in `[start, end)` (all up to `end` when start is None),
+        deleted ones included (`IsDeleted`)."""
+        from simple_salesforce import format_soql
+
+        columns = self.account_fields(fields)
+        where = format_soql("SystemModstamp < {}", _utc(end))
+        if start is not None:
+            where = format_soql("SystemModstamp >= {} AND ", _utc(start)) + where
+        log.info("Salesforce: extracting Accounts changed in [%s, %s)", start or "-inf", end)
+        frame = self._select("Account", columns, where, include_deleted=True)
+        log.info("Salesforce: %d Accounts changed (%d deleted)", len(frame),
+                 int(frame["IsDeleted"].fillna(False).sum()) if len(frame) else 0)
+        return frame
+
+    def accounts_by_ids(self, ids: Iterable[str], fields: Iterable[str]) -> pd.DataFrame:
+        return self._select_in("Account", self.account_fields(fields), "Id", ids, include_deleted=True)
+
+    def accounts_by_external_ids(self, company_ids: Iterable[str], fields: Iterable[str] = ()) -> pd.DataFrame:
+        return self._select_in("Account", self.account_fields(fields), EXTERNAL_ID_FIELD, company_ids,
+                               include_deleted=False)
+
+    def contacts(self, account_ids: Iterable[str] | None = None, ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """Contacts of the given accounts and/or with the given ids (every contact when both are None)."""
+        if account_ids is None and ids is None:
+            return self._select("Contact", CONTACT_FIELDS, None)
+        frames = []
+        if account_ids is not None:
+            frames.append(self._select_in("Contact", CONTACT_FIELDS, "AccountId", account_ids))
+        if ids is not None:
+            frames.append(self._select_in("Contact", CONTACT_FIELDS, "Id", ids))
+        return pd.concat(frames, ignore_index=True).drop_duplicates("Id", ignore_index=True)
+
+    def leads(self, ids: Iterable[str]) -> pd.DataFrame:
+        return self._select_in("Lead", LEAD_FIELDS, "Id", ids)
+
+    def users(self) -> pd.DataFrame:
+        return self._select("User", USER_FIELDS, None)
+
+    def count(self, sobject: str, where: str | None, include_deleted: bool = False) -> int:
+        soql = f"SELECT COUNT() FROM {sobject}" + (f" WHERE {where}" if where else "")
+        result = self._call(f"count {sobject}", self.sf.query, soql, include_deleted=include_deleted)
+        return int(result["totalSize"])
+
+    def _select(self, sobject: str, columns: list[str], where: str | None, include_deleted: bool = False,
+                expected: int | None = None) -> pd.DataFrame:
+        """REST query below the bulk threshold, Bulk API 2.0 query above it (decided by a COUNT())."""
+        soql = f"SELECT {', '.join(columns)} FROM {sobject}" + (f" WHERE {where}" if where else "")
+        if expected is None:
+            expected = self.count(sobject, where, include_deleted)
+        if expected > self.bulk_query_threshold:
+            log.info("Salesforce: %s query of about %s rows goes through Bulk API 2.0", sobject, f"{expected:,}")
+            return self._bulk_query(sobject, soql, columns, include_deleted)
+        records = self._call(f"query {sobject}", lambda: list(self._iter_rest(soql, include_deleted)))
+        return self._frame(records, columns)
+
+    def _iter_rest(self, soql: str, include_deleted: bool) -> Iterator[dict]:
+        for record in self.sf.query_all_iter(soql, include_deleted=include_deleted):
+            record.pop("attributes", None)
+            yield record
+
+    def _select_in(self, sobject: str, columns: list[str], key: str, values: Iterable[str],
+                   include_deleted: bool = False) -> pd.DataFrame:
+        """`key IN (...)` in chunks short enough for a URL (or a Bulk SOQL body above the threshold)."""
+        from simple_salesforce import format_soql
+
+        values = _dedupe(values)
+        if not values:
+            return self._frame([], columns)
+        bulk = len(values) > self.bulk_query_threshold
+        size = self.ids_per_bulk_query if bulk else self.ids_per_query
+        frames = []
+        for chunk in _chunks(values, size):
+            where = format_soql(f"{key} IN {{}}", list(chunk))
+            soql = f"SELECT {', '.join(columns)} FROM {sobject} WHERE {where}"
+            if bulk:
+                frames.append(self._bulk_query(sobject, soql, columns, include_deleted))
+            else:
+                records = self._call(f"query {sobject}", lambda s=soql: list(self._iter_rest(s, include_deleted)))
+                frames.append(self._frame(records, columns))
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+    def _bulk_query(self, sobject: str, soql: str, columns: list[str], include_deleted: bool) -> pd.DataFrame:
+        bulk = getattr(self.sf.bulk2, sobject)
+        run = bulk.query_all if include_deleted else bulk.query
+
+        def pages() -> list[pd.DataFrame]:
+            out = []
+            for page in run(soql, wait=self.bulk_poll_seconds):
+                if page.strip():
+                    out.append(pd.read_csv(io.StringIO(page), dtype=str, keep_default_na=False))
+            return out
+
+        frames = self._call(f"bulk query {sobject}", pages)
+        if not frames:
+            return self._frame([], columns)
+        raw = pd.concat(frames, ignore_index=True)
+        raw = raw.replace("", None)
+        return self._frame(raw.to_dict("records"), columns)
+
+    def _frame(self, records: list[dict], columns: list[str]) -> pd.DataFrame:
+        """Records -> a typed frame with exactly `columns`."""
+        frame = pd.DataFrame.from_records(records, columns=columns) if records else pd.DataFrame(columns=columns)
+        kinds = _field_kinds()
+        for column in columns:
+            series = frame[column]
+            if column in _DATETIME_FIELDS:
+                frame[column] = pd.to_datetime(series, utc=True, format="ISO8601").astype("datetime64[us, UTC]")
+            elif column in _BOOLEAN_FIELDS:
+                frame[column] = series.map(_to_bool, na_action="ignore").astype("boolean")
+            elif kinds.get(column, ("text", False))[0] == "number":
+                numbers = pd.to_numeric(series, errors="coerce")
+                frame[column] = numbers.round().astype("Int64") if kinds[column][1] else numbers.astype("Float64")
+            else:
+                frame[column] = series.map(_to_text, na_action="ignore").astype("string")
+        return frame
+
+    # --- writes ---------------------------------------------------------------------------------------
+    def upsert_accounts(self, records: list[dict]) -> pd.DataFrame:
+        """Create-or-update Accounts keyed on `HubSpot_Company_ID__c` (each record must carry it)."""
+        missing = [i for i, r in enumerate(records) if not r.get(EXTERNAL_ID_FIELD)]
+        if missing:
+            raise ValueError(f"upsert_accounts: record(s) {missing[:10]} have no {EXTERNAL_ID_FIELD}")
+        return self._write("Account", records, key=EXTERNAL_ID_FIELD, upsert=True, noun="accounts")
+
+    def update_accounts(self, records: list[dict]) -> pd.DataFrame:
+        """Update Accounts by `Id` (each record must carry it)."""
+        return self._write("Account", records, key="Id", upsert=False, noun="accounts")
+
+    def update_contacts(self, records: list[dict]) -> pd.DataFrame:
+        """Update Contacts by `Id` (e.g. `{"Id": ..., "AccountId": ...}`)."""
+        return self._write("Contact", records, key="Id", upsert=False, noun="contacts")
+
+    def _write(self, sobject: str, records: list[dict], *, key: str, upsert: bool, noun: str) -> pd.DataFrame:
+        if not upsert:
+            missing = [i for i, r in enumerate(records) if not r.get("Id")]
+            if missing:
+                raise ValueError(f"update {sobject}: record(s) {missing[:10]} have no Id")
+        if not records:
+            return results_frame([])
+        verb = "upserted" if upsert else "updated"
+        if len(records) > self.bulk_write_threshold:
+            log.info("Salesforce: %s %s %s through Bulk API 2.0", f"{len(records):,}", sobject, "upsert" if upsert
+                     else "update")
+            results = self._bulk_write(sobject, records, key=key, upsert=upsert)
+        else:
+            results = []
+            for chunk in _chunks(records, self.collection_size):
+                results.extend(self._collection_write(sobject, list(chunk), key=key, upsert=upsert))
+                if len(records) > self.collection_size:
+                    log.info("Salesforce: %s %s/%s %s", verb, f"{len(results):,}", f"{len(records):,}", noun)
+            results = self._retry_transient(sobject, records, results, key=key, upsert=upsert)
+        frame = results_frame(results)
+        failed = int((~frame["success"]).sum())
+        log.info("Salesforce: %s %s %s, %d failed%s", verb, f"{len(frame) - failed:,}", noun, failed,
+                 f" ({frame.loc[~frame['success'], 'category'].value_counts().to_dict()})" if failed else "")
+        return frame
+
+    def _collection_body(self, sobject: str, records: list[dict]) -> dict:
+        return {"allOrNone": False, "records": [{"attributes": {"type": sobject}, **_json_ready(r)} for r in records]}
+
+    def _collection_write(self, sobject: str, records: list[dict], *, key: str, upsert: bool) -> list[RecordResult]:
+        """One sObject Collections call (≤200 records); a whole-request refusal is bisected so the good
+        records still land and the bad one gets its own error."""
+        return write_bisecting(records, lambda part: self._collection_attempt(sobject, part, key=key, upsert=upsert),
+                               key_of=lambda r: r.get(key), label=f"Salesforce {sobject} write")
+
+    def _collection_attempt(self, sobject: str, records: list[dict], *, key: str, upsert: bool) -> list[RecordResult]:
+        import requests
+        from simple_salesforce.exceptions import SalesforceError
+
+        path = f"composite/sobjects/{sobject}/{key}" if upsert else "composite/sobjects"
+        try:
+            response = self.sf.restful(path, method="PATCH", json=self._collection_body(sobject, records))
+        except SalesforceError as exc:
+            status = exc.status or 0
+            if status in (400, 404, 413, 414, 415, 422):
+                code, message = _salesforce_error(exc)
+                raise BatchRefused(code, salesforce_category(code, status), message, status) from exc
+            raise self._fail(f"PATCH {path}", exc) from exc
+        except requests.RequestException as exc:
+            raise self._fail(f"PATCH {path}", exc) from exc
+        response = response or []
+        if len(response) != len(records):
+            raise ConnectorError(f"Salesforce PATCH {path}: {len(response)} results for {len(records)} records",
+                                 api="Salesforce", operation=path)
+        out = []
+        for record, result in zip(records, response, strict=True):
+            if result.get("success"):
+                out.append(RecordResult.ok(record.get(key), result.get("id"), result.get("created")))
+            else:
+                errors = result.get("errors") or [{}]
+                first = errors[0]
+                code = first.get("statusCode") or first.get("errorCode")
+                message = "; ".join(e.get("message", "") for e in errors if e.get("message")) or None
+                fields = sorted({f for e in errors for f in (e.get("fields") or [])})
+                out.append(RecordResult.failed(record.get(key), code, salesforce_category(code), message, fields,
+                                               id=result.get("id")))
+        return out
+
+    def _retry_transient(self, sobject: str, records: list[dict], results: list[RecordResult], *, key: str,
+                         upsert: bool) -> list[RecordResult]:
+        """Records that failed with a transient error (UNABLE_TO_LOCK_ROW...) are sent once more."""
+        again = [i for i, r in enumerate(results) if not r.success and r.error_code in TRANSIENT_SALESFORCE_CODES]
+        if not again:
+            return results
+        log.info("Salesforce: retrying %d %s record(s) that failed transiently", len(again), sobject)
+        retried: list[RecordResult] = []
+        for chunk in _chunks([records[i] for i in again], self.collection_size):
+            retried.extend(self._collection_write(sobject, list(chunk), key=key, upsert=upsert))
+        for i, result in zip(again, retried, strict=True):
+            results[i] = result
+        return results
+
+    def _bulk_write(self, sobject: str, records: list[dict], *, key: str, upsert: bool) -> list[RecordResult]:
+        """Bulk API 2.0 ingest (one job per 10,000 records); per-record results from the job's result sets."""
+        bulk = getattr(self.sf.bulk2, sobject)
+        rows = [_csv_ready(r) for r in records]
+        results: dict[str, RecordResult] = {}
+        done = 0
+        for chunk in _chunks(rows, 10_000):
+            chunk = list(chunk)
+            if upsert:
+                jobs = self._call(f"bulk upsert {sobject}", bulk.upsert, records=chunk, external_id_field=key,
+                                  wait=self.bulk_poll_seconds)
+            else:
+                jobs = self._call(f"bulk update {sobject}", bulk.update, records=chunk, wait=self.bulk_poll_seconds)
+            for job in jobs:
+                outcome = self._call(f"bulk results {sobject}", bulk.get_all_ingest_records, job["job_id"])
+                for row in outcome["successfulRecords"]:
+                    created = str(row.get("sf__Created", "")).lower() == "true"
+                    results[str(row.get(key) or row.get("sf__Id"))] = RecordResult.ok(
+                        row.get(key) or row.get("sf__Id"), row.get("sf__Id"), created if upsert else False)
+                for row in outcome["failedRecords"]:
+                    code, message, fields = _parse_bulk_error(row.get("sf__Error", ""))
+                    results[str(row.get(key))] = RecordResult.failed(row.get(key), code, salesforce_category(code),
+                                                                     message, fields, id=row.get("sf__Id") or None)
+                for row in outcome["unprocessedRecords"]:
+                    results[str(row.get(key))] = RecordResult.failed(
+                        row.get(key), "UNPROCESSED", Category.TRANSIENT, "Bulk job did not process this record")
+            done += len(chunk)
+            log.info("Salesforce: %s %s/%s %s records (bulk)", "upserted" if upsert else "updated", f"{done:,}",
+                     f"{len(rows):,}", sobject)
+        out = []
+        for record in records:
+            k = str(record.get(key))
+            out.append(results.get(k) or RecordResult.failed(k, "NO_RESULT", Category.OTHER,
+                                                             "Bulk job returned no result for this record"))
+        return out
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+def _to_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _json_ready(record: dict) -> dict:
+    out = {}
+    for name, value in record.items():
+        if value is not None and not isinstance(value, (str, bool, list, dict)) and pd.isna(value):
+            value = None
+        elif hasattr(value, "item") and not isinstance(value, (str, bytes)):
+            value = value.item()  # numpy / pandas scalars
+        elif isinstance(value, datetime):
+            value = _utc(value).isoformat().replace("+00:00", "Z")
+        out[name] = value
+    return out
+
+
+def _csv_ready(record: dict) -> dict:
+    """Bulk API 2.0 CSV: `#N/A` sets a field to null (an empty cell leaves it unchanged)."""
+    out = {}
+    for name, value in _json_ready(record).items():
+        if value is None:
+            out[name] = "#N/A"
+        elif isinstance(value, bool):
+            out[name] = "true" if value else "false"
+        elif isinstance(value, float) and value.is_integer():
+            out[name] = str(int(value))
+        else:
+            out[name] = value
+    return out
+
+
+def _salesforce_error(exc: Any) -> tuple[str | None, str]:
+    content = getattr(exc, "content", None)
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return content[0].get("errorCode"), content[0].get("message") or str(content[0])
+    if isinstance(content, dict):
+        return content.get("errorCode"), content.get("message") or str(content)
+    return None, str(content if content is not None else exc)
+
+
+def _parse_bulk_error(text: str) -> tuple[str | None, str, list[str]]:
+    """`STRING_TOO_LONG:Account Name: data value too large:Name --` -> (code, message, fields)."""
+    text = (text or "").strip()
+    if not text:
+        return None, "", []
+    code, _, rest = text.partition(":")
+    fields: list[str] = []
+    message = rest
+    if rest.endswith("--"):
+        body = rest[:-2].rstrip()
+        message, _, field_part = body.rpartition(":")
+        if not message:  # no field list
+            message, field_part = body, ""
+        fields = [f.strip() for f in field_part.split(",") if f.strip()]
+    return (code.strip() or None), message.strip(), fields
+
