@@ -187,7 +187,14 @@ class StateStore:
         return f"StateStore({self.engine.url.render_as_string(hide_password=True)!r})"
 
     def create_all(self) -> None:
-        metadata.create_all(self.engine, checkfirst=True)
+        """Create missing tables and indexes (safe to call from several processes at once)."""
+        try:
+            with self._write() as conn:  # SQLite: BEGIN IMMEDIATE, so racing creators queue
+                metadata.create_all(conn, checkfirst=True)
+        except sa.exc.DBAPIError:
+            # Another process created the same table between our check and our CREATE (PostgreSQL).
+            with self._write() as conn:
+                metadata.create_all(conn, checkfirst=True)
 
     def dispose(self) -> None:
         self.engine.dispose()
