@@ -10,8 +10,8 @@ Sandbox-only control endpoint (no auth; not an API request for the rate limiter)
     GET  /__sandbox_hs/config  -> the current settings
     POST /__sandbox_hs/config  {"ten_second_limit": 190|null, "search_per_second": 5|null,
                                 "daily_limit": 1000000|null, "auto_associate": true|false}
-Keys are optional; null or 0 disables a limit. Changing any limit clears the rolling windows. The
-settings live in memory: a restart goes back to the constructor's options.
+Keys are optional; null or 0 disables a limit. Any POST clears the usage counted so far (rolling
+windows and daily use). The settings live in memory: a restart goes back to the constructor's options.
 
 Constructor: `HubSpotApi(state_dir, auto_associate=True, ten_second_limit=190, daily_limit=1_000_000,
 search_per_second=5, api_source="INTEGRATION")`.
@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from include.sandbox.http import ApiError, Request, Response, SandboxApi
 from include.sandbox.hubspot import associations, lists, objects, owners, properties, search
@@ -119,7 +120,7 @@ class HubSpotApi(SandboxApi):
             if found:
                 path_known = True
                 if method == request.method:
-                    return handler, found.groupdict()
+                    return handler, {k: unquote(v) for k, v in found.groupdict().items()}
         if path_known:
             raise ApiError(405, error_body("VALIDATION_ERROR", f"{request.method} is not allowed on {request.path}"))
         raise ApiError(404, error_body("OBJECT_NOT_FOUND", f"No API endpoint {request.method} {request.path}"))

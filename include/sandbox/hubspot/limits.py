@@ -38,6 +38,7 @@ class RateLimiter:
                 setattr(self, key, int(value) if value else None)
             self._windows.clear()
             self._search.clear()
+            self._daily.clear()
 
     def settings(self) -> dict[str, Any]:
         return {"ten_second_limit": self.ten_second_limit, "daily_limit": self.daily_limit,

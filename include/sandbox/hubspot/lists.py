@@ -4,7 +4,6 @@ restore. Dynamic lists can be created but have no members (the sandbox evaluates
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from include.sandbox.http import Request, Response
 from include.sandbox.hubspot.common import (
@@ -96,7 +95,6 @@ def get_many(hs: HubSpotApi, request: Request) -> Response:
 
 
 def get_by_name(hs: HubSpotApi, request: Request, type_id: str, name: str) -> Response:
-    name = unquote(name)
     for record in hs.store.data["lists"].values():
         if record["objectTypeId"] == type_id and record["name"].lower() == name.lower() and not record["deletedAt"]:
             return Response(200, {"list": render_list(record, include_filters=bool_arg(request, "includeFilters"))})
