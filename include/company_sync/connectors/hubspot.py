@@ -569,16 +569,21 @@ class HubSpotConnector:
         for error in response.get("errors", []) or []:
             context = error.get("context") or {}
             ids = [str(i) for i in (context.get("ids") or context.get("id") or [])]
-            code = error.get("category")
+            details = [d for d in (error.get("errors") or []) if isinstance(d, dict)]
             sub = error.get("subCategory")
-            category = hubspot_category(code, error.get("status"), sub)
+            # the most specific code: a detail's (INVALID_OPTION...), the subCategory, else the category
+            code = next((d.get("code") for d in details if d.get("code")), None) or (
+                sub if isinstance(sub, str) else None) or error.get("category")
+            category = hubspot_category(error.get("category"), error.get("status"), sub)
             message = error.get("message")
-            fields = context.get("propertyName") or context.get("properties")
+            fields = sorted({str(n) for d in details for n in ((d.get("context") or {}).get("propertyName") or [])}
+                            | {str(n) for n in (context.get("propertyName") or [])})
+            if not ids and context.get("inputIndexes"):
+                ids = [keys[int(i)] for i in context["inputIndexes"] if str(i).isdigit() and int(i) < len(keys)]
             matched = False
             for key in ids:
                 if key in wanted and key not in done:
-                    done[key] = RecordResult.failed(key, code if not isinstance(sub, str) else sub, category,
-                                                    message, fields)
+                    done[key] = RecordResult.failed(key, code, category, message, fields)
                     matched = True
             if not matched:
                 unmatched_errors.append((code, category, message, fields))
