@@ -264,11 +264,17 @@ class RateLimiter:
 
 
 class HubSpotRateLimits:
-    """HubSpot's client-side limits: every call takes a general slot; search calls also a search slot."""
+    """HubSpot's client-side limits: every call takes a general slot; search calls also a search slot.
 
-    def __init__(self, calls_per_window: int = 190, window_seconds: float = 10.0, search_per_second: int = 5):
-        self.general = RateLimiter(calls_per_window, window_seconds, "HubSpot rate limiter")
-        self.search = RateLimiter(search_per_second, 1.0, "HubSpot search rate limiter")
+    Defaults: 190 calls per 10 s (private apps on Professional/Enterprise) and 4 searches per second (to
+    stay under search's ~5/s). `margin` seconds widen each window so that network jitter between our
+    clock and HubSpot's never turns a call at the window's edge into a 429.
+    """
+
+    def __init__(self, calls_per_window: int = 190, window_seconds: float = 10.0, search_per_second: int = 4,
+                 margin: float = 0.1):
+        self.general = RateLimiter(calls_per_window, window_seconds + margin, "HubSpot rate limiter")
+        self.search = RateLimiter(search_per_second, 1.0 + margin, "HubSpot search rate limiter")
 
     def acquire(self, search: bool = False) -> None:
         if search:

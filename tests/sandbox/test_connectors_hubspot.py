@@ -1,0 +1,300 @@
+"""HubSpotConnector against the HubSpot sandbox, built from an Airflow connection through HubSpotHook."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from include.company_sync.connectors.http_policy import (
+    ConnectorError,
+    HubSpotRateLimits,
+    RateLimiter,
+    RetryPolicy,
+    SetupError,
+)
+from include.company_sync.connectors.hubspot import ID_PROPERTY, HubSpotConnector
+from include.company_sync.settings import parse_field_mappings
+from plugins.hubspot_hook import HubSpotHook
+
+PROPERTIES = [m.hubspot for m in parse_field_mappings(None)]
+FAST = RetryPolicy(total=5, backoff_factor=0.01, backoff_max=0.2, backoff_jitter=0.0, retry_after_max=5)
+BATCH = "/crm/v3/objects/companies/batch"
+FAR_FUTURE = datetime.now(UTC) + timedelta(days=1)
+
+
+def control(sandbox, method: str, path: str, payload: dict | None = None) -> dict:
+    response = requests.request(method, f"{sandbox.hubspot_url}{path}", json=payload, timeout=60)
+    response.raise_for_status()
+    return response.json() if response.content else {}
+
+
+def seed(sandbox, n: int) -> None:
+    control(sandbox, "POST", "/__sandbox/reset", {"seed": n})
+
+
+def api_requests(sandbox, method: str | None = None, prefix: str = "") -> list[dict]:
+    return [r for r in control(sandbox, "GET", "/__sandbox/requests")["requests"]
+            if (method is None or r["method"] == method) and r["path"].startswith(prefix)]
+
+
+def clear_requests(sandbox) -> None:
+    control(sandbox, "DELETE", "/__sandbox/requests")
+
+
+def fault(sandbox, **spec) -> None:
+    control(sandbox, "POST", "/__sandbox/faults", spec)
+
+
+@pytest.fixture
+def connect(clean_sandbox, monkeypatch):
+    """Build a connector from an Airflow connection set through the environment (as Airflow reads it)."""
+    monkeypatch.setenv("AIRFLOW_CONN_HUBSPOT_TEST", json.dumps({
+        "conn_type": "http", "host": clean_sandbox.hubspot_url, "password": "sandbox-hubspot-token",
+    }))
+
+    def build(policy: RetryPolicy = FAST, **kwargs) -> HubSpotConnector:
+        from include.company_sync.connectors.http_policy import hubspot_retry
+
+        kwargs.setdefault("limits", HubSpotRateLimits())  # a fresh limiter per test
+        hook = HubSpotHook("hubspot_test", retry=hubspot_retry(policy))
+        return HubSpotConnector.from_hook(hook, policy=policy, **kwargs)
+
+    return build
+
+
+def companies(n: int, prefix: str = "001HS") -> list[dict]:
+    return [{ID_PROPERTY: f"{prefix}{i:013d}", "name": f"Company {prefix} {i}",
+             "domain": f"{prefix.lower()}{i}.example", "numberofemployees": i + 1} for i in range(n)]
+
+
+def test_hook_builds_the_client_from_the_connection(connect, clean_sandbox):
+    hook = HubSpotHook("hubspot_test")
+    client = hook.get_conn()
+    assert client.config["host"] == clean_sandbox.hubspot_url
+    assert client.config["retry"].allowed_methods is None  # POST retried too
+    assert 429 in client.config["retry"].status_forcelist
+    assert hook.test_connection()[0] is True
+
+
+def _drop_sandbox_property(sandbox, name: str) -> dict:
+    """The sandbox ships `salesforceaccountid` as a HubSpot-defined property that cannot be archived through
+    the API, so a portal without it is made by editing the in-process sandbox state."""
+    with sandbox.hubspot.state.lock:
+        return sandbox.hubspot.store.data["properties"]["companies"].pop(name)
+
+
+def test_check_setup_creates_the_unique_property(connect, clean_sandbox):
+    hs = connect()
+    hs.check_setup()  # already there: nothing created
+    assert api_requests(clean_sandbox, "POST", "/crm/v3/properties/companies") == []
+    _drop_sandbox_property(clean_sandbox, ID_PROPERTY)
+    hs.check_setup()
+    created = api_requests(clean_sandbox, "POST", "/crm/v3/properties/companies")
+    assert len(created) == 1 and created[0]["status"] == 201
+    prop = hs.client.crm.properties.core_api.get_by_name("companies", ID_PROPERTY)
+    assert prop.has_unique_value is True and prop.type == "string" and prop.field_type == "text"
+    assert prop.group_name == "companyinformation"
+    hs.check_setup()  # idempotent
+    assert len(api_requests(clean_sandbox, "POST", "/crm/v3/properties/companies")) == 1
+    result = hs.upsert_companies(companies(2, "001CS"))  # and it keys upserts
+    assert result["success"].all()
+
+
+def test_check_setup_refuses_a_non_unique_property(connect, clean_sandbox):
+    from hubspot.crm.properties import PropertyCreate
+
+    hs = connect()
+    _drop_sandbox_property(clean_sandbox, ID_PROPERTY)
+    hs.client.crm.properties.core_api.create("companies", PropertyCreate(
+        name=ID_PROPERTY, label="SF id", type="string", field_type="text", group_name="companyinformation",
+        has_unique_value=False))
+    with pytest.raises(SetupError, match="unique"):
+        hs.check_setup()
+
+
+def test_windowed_extract_and_archived_companies(connect, clean_sandbox):
+    seed(clean_sandbox, 80)
+    hs = connect()
+    everything = hs.companies_changed(PROPERTIES, None, FAR_FUTURE)
+    assert len(everything) == everything["id"].nunique() > 0
+    for column in ("id", "createdate", "hs_lastmodifieddate", "domain", ID_PROPERTY, "hs_object_source",
+                   "lifecyclestage", *PROPERTIES):
+        assert column in everything.columns
+    assert str(everything["hs_lastmodifieddate"].dt.tz) == "UTC"
+
+    stamps = everything["hs_lastmodifieddate"].sort_values().reset_index(drop=True)
+    start, stop = stamps.iloc[len(stamps) // 4], stamps.iloc[3 * len(stamps) // 4]
+    window = hs.companies_changed(PROPERTIES, start.to_pydatetime(), stop.to_pydatetime())
+    stamp = everything["hs_lastmodifieddate"]
+    assert set(window["id"]) == set(everything.loc[(stamp >= start) & (stamp < stop), "id"])
+    assert not window["archived"].any()
+
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    victim = str(everything["id"].iloc[0])
+    hs.client.crm.companies.basic_api.archive(victim)
+    recent = hs.companies_changed(PROPERTIES, before, datetime.now(UTC) + timedelta(seconds=5))
+    archived = recent[recent["archived"]]
+    assert list(archived["id"]) == [victim]
+
+
+def test_search_window_is_split_below_the_result_cap(connect, clean_sandbox):
+    seed(clean_sandbox, 150)
+    full = connect().companies_changed([], None, FAR_FUTURE)
+    clear_requests(clean_sandbox)
+    hs = connect(search_cap=40, search_page_size=15)
+    start = full["hs_lastmodifieddate"].min().to_pydatetime()
+    split = hs.companies_changed([], start, FAR_FUTURE)
+    assert sorted(split["id"]) == sorted(full["id"])
+    searches = api_requests(clean_sandbox, "POST", "/crm/v3/objects/companies/search")
+    assert len(searches) > math.ceil(len(full) / 15)  # windows were split and re-queried
+    assert all(r["status"] == 200 for r in searches)
+    assert hs.calls["companies.search"] == len(searches)
+
+
+def test_reads_by_ids_property_contacts_associations_lists_owners(connect, clean_sandbox):
+    seed(clean_sandbox, 40)
+    hs = connect()
+    everything = hs.companies_changed(["name"], None, FAR_FUTURE)
+    ids = list(everything["id"])
+    clear_requests(clean_sandbox)
+    by_ids = hs.companies_by_ids(ids + ["999999999"], ["name"])
+    assert set(by_ids["id"]) == set(ids)
+    assert len(api_requests(clean_sandbox, "POST", f"{BATCH}/read")) == math.ceil((len(ids) + 1) / 100)
+
+    domains = list(everything["domain"].dropna()[:5])
+    by_domain = hs.companies_by_property("domain", domains)
+    assert set(domains) <= set(by_domain["domain"])
+
+    pairs = hs.associations(ids)
+    assert list(pairs.columns) == ["company_id", "contact_id"] and len(pairs) > 0
+    assert set(pairs["company_id"]) <= set(ids)
+    contacts = hs.contacts_by_ids(list(pairs["contact_id"].unique()))
+    assert list(contacts.columns) == ["id", "email", "lifecyclestage", "salesforcecontactid", "salesforceleadid",
+                                      "lastmodifieddate"]
+    assert set(contacts["id"]) == set(pairs["contact_id"])
+
+    members = hs.list_members("1")
+    assert list(members.columns) == ["contact_id"] and len(members) > 0
+    owners = hs.owners()
+    assert list(owners.columns) == ["id", "email", "firstName", "lastName"] and len(owners) > 0
+    stages = hs.lifecycle_stages()
+    assert stages[:3] == ["subscriber", "lead", "marketingqualifiedlead"] and "customer" in stages
+
+    with_sf = hs.upsert_companies(companies(3, "001LK"))
+    linked = hs.companies_by_property(ID_PROPERTY, [c[ID_PROPERTY] for c in companies(3, "001LK")])
+    assert set(linked["id"]) == set(with_sf["id"])
+
+
+def test_upsert_call_count_created_then_updated(connect, clean_sandbox):
+    hs = connect()
+    records = companies(250)
+    first = hs.upsert_companies(records)
+    assert len(first) == 250 and first["success"].all() and first["created"].all()
+    assert list(first["key"]) == [r[ID_PROPERTY] for r in records]
+    assert len(api_requests(clean_sandbox, "POST", f"{BATCH}/upsert")) == math.ceil(250 / 100)
+    assert hs.calls["companies.batch_upsert"] == 3
+
+    again = hs.upsert_companies([{**r, "name": r["name"] + " v2"} for r in records])
+    assert again["success"].all() and not again["created"].any()
+    assert list(again["id"]) == list(first["id"])
+
+    clear_requests(clean_sandbox)
+    updates = [{"id": i, "phone": "+1 555 0100"} for i in first["id"][:150]]
+    updated = hs.update_companies(updates)
+    assert updated["success"].all() and list(updated["key"]) == list(first["id"][:150])
+    assert len(api_requests(clean_sandbox, "POST", f"{BATCH}/update")) == 2
+
+
+def test_partial_failures_are_mapped_per_record(connect, clean_sandbox):
+    hs = connect()
+    existing = hs.upsert_companies(companies(2, "001EX"))
+    records = companies(6, "001PF")
+    records[1]["industry"] = "NOT_AN_INDUSTRY"
+    records[3]["numberofemployees"] = "many"
+    result = hs.upsert_companies(records).set_index("key")
+    good = [records[i][ID_PROPERTY] for i in (0, 2, 4, 5)]
+    assert result.loc[good, "success"].all() and result.loc[good, "created"].all()
+    for i in (1, 3):
+        row = result.loc[records[i][ID_PROPERTY]]
+        assert not row["success"] and row["category"] == "property_values", row.to_dict()
+        assert row["message"]
+    assert "industry" in result.loc[records[1][ID_PROPERTY], "fields"]
+
+    # a duplicate: give one company the salesforceaccountid another already holds
+    clash = hs.update_companies([{"id": existing["id"].iloc[0], ID_PROPERTY: existing["key"].iloc[1]},
+                                 {"id": existing["id"].iloc[1], "name": "still fine"},
+                                 {"id": "123456789012", "name": "gone"}]).set_index("key")
+    assert clash.loc[existing["id"].iloc[0], "category"] == "duplicates"
+    assert bool(clash.loc[existing["id"].iloc[1], "success"]) is True
+    assert clash.loc["123456789012", "category"] == "not_found"
+
+
+def test_429_storm_and_5xx_are_retried_on_reads_and_writes(connect, clean_sandbox):
+    seed(clean_sandbox, 10)
+    hs = connect()
+    fault(clean_sandbox, count=2, method="GET", path_prefix="/crm/v3/objects/companies", status=503)
+    assert len(hs.companies_changed([], None, FAR_FUTURE)) > 0
+    fault(clean_sandbox, count=2, method="POST", path_prefix="/crm/v3/objects/companies/search", status=502)
+    assert len(hs.companies_changed([], datetime.now(UTC) - timedelta(days=3650), FAR_FUTURE)) > 0
+
+    clear_requests(clean_sandbox)
+    fault(clean_sandbox, count=2, method="POST", path_prefix=f"{BATCH}/upsert", status=429, retry_after=1)
+    fault(clean_sandbox, count=1, method="POST", path_prefix=f"{BATCH}/upsert", status=500)
+    fault(clean_sandbox, count=1, method="POST", path_prefix=f"{BATCH}/upsert", drop=True)
+    started = time.monotonic()
+    result = hs.upsert_companies(companies(120, "001RT"))
+    assert time.monotonic() - started >= 2.0  # Retry-After honoured
+    assert result["success"].all()
+    statuses = [r["status"] for r in api_requests(clean_sandbox, "POST", f"{BATCH}/upsert")]
+    assert statuses == [429, 429, 500, 0, 200, 200]
+    assert hs.calls["companies.batch_upsert"] == 2  # retries are the policy's, not extra calls
+
+
+def test_whole_batch_refusal_is_bisected(connect, clean_sandbox):
+    hs = connect()
+    fault(clean_sandbox, count=1, method="POST", path_prefix=f"{BATCH}/upsert", status=400)
+    result = hs.upsert_companies(companies(10, "001BS"))
+    assert result["success"].all()
+    assert [r["status"] for r in api_requests(clean_sandbox, "POST", f"{BATCH}/upsert")] == [400, 200, 200]
+
+    # a record the API refuses as a whole, alone among good ones, gets its own error
+    fault(clean_sandbox, count=3, method="POST", path_prefix=f"{BATCH}/upsert", status=400)
+    result = hs.upsert_companies(companies(2, "001BT"))
+    assert not result["success"].any() and set(result["category"]) == {"property_values"}
+
+
+def test_exhausted_retries_raise_a_clear_error(connect, clean_sandbox):
+    hs = connect(policy=RetryPolicy(total=2, backoff_factor=0.01, backoff_max=0.05))
+    fault(clean_sandbox, count=10, method="POST", path_prefix=f"{BATCH}/upsert", status=503)
+    with pytest.raises(ConnectorError) as raised:
+        hs.upsert_companies(companies(1, "001EE"))
+    message = str(raised.value)
+    assert "HubSpot" in message and f"{BATCH}/upsert" in message and "503" in message
+    assert raised.value.status == 503
+
+
+def test_rate_limiter_keeps_the_sliding_window():
+    limiter = RateLimiter(5, 0.5, "test limiter")
+    started = time.monotonic()
+    for _ in range(12):
+        limiter.acquire()
+    elapsed = time.monotonic() - started
+    assert elapsed >= 1.0  # 12 calls at 5 per 0.5 s need two full waits
+    assert limiter.total_waits >= 2
+
+
+def test_client_limiter_keeps_search_under_the_server_limit(connect, clean_sandbox):
+    """The sandbox enforces ~5 searches / s like HubSpot; the connector's limiter never lets one 429."""
+    seed(clean_sandbox, 5)
+    hs = connect()
+    started = time.monotonic()
+    for i in range(10):
+        hs.companies_by_property("domain", [f"nothing{i}.example"])
+    assert time.monotonic() - started >= 2.0  # 4 searches per (1 s + margin)
+    searches = api_requests(clean_sandbox, "POST", "/crm/v3/objects/companies/search")
+    assert len(searches) == 10 and all(r["status"] == 200 for r in searches)
