@@ -28,7 +28,7 @@ def main() -> int:
     parser.add_argument("--upserts", type=int, default=20_000)
     args = parser.parse_args()
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         sandbox = start_sandbox(Path(tmp), salesforce_port=0, hubspot_port=0)
         try:
             url = sandbox.hubspot_url

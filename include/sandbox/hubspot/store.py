@@ -127,7 +127,7 @@ class Store:
         return found
 
     def create(self, object_type: str, values: dict[str, str], source: str, *, at: str | None = None,
-               history: bool = True) -> dict[str, Any]:
+               history: bool = False) -> dict[str, Any]:
         record_id = str(self.data["next_id"][object_type])
         self.data["next_id"][object_type] += 1
         stamp = at or now_iso()
