@@ -162,3 +162,72 @@ def raise_on_blocking(results: list[CheckResult], stage: str) -> None:
 
 def as_records(results: list[CheckResult]) -> list[dict[str, Any]]:
     return [asdict(r) for r in results]
+
+
+WRITE_FRAMES = ("hubspot_creates", "hubspot_updates", "salesforce_creates", "salesforce_updates")
+REQUIRED_ON_CREATE = {"hubspot_creates": "name", "salesforce_creates": "Name"}
+
+
+def plan_check_frames(plan: dict[str, pd.DataFrame], considered: int) -> dict[str, pd.DataFrame]:
+    """Frames that make the plan's invariants checkable column by column."""
+    import pandas as pd
+
+    writes = pd.concat(
+        [plan[n].assign(frame=n) for n in WRITE_FRAMES if n in plan and not plan[n].empty]
+        or [pd.DataFrame({"frame": [], "record_id": [], "field": []})],
+        ignore_index=True,
+    )
+    writes["target"] = (
+        writes["frame"].astype(str) + ":" + writes["record_id"].astype(str) + ":" + writes["field"].astype(str)
+    )
+    creates = []
+    for name, required in REQUIRED_ON_CREATE.items():
+        frame = plan.get(name)
+        if frame is None or frame.empty:
+            continue
+        has = frame.assign(
+            ok=(frame["field"] == required) & frame["value"].notna() & (frame["value"].astype(str).str.strip() != "")
+        )
+        per_record = has.groupby("record_id")["ok"].any().reset_index()
+        creates.append(per_record.assign(frame=name))
+    creates_frame = (
+        pd.concat(creates, ignore_index=True) if creates else pd.DataFrame({"record_id": [], "ok": [], "frame": []})
+    )
+    changed = writes["frame"].astype(str) + ":" + writes["record_id"].astype(str)
+    return {
+        "plan_writes": writes[["frame", "record_id", "field", "target"]],
+        "plan_creates": creates_frame,
+        "plan_decisions": plan.get("decisions", pd.DataFrame({"system": [], "record_id": []})),
+        "plan_volume": pd.DataFrame(
+            {
+                "considered": [considered],
+                "targets_written": [changed.nunique()],
+                "change_ratio": [changed.nunique() / considered if considered else 0.0],
+            }
+        ),
+    }
+
+
+def plan_suites(max_change_ratio: float, breaker_min_records: int) -> dict[str, list[Any]]:
+    """Plan invariants (blocking): one write per target field, creates carry the required name, one decision
+    per record, and the change-volume circuit breaker."""
+    _, E = _gx()
+    suites = {
+        "plan_writes": [E.ExpectColumnValuesToBeUnique(column="target", severity="critical")],
+        "plan_creates": [E.ExpectColumnValuesToBeInSet(column="ok", value_set=[True], severity="critical")],
+        "plan_decisions": [
+            E.ExpectCompoundColumnsToBeUnique(column_list=["system", "record_id"], severity="critical"),
+            E.ExpectColumnValuesToNotBeNull(column="reason", severity="critical"),
+        ],
+        "plan_volume": [],
+    }
+    suites["plan_volume"].append(
+        E.ExpectColumnValuesToBeBetween(
+            column="change_ratio",
+            max_value=max_change_ratio,
+            severity="critical",
+            row_condition=f"considered >= {int(breaker_min_records)}",
+            condition_parser="pandas",
+        )
+    )
+    return suites
