@@ -298,3 +298,39 @@ def test_client_limiter_keeps_search_under_the_server_limit(connect, clean_sandb
     assert time.monotonic() - started >= 2.0  # 4 searches per (1 s + margin)
     searches = api_requests(clean_sandbox, "POST", "/crm/v3/objects/companies/search")
     assert len(searches) == 10 and all(r["status"] == 200 for r in searches)
+
+
+def test_batches_never_repeat_a_key_and_keep_its_order():
+    from include.company_sync.connectors.hubspot import _batches_without_repeats
+
+    records = [{"k": k, "n": n} for n, k in enumerate(["a", "b", "a", "c", "a", "d"])]
+    batches = _batches_without_repeats(records, lambda r: r["k"], 3)
+    assert all(len({r["k"] for r in b}) == len(b) <= 3 for b in batches)
+    order_of_a = [r["n"] for b in batches for r in b if r["k"] == "a"]
+    assert order_of_a == [0, 2, 4]
+    assert len(batches) == 3
+    assert len(_batches_without_repeats([{"k": str(i)} for i in range(250)], lambda r: r["k"], 100)) == 3
+
+
+def test_207_errors_map_by_ids_and_input_indexes():
+    keys = ["x1", "x2", "x3", "x4"]
+    batch = [{ID_PROPERTY: k} for k in keys]
+    response = {
+        "status": "COMPLETE",
+        "results": [{"id": "11", "new": True, "properties": {ID_PROPERTY: "x1"}},
+                    {"id": "14", "new": False, "properties": {ID_PROPERTY: "x4"}}],
+        "numErrors": 2,
+        "errors": [
+            {"status": "error", "category": "VALIDATION_ERROR", "message": "bad option", "context": {"ids": ["x2"]},
+             "errors": [{"code": "INVALID_OPTION", "message": "bad", "context": {"propertyName": ["industry"]}}]},
+            {"status": "error", "category": "RATE_LIMITS", "message": "slow down", "context": {"inputIndexes": ["2"]}},
+        ],
+    }
+    results = HubSpotConnector._map_batch_response(batch, lambda r: r[ID_PROPERTY], response, upsert=True)
+    by_key = {r.key: r for r in results}
+    assert [r.key for r in results] == keys
+    assert by_key["x1"].success and by_key["x1"].created and by_key["x1"].id == "11"
+    assert by_key["x4"].success and by_key["x4"].created is False
+    assert (by_key["x2"].error_code, by_key["x2"].category, by_key["x2"].fields) == (
+        "INVALID_OPTION", "property_values", "industry")
+    assert by_key["x3"].category == "rate_limits"

@@ -263,3 +263,60 @@ def test_check_setup_names_a_missing_field():
 
     with pytest.raises(SetupError, match=EXTERNAL_ID_FIELD):
         SalesforceConnector.from_client(FakeSalesforce()).check_setup()
+
+
+class _FakeSession:
+    def __init__(self):
+        self.hooks: dict = {}
+
+
+class _LockingSalesforce:
+    """A client whose first collection call fails one record with UNABLE_TO_LOCK_ROW."""
+
+    sf_version = "59.0"
+
+    def __init__(self):
+        self.session = _FakeSession()
+        self.calls: list[list[dict]] = []
+
+    def restful(self, path, method="GET", json=None, **kwargs):  # noqa: A002 - simple-salesforce's signature
+        records = json["records"]
+        self.calls.append(records)
+        out = []
+        for record in records:
+            if len(self.calls) == 1 and record[EXTERNAL_ID_FIELD] == "k1":
+                out.append({"id": None, "success": False, "errors": [
+                    {"statusCode": "UNABLE_TO_LOCK_ROW", "message": "unable to lock", "fields": []}]})
+            else:
+                out.append({"id": "001" + record[EXTERNAL_ID_FIELD].rjust(15, "0"), "success": True, "created": True})
+        return out
+
+
+def test_transient_record_errors_are_retried_once():
+    fake = _LockingSalesforce()
+    result = SalesforceConnector.from_client(fake).upsert_accounts(new_accounts(3, "k"))
+    assert result["success"].all()
+    assert [len(c) for c in fake.calls] == [3, 1]  # only the locked record went again
+    assert fake.calls[1][0][EXTERNAL_ID_FIELD] == "k1"
+    assert fake.calls[0][0]["attributes"] == {"type": "Account"}
+
+
+def test_error_codes_map_to_sync_health_categories():
+    from include.company_sync.connectors.results import salesforce_category
+    from include.company_sync.connectors.salesforce import _parse_bulk_error
+
+    assert salesforce_category("REQUIRED_FIELD_MISSING") == "property_values"
+    assert salesforce_category("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST") == "property_values"
+    assert salesforce_category("FIELD_CUSTOM_VALIDATION_EXCEPTION") == "custom_code"
+    assert salesforce_category("DUPLICATES_DETECTED") == "duplicates"
+    assert salesforce_category("DUPLICATE_VALUE") == "duplicates"
+    assert salesforce_category("INSUFFICIENT_ACCESS_OR_READONLY") == "permissions"
+    assert salesforce_category("INVALID_FIELD_FOR_INSERT_UPDATE") == "permissions"
+    assert salesforce_category("INVALID_CROSS_REFERENCE_KEY") == "associations"
+    assert salesforce_category("REQUEST_LIMIT_EXCEEDED") == "rate_limits"
+    assert salesforce_category("UNABLE_TO_LOCK_ROW") == "transient"
+    assert salesforce_category(None, 503) == "transient"
+    assert _parse_bulk_error("STRING_TOO_LONG:Account Name: data value too large:Name --") == (
+        "STRING_TOO_LONG", "Account Name: data value too large", ["Name"])
+    assert _parse_bulk_error("REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:--")[0] == (
+        "REQUIRED_FIELD_MISSING")

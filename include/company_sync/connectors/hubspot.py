@@ -155,6 +155,18 @@ class HubSpotConnector:
         self.search_cap = search_cap
         self.search_page_size = min(search_page_size, 200)
         self.batch_size = batch_size
+        self._apis: dict[str, Any] = {}
+
+    def _api(self, path: str) -> Any:
+        """`client.crm.<path>`, built once: the client makes a new ApiClient (and connection pool) on every
+        attribute access, which would cost a new TCP connection per call."""
+        api = self._apis.get(path)
+        if api is None:
+            api = self.client.crm
+            for part in path.split("."):
+                api = getattr(api, part)
+            self._apis[path] = api
+        return api
 
     @classmethod
     def from_hook(cls, hook: Any, **kwargs: Any) -> HubSpotConnector:
@@ -162,7 +174,10 @@ class HubSpotConnector:
 
     @classmethod
     def from_connection(cls, conn_id: str = "hubspot_default", **kwargs: Any) -> HubSpotConnector:
-        from plugins.hubspot_hook import HubSpotHook
+        try:
+            from plugins.hubspot_hook import HubSpotHook
+        except ImportError:  # Airflow puts the plugins folder itself on sys.path
+            from hubspot_hook import HubSpotHook
 
         return cls.from_hook(HubSpotHook(conn_id), **kwargs)
 
@@ -185,8 +200,8 @@ class HubSpotConnector:
             raise HubSpotApiError(f"HubSpot {operation}: {detail}", operation=operation,
                                   status=getattr(exhausted, "last_status", None)) from exc
         except Exception as exc:
-            if type(exc).__name__ in ("ApiException", "NotFoundException", "UnauthorizedException",
-                                      "ForbiddenException", "ServiceException") or hasattr(exc, "status"):
+            # each hubspot.* package has its own ApiException (and subclasses): match them by origin
+            if type(exc).__module__.startswith("hubspot.") and hasattr(exc, "status"):
                 raise self._api_error(operation, exc) from exc
             raise
         data = response.data
@@ -213,7 +228,7 @@ class HubSpotConnector:
         """Make sure the company property `salesforceaccountid` exists with unique values (create it if not)."""
         from hubspot.crm.properties import PropertyCreate
 
-        core = self.client.crm.properties.core_api
+        core = self._api("properties.core_api")
         try:
             prop = self._call("properties.get", core.get_by_name, "companies", ID_PROPERTY)
         except HubSpotApiError as exc:
@@ -266,7 +281,7 @@ class HubSpotConnector:
         return (start is None or when >= start) and when < end
 
     def _list_companies(self, props: list[str], archived: bool) -> Iterator[dict]:
-        api = self.client.crm.companies.basic_api
+        api = self._api("companies.basic_api")
         after = None
         while True:
             kwargs = {"limit": 100, "properties": props, "archived": archived}
@@ -287,6 +302,11 @@ class HubSpotConnector:
             page = self._search_page(props, lo, hi, after=None)
             total = int(page.get("total") or 0)
             if total > self.search_cap:
+                # results come sorted ascending: nothing lies before the first one, so start there
+                first = page.get("results") or [{}]
+                first_at = _parse_dt((first[0].get("properties") or {}).get("hs_lastmodifieddate"))
+                if first_at is not None and lo < _floor_ms(first_at) < hi:
+                    lo = _floor_ms(first_at)
                 if hi - lo <= timedelta(milliseconds=1):
                     yield from self._search_by_id(props, lo, hi)
                     continue
@@ -325,7 +345,7 @@ class HubSpotConnector:
             limit=self.search_page_size,
             after=after,
         )
-        return self._call("companies.search", self.client.crm.companies.search_api.do_search, request,
+        return self._call("companies.search", self._api("companies.search_api").do_search, request,
                           search=True) or {}
 
     def _search_by_id(self, props: list[str], lo: datetime, hi: datetime) -> Iterator[dict]:
@@ -387,7 +407,7 @@ class HubSpotConnector:
                     sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
                     properties=props, limit=self.search_page_size, after=after,
                 )
-                page = self._call("companies.search", self.client.crm.companies.search_api.do_search, request,
+                page = self._call("companies.search", self._api("companies.search_api").do_search, request,
                                   search=True) or {}
                 rows.extend(self._flatten(o) for o in page.get("results", []))
                 after = ((page.get("paging") or {}).get("next") or {}).get("after")
@@ -400,7 +420,7 @@ class HubSpotConnector:
         from hubspot.crm.companies import BatchReadInputSimplePublicObjectId as CompanyRead
         from hubspot.crm.contacts import BatchReadInputSimplePublicObjectId as ContactRead
 
-        api = getattr(self.client.crm, object_type).batch_api
+        api = self._api(f"{object_type}.batch_api")
         model = CompanyRead if object_type == "companies" else ContactRead
         rows = []
         for chunk in _chunks(ids, BATCH_LIMIT):
@@ -429,7 +449,7 @@ class HubSpotConnector:
         """Company -> contact associations (v4 batch read, 100 companies a call, following paging)."""
         from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
 
-        api = self.client.crm.associations.v4.batch_api
+        api = self._api("associations.v4.batch_api")
         pairs: list[tuple[str, str]] = []
         pending = [{"id": i} for i in _dedupe(company_ids)]
         while pending:
@@ -447,7 +467,7 @@ class HubSpotConnector:
         return frame.drop_duplicates(ignore_index=True)
 
     def list_members(self, list_id: str) -> pd.DataFrame:
-        api = self.client.crm.lists.memberships_api
+        api = self._api("lists.memberships_api")
         members: list[str] = []
         after = None
         while True:
@@ -463,7 +483,7 @@ class HubSpotConnector:
         return pd.DataFrame({"contact_id": pd.Series(members, dtype="string")}).drop_duplicates(ignore_index=True)
 
     def owners(self) -> pd.DataFrame:
-        api = self.client.crm.owners.owners_api
+        api = self._api("owners.owners_api")
         rows: list[dict] = []
         after = None
         while True:
@@ -480,7 +500,7 @@ class HubSpotConnector:
 
     def lifecycle_stages(self, object_type: str = "contacts") -> list[str]:
         """Lifecycle stage option values, ordered by `displayOrder` (earliest stage first)."""
-        prop = self._call("properties.get", self.client.crm.properties.core_api.get_by_name, object_type,
+        prop = self._call("properties.get", self._api("properties.core_api").get_by_name, object_type,
                           "lifecyclestage") or {}
         options = [o for o in prop.get("options", []) if not o.get("hidden")]
         options.sort(key=lambda o: (o.get("displayOrder") if o.get("displayOrder") is not None else 1 << 30))
@@ -527,7 +547,7 @@ class HubSpotConnector:
             BatchInputSimplePublicObjectBatchInputUpsert,
         )
 
-        api = self.client.crm.companies.batch_api
+        api = self._api("companies.batch_api")
         if upsert:
             inputs = [{"idProperty": ID_PROPERTY, "id": key_of(r),
                        "properties": {k: _property_value(v) for k, v in r.items()}} for r in batch]
