@@ -149,7 +149,7 @@ def prepare(mode: str, context: dict[str, Any]) -> dict[str, Any]:
         raise RunRefused("company_resync needs hubspot_company_ids or salesforce_account_ids (both are empty)")
 
     full_refresh = bool(params.get("full_refresh", False))
-    never_scanned = state.mirror("hubspot").empty and state.mirror("salesforce").empty
+    never_scanned = state.mirror_size("hubspot") == 0 and state.mirror_size("salesforce") == 0
     window = sync_window(
         getattr(dag_run, "run_type", "manual"),
         getattr(dag_run, "data_interval_start", None),
@@ -328,10 +328,10 @@ def complete_inputs(run_data: dict[str, Any], sf_out: dict[str, Any], hs_out: di
     state = run.state
     links = state.links()
 
-    if not run.full_scan:
+    if not (run.mode == "sync" and run.full_scan):  # a full sync scan has read both sides whole already
         # Never scanned a side before (first import or resync)? Read it whole once to seed the mirror.
         for system in ("salesforce", "hubspot"):
-            if state.mirror(system, ids=["-"]).empty and state.mirror(system).empty:
+            if state.mirror_size(system) == 0:
                 log.info("%s: no matching mirror yet, reading every record once", system)
                 if system == "salesforce":
                     accounts = _union(accounts, sf.accounts_changed(fields, None, run.end), "Id")

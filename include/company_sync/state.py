@@ -308,6 +308,13 @@ class StateStore:
         with self._write() as conn:
             self._upsert(conn, mirror_t, records, update, not_older)
 
+    def mirror_size(self, system: str) -> int:
+        """How many records of `system` the mirror holds (0: that system was never scanned)."""
+        _check(system, SYSTEMS, "system")
+        with self.engine.connect() as conn:
+            stmt = sa.select(sa.func.count()).select_from(mirror_t).where(mirror_t.c.system == system)
+            return int(conn.execute(stmt).scalar_one())
+
     def replace_mirror(self, system: str, df: pd.DataFrame) -> None:
         """Replace the whole mirror of `system` (a full refresh), in one transaction."""
         _check(system, SYSTEMS, "system")
