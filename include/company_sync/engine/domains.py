@@ -12,6 +12,8 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 FREE_MAIL_DOMAINS = frozenset(
     {
@@ -32,6 +34,9 @@ _HOST = re.compile(
 )
 
 
+_HOST_RE2 = _HOST.pattern.replace("([^", "(?P<h>[^", 1)
+
+
 def _idna(host: str) -> str | None:
     import idna
 
@@ -43,13 +48,18 @@ def _idna(host: str) -> str | None:
 
 def normalize_domain(values: pd.Series) -> pd.Series:
     """Website/domain values -> normalised host names (``str`` dtype, NA when blank or unusable)."""
-    s = values.astype("str").str.strip().str.lower()
-    host = s.str.extract(_HOST, expand=False)
-    host = host.str.rstrip(".").str.removeprefix("www.")
+    arr = pa.array(values.astype("str").array)
+    s = pc.utf8_lower(pc.utf8_trim_whitespace(arr))
+    host = pc.struct_field(pc.extract_regex(s, _HOST_RE2), "h")
+    host = pc.utf8_rtrim(host, characters=".")
+    host = pc.if_else(pc.starts_with(host, "www."), pc.utf8_slice_codeunits(host, 4), host)
+    host = pd.Series(pd.array(host, dtype="str"))
     non_ascii = host.notna() & ~host.str.isascii().fillna(True).astype(bool)
     if non_ascii.any():
         host = host.copy()
-        host[non_ascii] = [_idna(h) for h in host[non_ascii]]  # rare: IDN -> punycode
+        codes, uniques = pd.factorize(host[non_ascii])
+        converted = np.array([_idna(h) for h in uniques], dtype=object)  # rare, per distinct value: punycode
+        host[non_ascii] = converted[codes]
     host = host.where(host.str.len() > 0)
     return host.astype("str")
 

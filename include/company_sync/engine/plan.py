@@ -169,10 +169,15 @@ class _Cells:
 
 
 def _reject_msg(m: FieldMapping, side: str, raw: pd.Series, err: pd.Series) -> pd.Series:
+    """Messages only for the cells that carry an error (NA elsewhere)."""
     target = "Salesforce" if side == "sf" else "HubSpot"
     name = m.salesforce if side == "sf" else m.hubspot
-    return (err.fillna("") + ": " + target + " " + name + " refuses " + raw.fillna("").str.slice(0, 60)
-            .radd("'") + "'")
+    out = _s(None, len(err))
+    bad = err.notna().to_numpy()
+    if bad.any():
+        out[bad] = (err[bad] + ": " + target + " " + name + " refuses '" + raw[bad].fillna("").str.slice(0, 60)
+                    + "'").to_numpy()
+    return out
 
 
 def _first_error(cells: pd.DataFrame, n: int) -> tuple[np.ndarray, pd.Series, pd.Series]:
@@ -451,7 +456,8 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
                        ignore_index=True)
     synced_values = _frame(account_id=synced["account_id"], company_id=synced["company_id"],
                            field=synced["field"], value=synced["value"])
-    synced_values["synced_at"] = pd.Series([ctx.now] * len(synced_values), dtype=schemas.TS)
+    synced_values["synced_at"] = pd.Series(pd.DatetimeIndex([ctx.now]).repeat(len(synced_values)),
+                                           dtype=schemas.TS)
     conflicts = res_pairs["conflicts"]
     if len(conflicts):
         conflicts = conflicts.assign(account_id=a_id.to_numpy()[pa[conflicts["pos"]]],
