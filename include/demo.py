@@ -1,0 +1,125 @@
+"""`make demo`: the product end to end against the sandbox.
+
+1. start the sandbox, re-seeded with 2,000 Salesforce accounts and 2,000 HubSpot companies (overlapping
+   domains, duplicates, contacts, leads, private contacts, messy values), and reset the sync state to match;
+2. `salesforce_account_import`: the one-off import of existing accounts (R3a) a team runs after turning
+   company sync on;
+3. `company_sync`: a "sync now" run of the nightly two-way sync (both sides scanned the first time);
+4. `company_sync` again: nothing changed, so nothing is written;
+5. print each run's decisions and where its report is; stop the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from include.company_sync.report import text_summary
+from include.company_sync.runtime import PROJECT_ROOT as ROOT
+
+SEED = int(os.environ.get("DEMO_SEED", "2000"))
+LOG_DIR = ROOT / ".demo"
+RUNS = ("salesforce_account_import", "company_sync", "company_sync")
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _start_sandbox() -> subprocess.Popen:
+    if _port_open(8701) or _port_open(8702):
+        sys.exit("demo: ports 8701/8702 are taken: stop the running sandbox (make sandbox / make airflow) first")
+    log = (LOG_DIR / "sandbox.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "include.sandbox", "serve", "--state-dir", ".sandbox", "--seed", str(SEED)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"demo: the sandbox exited early; see {LOG_DIR / 'sandbox.log'}")
+        try:
+            requests.get("http://127.0.0.1:8702/__sandbox/requests", timeout=1)
+            return process
+        except requests.ConnectionError:
+            time.sleep(0.3)
+    process.terminate()
+    sys.exit("demo: the sandbox did not answer within 120 s")
+
+
+def _write_calls() -> int:
+    calls = 0
+    for url in ("http://127.0.0.1:8702", "https://127.0.0.1:8701"):
+        log = requests.get(f"{url}/__sandbox/requests", verify=False, timeout=10).json()["requests"]
+        calls += sum(
+            r["method"] in ("POST", "PATCH", "PUT", "DELETE")
+            and not r["path"].endswith(("/search", "/batch/read"))
+            and "/query" not in r["path"]
+            for r in log
+        )
+        requests.delete(f"{url}/__sandbox/requests", verify=False, timeout=10)
+    return calls
+
+
+def _newest_report(dag_id: str) -> Path | None:
+    reports = sorted((ROOT / ".reports" / dag_id).glob("*/report.json"), key=lambda p: p.stat().st_mtime)
+    return reports[-1] if reports else None
+
+
+def main() -> int:
+    import urllib3
+
+    urllib3.disable_warnings()
+    LOG_DIR.mkdir(exist_ok=True)
+    started = time.monotonic()
+    print(f"demo: starting the sandbox with {SEED:,} accounts and {SEED:,} companies (state in .sandbox/)")
+    sandbox = _start_sandbox()
+    try:
+        shutil.rmtree(ROOT / ".state", ignore_errors=True)  # the sandbox was re-seeded: start the sync afresh
+        _write_calls()
+        for step, dag_id in enumerate(RUNS, 1):
+            log_path = LOG_DIR / f"{step}-{dag_id}.log"
+            print(f"\ndemo: bin/airflow dags test {dag_id}  (log: {log_path.relative_to(ROOT)})", flush=True)
+            t0 = time.monotonic()
+            with log_path.open("w") as log:
+                done = subprocess.run(
+                    [str(ROOT / "bin" / "airflow"), "dags", "test", dag_id],
+                    cwd=ROOT,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            report = _newest_report(dag_id)
+            if done.returncode != 0 or report is None:
+                print(log_path.read_text()[-4000:])
+                print(f"demo: {dag_id} failed (exit {done.returncode}); full log in {log_path}")
+                return 1
+            document = json.loads(report.read_text())
+            print(text_summary(document))
+            print(
+                f"{_write_calls()} write calls to the APIs, {time.monotonic() - t0:.0f} s; report: "
+                f"{report.with_name('report.html').relative_to(ROOT)}"
+            )
+        print(
+            f"\ndemo: done in {time.monotonic() - started:.0f} s. Open the reports above in a browser, or run "
+            "`make airflow` to trigger runs, backfills and resyncs from the Airflow UI."
+        )
+        return 0
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
