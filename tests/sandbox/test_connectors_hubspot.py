@@ -142,7 +142,8 @@ def test_windowed_extract_and_archived_companies(connect, clean_sandbox):
     assert list(archived["id"]) == [victim]
 
 
-def test_search_window_is_split_below_the_result_cap(connect, clean_sandbox):
+def test_search_window_is_split_below_the_result_cap(connect, clean_sandbox, caplog):
+    caplog.set_level("INFO", logger="include.company_sync.connectors.hubspot")
     seed(clean_sandbox, 150)
     full = connect().companies_changed([], None, FAR_FUTURE)
     clear_requests(clean_sandbox)
@@ -154,6 +155,8 @@ def test_search_window_is_split_below_the_result_cap(connect, clean_sandbox):
     assert len(searches) > math.ceil(len(full) / 15)  # windows were split and re-queried
     assert all(r["status"] == 200 for r in searches)
     assert hs.calls["companies.search"] == len(searches)
+    splits = [r for r in caplog.records if "exceed search's 40-result cap" in r.getMessage()]
+    assert len(splits) >= len(full) // 40 - 1
 
 
 def test_reads_by_ids_property_contacts_associations_lists_owners(connect, clean_sandbox):
@@ -334,3 +337,15 @@ def test_207_errors_map_by_ids_and_input_indexes():
     assert (by_key["x2"].error_code, by_key["x2"].category, by_key["x2"].fields) == (
         "INVALID_OPTION", "property_values", "industry")
     assert by_key["x3"].category == "rate_limits"
+
+
+@pytest.mark.parametrize("cap", [40, 10_000])
+def test_companies_modified_in_one_millisecond_are_all_extracted(connect, clean_sandbox, cap):
+    """More results than a page (or than the cap) sharing one hs_lastmodifieddate: paged by id instead."""
+    seed(clean_sandbox, 60)
+    with clean_sandbox.hubspot.state.lock:  # the API cannot set a read-only timestamp: edit the state
+        for record in clean_sandbox.hubspot.store.records("companies").values():
+            record["properties"]["hs_lastmodifieddate"] = "2026-01-02T03:04:05.678Z"
+    hs = connect(search_cap=cap, search_page_size=15)
+    found = hs.companies_changed([], datetime(2026, 1, 1, tzinfo=UTC), FAR_FUTURE)
+    assert len(found) == found["id"].nunique() == len(clean_sandbox.hubspot.store.records("companies"))

@@ -184,8 +184,8 @@ class SalesforceConnector:
             counter.add(f"{response.request.method} {'/'.join(stable)}")
 
         hooks = session.hooks.setdefault("response", [])
-        if not any(getattr(h, "_company_sync_counter", False) for h in hooks):
-            count._company_sync_counter = True  # type: ignore[attr-defined]
+        if not any(getattr(h, "_company_sync_counter", None) is counter for h in hooks):
+            count._company_sync_counter = counter  # type: ignore[attr-defined]
             hooks.append(count)
 
     # --- error handling -------------------------------------------------------------------------------
@@ -238,7 +238,10 @@ class SalesforceConnector:
 
     def accounts_changed(self, fields: Iterable[str], start: datetime | None, end: datetime) -> pd.DataFrame:
         """Accounts whose `SystemModstamp` is in `[start, end)` (all up to `end` when start is None),
-        deleted ones included (`IsDeleted`)."""
+        deleted ones included (`IsDeleted`).
+
+        SOQL datetimes carry whole seconds, so both bounds are truncated to the second: consecutive windows
+        still tile exactly (this run's `end` is the next run's `start`)."""
         from simple_salesforce import format_soql
 
         columns = self.account_fields(fields)
