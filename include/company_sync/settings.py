@@ -64,6 +64,9 @@ class Settings:
     default_salesforce_object: str
     inclusion_list_id: str | None
     field_mappings: tuple[FieldMapping, ...]
+    # Circuit breaker: an incremental run that would write to more than this share of the records it
+    # considered stops before writing (see validation.plan_suites).
+    max_change_ratio: float = 0.5
 
     def mapping_for_salesforce(self, sf_field: str) -> FieldMapping | None:
         return next((m for m in self.field_mappings if m.salesforce == sf_field), None)
@@ -97,7 +100,14 @@ def catalogue() -> Catalogue:
     )
 
 
-_KEYS = ("company_sync_enabled", "default_salesforce_object", "inclusion_list_id", "field_mappings")
+_KEYS = (
+    "company_sync_enabled",
+    "default_salesforce_object",
+    "inclusion_list_id",
+    "field_mappings",
+    "max_change_ratio",
+)
+DEFAULT_MAX_CHANGE_RATIO = 0.5
 _MAPPING_KEYS = ("salesforce", "hubspot", "rule")
 
 
@@ -136,11 +146,19 @@ def parse_settings(raw: Mapping[str, Any] | str | bytes) -> Settings:
             raise SettingsError(f"inclusion_list_id: must be a HubSpot list id (digits) or null, got {list_id!r}")
         list_id = str(list_id).strip()
 
+    ratio = raw.get("max_change_ratio", DEFAULT_MAX_CHANGE_RATIO)
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
+        raise SettingsError(
+            f"max_change_ratio: must be a number in (0, 1] (the largest share of considered records one run may"
+            f" change), got {ratio!r}"
+        )
+
     return Settings(
         company_sync_enabled=enabled,
         default_salesforce_object=default_object,
         inclusion_list_id=list_id,
         field_mappings=parse_field_mappings(raw.get("field_mappings")),
+        max_change_ratio=float(ratio),
     )
 
 

@@ -30,6 +30,7 @@ def test_contract_example_gives_the_shipped_defaults():
     assert settings.company_sync_enabled is True
     assert settings.default_salesforce_object == "Contact"
     assert settings.inclusion_list_id is None
+    assert settings.max_change_ratio == 0.5
     by_sf = {m.salesforce: m for m in settings.field_mappings}
     assert list(by_sf) == [
         "Name",
@@ -71,6 +72,8 @@ def test_picklist_value_maps_translate_both_ways():
         pytest.param({"default_salesforce_object": "Lead"}, ("default_salesforce_object", "Lead"), id="lead"),
         pytest.param({"inclusion_list_id": "123"}, ("inclusion_list_id", "123"), id="list-id-string"),
         pytest.param({"inclusion_list_id": 42}, ("inclusion_list_id", "42"), id="list-id-number"),
+        pytest.param({"max_change_ratio": 0.25}, ("max_change_ratio", 0.25), id="ratio"),
+        pytest.param({"max_change_ratio": 1}, ("max_change_ratio", 1.0), id="ratio-one"),
     ],
 )
 def test_valid_values_are_accepted(changes, expected):
@@ -82,6 +85,7 @@ def test_optional_keys_default_sensibly():
     settings = parse_settings({"company_sync_enabled": True})
     assert settings.default_salesforce_object == "Contact"
     assert settings.inclusion_list_id is None
+    assert settings.max_change_ratio == 0.5
     assert len(settings.field_mappings) == len(catalogue().default_mappings)
 
 
@@ -116,6 +120,10 @@ NAME = {"salesforce": "Name", "hubspot": "name"}
             with_(company_sync_enabled="yes"), "company_sync_enabled: must be true or false", id="enabled-str"
         ),
         pytest.param(with_(company_sync_enabled=1), "company_sync_enabled: must be true or false", id="enabled-int"),
+        pytest.param(with_(max_change_ratio=0), "max_change_ratio: must be a number in (0, 1]", id="ratio-zero"),
+        pytest.param(with_(max_change_ratio=1.5), "max_change_ratio: must be a number in (0, 1]", id="ratio-big"),
+        pytest.param(with_(max_change_ratio="0.5"), "max_change_ratio: must be a number in (0, 1]", id="ratio-str"),
+        pytest.param(with_(max_change_ratio=True), "max_change_ratio: must be a number in (0, 1]", id="ratio-bool"),
         pytest.param(
             with_(default_salesforce_object="Account"),
             "default_salesforce_object: must be one of Contact, Lead",
