@@ -100,7 +100,7 @@ def _set_cells(df: pd.DataFrame, key: str, writes: pd.DataFrame, stamp_col: str,
 
 
 def apply_plan(inp: SyncInputs, plan: Plan, now=NOW) -> SyncInputs:
-    """Simulate the loads, the link step and the state store update; every record is then 'changed'."""
+    """Simulate the loads, the link step and the state store update; touched records become 'changed'."""
     A, C = inp.sf_accounts.copy(), inp.hs_companies.copy()
     A = _set_cells(A, "Id", plan.salesforce_updates, "SystemModstamp", now)
     C = _set_cells(C, "id", plan.hubspot_updates, "hs_lastmodifieddate", now)
@@ -145,8 +145,11 @@ def apply_plan(inp: SyncInputs, plan: Plan, now=NOW) -> SyncInputs:
     sv["account_id"] = sv["account_id"].fillna(sv["company_id"].map(new_acc_of_company))
     synced = pd.concat([inp.synced_values, sv], ignore_index=True)
     synced = synced.drop_duplicates(["account_id", "company_id", "field"], keep="last")
-    A["changed"] = True
-    C["changed"] = True
+    # the next window holds what it held before plus everything the loads touched
+    A["changed"] = A["changed"].fillna(True).astype(bool) | A["Id"].isin(
+        set(plan.salesforce_updates["record_id"]) | set(acc_of_new_company))
+    C["changed"] = C["changed"].fillna(True).astype(bool) | C["id"].isin(
+        set(plan.hubspot_updates["record_id"]) | set(new_acc_of_company))
     return replace(inp, sf_accounts=A.reset_index(drop=True), hs_companies=C.reset_index(drop=True),
                    sf_contacts=SC, links=links.reset_index(drop=True), synced_values=synced.reset_index(drop=True))
 
