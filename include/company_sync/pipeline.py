@@ -405,9 +405,17 @@ def _stage_checks(run: Run, name: str, results: list[validation.CheckResult]) ->
 
 
 def validate_inputs(run_data: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    from include.company_sync import report as reporting
+
     run = Run(run_data)
     frames = {name: run.read(url) for name, url in inputs["frames"].items()}
-    results = validation.validate_frames(frames, validation.input_suites())
+    stages = frames["lifecycle_stages"]["stage"] if "stage" in frames.get("lifecycle_stages", ()) else None
+    results = validation.validate_frames(
+        validation.input_check_frames(frames, run.settings),
+        validation.input_suites(run.settings, stages),
+        docs_dir=reporting.data_docs_dir(run.runtime.reports_dir, run.dag_id, run.run_id, "extracts"),
+        run_name=run.run_id,
+    )
     url = _stage_checks(run, "checks_inputs", results)
     validation.raise_on_blocking(results, "extracts")
     return {"checks": url, "warnings": sum(not r.success for r in results)}
@@ -469,14 +477,19 @@ def plan_counts(decisions: pd.DataFrame) -> dict[str, Any]:
 
 
 def validate_plan(run_data: dict[str, Any], planned: dict[str, Any]) -> dict[str, Any]:
+    from include.company_sync import report as reporting
+
     run = Run(run_data)
     frames = {name: run.read(url) for name, url in planned["frames"].items()}
     # The circuit breaker guards incremental syncs; imports, resyncs and full scans change most records.
     incremental = run.mode == "sync" and not run.full_scan
     minimum = run.runtime.breaker_min_records if incremental else 2**62
+    history = validation.recent_write_counts(run.state.recent_runs(run.dag_id, limit=100)) if incremental else []
     results = validation.validate_frames(
         validation.plan_check_frames(frames, planned["considered"]),
-        validation.plan_suites(run.runtime.max_change_ratio, minimum),
+        validation.plan_suites(run.settings.max_change_ratio, minimum, history),
+        docs_dir=reporting.data_docs_dir(run.runtime.reports_dir, run.dag_id, run.run_id, "plan"),
+        run_name=run.run_id,
     )
     url = _stage_checks(run, "checks_plan", results)
     validation.raise_on_blocking(results, "plan")

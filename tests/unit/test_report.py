@@ -1,0 +1,232 @@
+"""The run report: totals, reasons, Sync Health groups with advice and resync ids, validation summary with
+Data Docs links, the last runs' chart, and the JSON / CSV / HTML files."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from include.company_sync import report as reporting
+from include.company_sync.state import StateStore
+
+A1, A2, A3 = "001000000000001AAA", "001000000000002AAA", "001000000000003AAA"
+DAG, RUN = "company_sync", "manual__2026-11-29T10:00:00+00:00"
+
+
+def s(values) -> pd.Series:
+    return pd.Series(values, dtype="str")
+
+
+def result_rows(rows: list[tuple]) -> pd.DataFrame:
+    """(operation, key, id, success, category, error_code, message)"""
+    frame = pd.DataFrame(rows, columns=["operation", "key", "id", "success", "category", "error_code", "message"])
+    return frame.assign(created=False, fields=None)
+
+
+FRAMES = {
+    "decisions": pd.DataFrame(
+        {
+            "system": s(["salesforce", "salesforce", "salesforce", "hubspot", "hubspot"]),
+            "record_id": s([A1, A2, A3, "101", "102"]),
+            "action": s(["created", "rejected", "skipped", "updated", "unchanged"]),
+            "reason": s(
+                ["R2_new_account", "rejected_STRING_TOO_LONG", "R3_existing_not_edited", "updated", "unchanged"]
+            ),
+            "rule": s(["R2", "field_rules", "R3", "field_rules", "field_rules"]),
+            "message": s(["", "Name: 300 characters > 255", "", "", ""]),
+        }
+    ),
+    "conflicts": pd.DataFrame(
+        {
+            "account_id": s([A1]),
+            "company_id": s(["101"]),
+            "field": s(["Phone"]),
+            "salesforce_value": s(["1"]),
+            "hubspot_value": s(["2"]),
+            "base_value": s(["0"]),
+            "winner": s(["hubspot"]),
+            "kind": s(["both_changed"]),
+        }
+    ),
+    "duplicate_candidates": pd.DataFrame(
+        {"system": s(["hubspot"]), "record_id": s(["103"]), "matched_id": s([A1]), "candidate_id": s([A2])}
+    ),
+    "hs_results": result_rows(
+        [
+            ("create", A1, None, False, "property_values", "INVALID_OPTION", "industry: not an option"),
+            ("update", "101", "101", False, "rate_limits", "429", "Too many requests"),
+            ("update", "102", "102", True, None, None, None),
+        ]
+    ),
+    "sf_results": result_rows([("update", A3, A3, False, "custom_code", "FIELD_CUSTOM_VALIDATION_EXCEPTION", "rule")]),
+    "checks_inputs": pd.DataFrame(
+        [
+            {
+                "frame": "sf_contacts",
+                "expectation": "expect_column_values_to_match_regex",
+                "column": "Email",
+                "blocking": False,
+                "success": False,
+                "unexpected_count": 2,
+                "examples": "nope",
+            },
+            {
+                "frame": "sf_accounts",
+                "expectation": "expect_column_values_to_be_unique",
+                "column": "Id",
+                "blocking": True,
+                "success": True,
+                "unexpected_count": 0,
+                "examples": "",
+            },
+        ]
+    ),
+}
+OUTPUTS = {
+    "plan": {
+        "frames": {n: n for n in ("decisions", "conflicts", "duplicate_candidates")},
+        "counts": {"writes": {"hubspot_creates": 1, "hubspot_updates": 2}, "reasons": {"R2_new_account": 1}},
+    },
+    "load_hubspot": {"results": "hs_results", "counts": {"update": {"succeeded": 1, "failed": 1}}},
+    "load_salesforce": {"results": "sf_results", "counts": {"update": {"succeeded": 0, "failed": 1}}},
+    "validate_inputs": {"checks": "checks_inputs"},
+}
+
+
+@pytest.fixture
+def run(tmp_path):
+    state = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    state.create_all()
+    for i, (status, written) in enumerate([("success", 5), ("failed", 0), ("success", 12)]):
+        run_id = f"scheduled__2026-11-2{i}"
+        state.start_run(run_id=run_id, dag_id=DAG, started_at=pd.Timestamp(f"2026-11-2{i}T02:00Z"))
+        counts = {"decisions": {"hubspot": {"created": written, "updated": 1}}, "write_errors": i}
+        state.finish_run(run_id, status, counts, dag_id=DAG)
+    state.start_run(run_id=RUN, dag_id=DAG, started_at=pd.Timestamp("2026-11-29T10:00Z"))
+    return SimpleNamespace(
+        dag_id=DAG,
+        run_id=RUN,
+        mode="sync",
+        data={"window": "window [a, b)"},
+        dry_run=False,
+        enabled=True,
+        runtime=SimpleNamespace(reports_dir=tmp_path / "reports"),
+        state=state,
+        read=lambda url: FRAMES[url].copy() if url else pd.DataFrame(),
+    )
+
+
+@pytest.fixture
+def document(run):
+    docs = reporting.data_docs_dir(run.runtime.reports_dir, DAG, RUN, "extracts")
+    docs.mkdir(parents=True)
+    (docs / "index.html").write_text("<html>gx</html>")
+    return reporting.build(run, OUTPUTS, {"load_hubspot": "success", "report": "running"})
+
+
+def test_totals_per_side_and_action_and_reasons_with_rule_numbers(document):
+    assert document["summary"]["decisions"]["salesforce"] == {
+        "created": 1,
+        "updated": 0,
+        "linked": 0,
+        "unchanged": 0,
+        "skipped": 1,
+        "rejected": 1,
+    }
+    assert document["summary"]["write_errors"] == 3
+    rows = {r["reason"]: r for r in document["reasons_table"]}
+    assert rows["R2_new_account"] == {
+        "reason": "R2_new_account",
+        "rule": "R2",
+        "salesforce": 1,
+        "hubspot": 0,
+        "records": 1,
+    }
+    assert rows["R3_existing_not_edited"]["rule"] == "R3"
+
+
+def test_errors_are_grouped_like_sync_health_with_records_message_advice_and_resync_ids(document):
+    health = {g["category"]: g for g in document["sync_health"]}
+    assert list(health)[:7] == list(reporting.HEALTH_CATEGORIES)  # every group shown, empty ones too
+    assert health["property_values"]["errors"] == 2  # a refused write and a value the plan rejected
+    assert health["property_values"]["resync"] == {"hubspot_company_ids": [], "salesforce_account_ids": [A1, A2]}
+    assert health["rate_limits"]["resync"] == {"hubspot_company_ids": ["101"], "salesforce_account_ids": []}
+    assert health["custom_code"]["records"] == 1 and "validation rule" in health["custom_code"]["advice"]
+    assert health["duplicates"]["errors"] == 0
+    assert document["resync"] == {"hubspot_company_ids": ["101"], "salesforce_account_ids": [A1, A2, A3]}
+    messages = {e["message"] for e in document["errors"]}
+    assert {"industry: not an option", "Name: 300 characters > 255", "Too many requests"} <= messages
+
+
+def test_validation_summary_links_the_data_docs(document):
+    checks = document["checks"]
+    assert (checks["total"], checks["warnings"], checks["blocking_failed"]) == (2, 1, 0)
+    assert checks["data_docs"] == {"extracts": "data_docs/extracts/index.html"}
+
+
+def test_history_holds_the_last_runs_oldest_first_with_this_run(document):
+    history = document["history"]
+    assert [h["status"] for h in history] == ["success", "failed", "success", "success"]
+    assert history[0]["created"] == 5 and history[-1]["run_id"] == RUN
+    assert history[-1]["write errors"] == 3
+
+
+def test_files_json_csv_and_html(document, run):
+    path = reporting.write(document, run.runtime.reports_dir)
+    folder = path.parent
+    assert folder == reporting.report_folder(run.runtime.reports_dir, DAG, RUN)
+    assert json.loads((folder / "report.json").read_text())["run_id"] == RUN
+    errors = pd.read_csv(folder / "errors.csv")
+    assert list(errors.columns) == reporting.ERROR_COLUMNS and len(errors) == 4
+    page = path.read_text()
+    for text in (
+        "Totals per side and action",
+        "Decisions by reason",
+        "Sync health: errors by category",
+        "Two-way conflicts",
+        "Duplicate candidates",
+        "data_docs/extracts/index.html",
+        "<svg class='chart'",
+        "action='../../../resync'",
+        f"value='{A1},{A2},{A3}'",
+        "Resync these",
+        "Fix the value in the source record",
+    ):
+        assert text in page, text
+    assert page.count("<g><title>") == 4  # one bar per run
+
+
+def test_empty_run_still_writes_a_readable_report(run):
+    document = reporting.build(run, {}, {})
+    assert document["errors"] == [] and document["resync"] == {"hubspot_company_ids": [], "salesforce_account_ids": []}
+    page = reporting.render_html(document)
+    assert "Resync all failed records" not in page
+    path = reporting.write(document, run.runtime.reports_dir)
+    assert list(pd.read_csv(path.parent / "errors.csv").columns) == reporting.ERROR_COLUMNS
+
+
+@pytest.mark.parametrize(
+    "errors, expected",
+    [
+        ([{"key": A1, "id": None}], ([], [A1])),
+        ([{"key": "101", "id": "101"}], (["101"], [])),
+        ([{"key": A1, "id": "205"}, {"key": A1, "id": "205"}], (["205"], [A1])),  # created company, deduplicated
+        ([{"key": "x", "id": ""}], ([], [])),
+    ],
+)
+def test_resync_ids_by_id_format(errors, expected):
+    ids = reporting.resync_ids(errors)
+    assert (ids["hubspot_company_ids"], ids["salesforce_account_ids"]) == expected
+
+
+def test_chart_handles_no_history_and_marks_failed_runs():
+    assert "No earlier runs" in reporting.chart_svg([])
+    rows = [
+        reporting.history_row(f"r{i}", f"2026-11-{i + 10}T02:00", "failed" if i == 3 else "success", {})
+        for i in range(40)
+    ]
+    svg = reporting.chart_svg(rows)
+    assert svg.count("<circle") == 2  # the failed run and the legend
