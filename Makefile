@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv demo test test-fast lint format airflow sandbox bench constraints clean
+.PHONY: help venv demo test test-fast test-ui browser-deps lint format airflow sandbox bench constraints clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,8 +21,18 @@ venv: $(STAMP)  ## create .venv and install the pinned requirements
 demo: $(STAMP)  ## set up, start the seeded sandbox, run company_sync end to end, print the summary
 	$(BIN)/python -m include.demo
 
-test: $(STAMP)  ## run the whole test suite
+test: $(STAMP) browser-deps  ## run the whole test suite (the UI tests drive headless Chromium)
 	$(BIN)/python -m pytest
+
+test-ui: $(STAMP) browser-deps  ## the real-browser tests of the Sync reports view (UPDATE_SCREENSHOT=1 refreshes docs/report.png)
+	$(BIN)/python -m pytest tests/ui
+
+browser-deps:  ## Debian's chromium for the UI tests (apt-get, only when missing; never a downloaded browser)
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	else echo "browser-deps: install Chromium with your package manager; the UI tests are skipped without it"; fi
 
 test-fast: $(STAMP)  ## unit and DAG-integrity tests only
 	$(BIN)/python -m pytest tests/unit tests/dags

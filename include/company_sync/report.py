@@ -514,7 +514,8 @@ def render_html(doc: dict[str, Any]) -> str:
 {" · <strong>dry run: nothing was written</strong>" if doc["dry_run"] else ""} · generated {e(doc["generated_at"])}</p>
 </header><main>
 {off if not doc["company_sync_enabled"] else ""}{failed_tasks}
-<nav class="toc"><a href="#totals">Totals</a><a href="#reasons">Reasons</a><a href="#health">Sync health</a>
+<nav class="toc"><a href="../../../" id="all-reports">← All sync reports</a>
+<a href="#totals">Totals</a><a href="#reasons">Reasons</a><a href="#health">Sync health</a>
 <a href="#conflicts">Conflicts</a><a href="#duplicates">Duplicates</a><a href="#checks">Validation</a>
 <a href="#history">Last runs</a><a href="report.json">JSON</a><a href="errors.csv">Errors CSV</a></nav>
 <div class="tiles">{tiles_html}</div>

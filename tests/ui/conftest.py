@@ -1,0 +1,195 @@
+"""`airflow standalone` on this repo's dags/ and plugins/ in a temporary home, with one sync run recorded in a
+temporary state store and its report (GX Data Docs included) written by the report module, and headless
+Chromium from the distribution's packages (`make browser-deps`) driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+STARTUP_TIMEOUT = 150  # standalone answers within ~50 s on 2 cores; DAG parsing adds a little
+DAG_ID, RUN_ID = "company_sync", "scheduled__2026-11-28T02:00:00+00:00"
+
+
+@dataclass
+class Standalone:
+    url: str
+    home: Path
+    reports_dir: Path
+    state_url: str
+    run_id: str
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_run(reports_dir: Path, state_url: str) -> str:
+    """Record a finished company_sync run with failed records, and write its report and Data Docs through the
+    report and validation modules, as the DAG's tasks do."""
+    from include.company_sync import report as reporting
+    from include.company_sync import validation
+    from include.company_sync.state import StateStore
+    from tests.unit.test_report import FRAMES, OUTPUTS
+    from tests.unit.test_validation import STAGES, clean_inputs
+
+    state = StateStore(state_url)
+    state.create_all()
+    state.start_run(run_id="scheduled__2026-11-27T02:00:00+00:00", dag_id=DAG_ID)
+    state.finish_run("scheduled__2026-11-27T02:00:00+00:00", "success", {"decisions": {"hubspot": {"updated": 7}}})
+    state.start_run(run_id=RUN_ID, dag_id=DAG_ID, run_type="scheduled")
+    frames = clean_inputs()
+    frames["sf_contacts"].loc[1, "Email"] = "not-an-email"  # a warning, so the Data Docs show a failure
+    for stage, (check_frames, suites) in {
+        "extracts": (validation.input_check_frames(frames), validation.input_suites(None, STAGES)),
+        "plan": (
+            validation.plan_check_frames({}, 0),
+            validation.plan_suites(0.5, 1000),
+        ),
+    }.items():
+        validation.validate_frames(
+            check_frames, suites, docs_dir=reporting.data_docs_dir(reports_dir, DAG_ID, RUN_ID, stage), run_name=RUN_ID
+        )
+    run = SimpleNamespace(
+        dag_id=DAG_ID,
+        run_id=RUN_ID,
+        mode="sync",
+        data={"window": "window [2026-11-27T02:00:00+00:00, 2026-11-28T02:00:00+00:00)"},
+        dry_run=False,
+        enabled=True,
+        runtime=SimpleNamespace(reports_dir=reports_dir),
+        state=state,
+        read=lambda url: FRAMES[url].copy() if url else pd.DataFrame(),
+    )
+    document = reporting.build(run, OUTPUTS, {"load_hubspot": "success", "load_salesforce": "success"})
+    path = reporting.write(document, reports_dir)
+    state.finish_run(RUN_ID, "success", document["summary"], str(path), dag_id=DAG_ID)
+    state.dispose()
+    return RUN_ID
+
+
+@pytest.fixture(scope="session")
+def standalone(tmp_path_factory) -> Iterator[Standalone]:
+    base = tmp_path_factory.mktemp("ui")
+    home, reports = base / "airflow", base / "reports"
+    home.mkdir()
+    state_url = f"sqlite:///{base / 'state.db'}"
+    run_id = make_run(reports, state_url)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "COMPANY_SYNC_", "PYTEST"))} | {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",  # the resync run is created, not executed
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__BASE_URL": url,
+        "COMPANY_SYNC_HOME": str(ROOT),
+        "COMPANY_SYNC_STATE_URL": state_url,
+        "COMPANY_SYNC_REPORTS_DIR": str(reports),
+        "COMPANY_SYNC_STAGING_URL": (base / "staging").as_uri(),
+        "PYTHONPATH": str(ROOT),
+        "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",  # standalone runs `airflow …`
+    }
+    log = base / "standalone.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "airflow"), "standalone"],
+            cwd=base,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the teardown stops it and its children
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"airflow standalone exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+            try:
+                # ready: the plugin answers and the dag-processor has stored the resync DAG
+                if (
+                    requests.get(f"{url}/sync-reports/", timeout=5).ok
+                    and requests.get(f"{url}/api/v2/dags/company_resync", timeout=5).ok
+                ):
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"airflow standalone not ready in {STARTUP_TIMEOUT} s:\n{log.read_text()[-3000:]}")
+            time.sleep(2)
+        yield Standalone(url=url, home=home, reports_dir=reports, state_url=state_url, run_id=run_id, log=log)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    if CHROMIUM is None:
+        pytest.skip("no Chromium: run `make browser-deps` (Debian's chromium package)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        # a persistent context is how a fresh --user-data-dir is given to Chromium
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        context.set_default_timeout(30_000)
+        yield context
+        context.close()
+
+
+@pytest.fixture
+def page(browser, standalone):
+    page = browser.new_page()
+
+    # Only the Airflow under test: GX's Data Docs pull styles from CDNs, which a CI runner may not reach.
+    def local_only(route):
+        if route.request.url.startswith(standalone.url) or route.request.url.startswith("data:"):
+            route.continue_()
+        else:
+            route.abort()
+
+    page.route("**/*", local_only)
+    yield page
+    page.close()

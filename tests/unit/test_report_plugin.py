@@ -1,0 +1,59 @@
+"""The Sync reports plugin's pure parts: the extra link, URL segments, id parsing; and its import stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from fastapi import HTTPException
+
+from include.company_sync.staging import safe_segment
+from plugins import sync_reports as plugin
+
+
+@pytest.mark.parametrize("run_id", ["scheduled__2026-11-28T02:00:00+00:00", "manual__x y/z", "backfill__a.b-c_d"])
+def test_report_urls_use_the_report_folder_names(run_id):
+    assert plugin.safe_segment(run_id) == safe_segment(run_id)
+    assert (
+        plugin.report_url("company_sync", run_id)
+        == f"/sync-reports/runs/company_sync/{safe_segment(run_id)}/report.html"
+    )
+
+
+@pytest.mark.parametrize(
+    "dag_id, task_id, expected",
+    [
+        ("company_sync", "report", "/sync-reports/runs/company_sync/manual__1/report.html"),
+        ("company_resync", "report", "/sync-reports/runs/company_resync/manual__1/report.html"),
+        ("company_sync", "plan", ""),
+        ("other_dag", "report", ""),
+    ],
+)
+def test_extra_link_only_on_the_report_task_of_sync_dags(dag_id, task_id, expected):
+    ti_key = SimpleNamespace(dag_id=dag_id, task_id=task_id, run_id="manual__1")
+    assert plugin.SyncReportLink().get_link(None, ti_key=ti_key) == expected
+
+
+def test_resync_ids_are_split_checked_and_deduplicated():
+    form = {"hubspot_company_ids": ["101, 102", "101"], "salesforce_account_ids": [""]}
+    assert plugin._ids(form, "hubspot_company_ids", plugin.HUBSPOT_ID) == ["101", "102"]
+    assert plugin._ids(form, "salesforce_account_ids", plugin.ACCOUNT_ID) == []
+    with pytest.raises(HTTPException, match="not ids: 001x"):
+        plugin._ids({"salesforce_account_ids": ["001x"]}, "salesforce_account_ids", plugin.ACCOUNT_ID)
+
+
+def test_plugin_registers_app_view_and_link():
+    p = plugin.SyncReportsPlugin
+    assert p.fastapi_apps[0]["url_prefix"] == "/sync-reports"
+    assert p.external_views[0]["href"] == "/sync-reports/" and p.external_views[0]["destination"] == "nav"
+    assert isinstance(p.global_operator_extra_links[0], plugin.SyncReportLink)
+
+
+def test_plugin_import_is_light():
+    code = "import sys, plugins.sync_reports; print(any(m in sys.modules for m in ('pandas', 'great_expectations')))"
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert out.stdout.strip() == "False"
