@@ -65,3 +65,11 @@ def test_view_report_data_docs_and_resync(page, standalone, tmp_path):
 def test_report_files_stay_inside_the_reports_folder(standalone):
     response = requests.get(f"{standalone.url}/sync-reports/runs/..%2F..%2Fetc/passwd/x", timeout=30)
     assert response.status_code == 404
+
+
+def test_view_is_reachable_from_the_airflow_navigation(page, standalone):
+    page.goto(f"{standalone.url}/")
+    page.get_by_role("button", name=re.compile("Browse")).click()
+    page.get_by_role("menuitem", name=re.compile("Sync reports")).click()
+    page.wait_for_url(re.compile(r".*/plugin/sync-reports$"))
+    page.frame_locator("iframe").locator(f"tr.run[data-run='{standalone.run_id}']").wait_for()
