@@ -170,6 +170,17 @@ def history_row(run_id: str, started_at: str, status: str, summary: dict[str, An
     return row
 
 
+def _checks_url(run: Run, outputs: dict[str, Any], task_id: str, name: str) -> str | None:
+    """The staged check results of a validate task: from its XCom, or, when a blocking failure stopped it
+    (no XCom), from the staging path it wrote them to before raising."""
+    url = (outputs.get(task_id) or {}).get("checks")
+    staging = getattr(run, "staging", None)
+    if url or staging is None:
+        return url
+    candidate = staging.url(run.dag_id, run.run_id, name)
+    return candidate if staging.exists(candidate) else None
+
+
 def build(run: Run, outputs: dict[str, Any], states: dict[str, str]) -> dict[str, Any]:
     """The report document (JSON-able) from the tasks' XCom outputs and states."""
     planned = outputs.get("plan") or {}
@@ -217,8 +228,8 @@ def build(run: Run, outputs: dict[str, Any], states: dict[str, str]) -> dict[str
 
     checks = pd.concat(
         [
-            _read(run, (outputs.get(t) or {}).get("checks")).assign(stage=t)
-            for t in ("validate_inputs", "validate_plan")
+            _read(run, _checks_url(run, outputs, t, name)).assign(stage=t)
+            for t, name in (("validate_inputs", "checks_inputs"), ("validate_plan", "checks_plan"))
         ],
         ignore_index=True,
     )

@@ -230,3 +230,13 @@ def test_chart_handles_no_history_and_marks_failed_runs():
     ]
     svg = reporting.chart_svg(rows)
     assert svg.count("<circle") == 2  # the failed run and the legend
+
+
+def test_a_run_stopped_by_a_blocking_check_still_reports_the_failed_checks(run):
+    """validate_inputs raised (no XCom): the report reads the checks it staged before raising."""
+    staged = {"staged://checks_inputs": FRAMES["checks_inputs"]}
+    run.staging = SimpleNamespace(url=lambda dag_id, run_id, name: f"staged://{name}", exists=lambda url: url in staged)
+    run.read = lambda url: staged[url].copy() if url in staged else pd.DataFrame()
+    document = reporting.build(run, {}, {"validate_inputs": "failed", "plan": "upstream_failed"})
+    assert document["status"] == "failed" and document["failed_tasks"] == ["plan", "validate_inputs"]
+    assert document["checks"]["total"] == 2 and document["checks"]["failed"][0]["column"] == "Email"

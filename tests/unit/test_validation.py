@@ -446,3 +446,49 @@ def test_volume_limit_and_history_counts():
     )
     assert v.recent_write_counts(runs) == [5, 0]
     assert v.recent_write_counts(pd.DataFrame()) == []
+
+
+# --- the task: corrupt extracts stop the run before anything is written --------------------------------
+def test_validate_inputs_task_stops_on_corrupt_extracts_naming_the_checks(tmp_path, monkeypatch):
+    import json
+
+    from include.company_sync import pipeline
+    from include.company_sync.report import data_docs_dir
+    from include.company_sync.staging import Staging
+
+    staging_url = (tmp_path / "staging").as_uri()
+    monkeypatch.setenv("COMPANY_SYNC_STAGING_URL", staging_url)
+    monkeypatch.setenv("COMPANY_SYNC_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("COMPANY_SYNC_STATE_URL", f"sqlite:///{tmp_path / 'state.db'}")
+    frames = clean_inputs()
+    dup("sf_accounts", "Id")(frames)
+    setv("hs_associations", "company_id", "999")(frames)
+    staging = Staging(staging_url)
+    urls = {name: staging.write("company_sync", "run-1", name, frame) for name, frame in frames.items()}
+    run_data = {
+        "dag_id": "company_sync",
+        "run_id": "run-1",
+        "mode": "sync",
+        "settings_json": json.dumps({"company_sync_enabled": True}),
+    }
+    with pytest.raises(v.BlockingValidationError) as excinfo:
+        pipeline.validate_inputs(run_data, {"frames": urls})
+    message = str(excinfo.value)
+    assert "2 blocking check(s) failed on the extracts; nothing was written" in message
+    assert "sf_accounts.Id: expect_column_values_to_be_unique" in message
+    assert "hs_associations.company_id_not_extracted: expect_column_values_to_be_null (1 rows, e.g. 999)" in message
+    # the checks are staged for the report and the Data Docs are built before the task fails
+    assert staging.exists(staging.url("company_sync", "run-1", "checks_inputs"))
+    assert (data_docs_dir(tmp_path / "reports", "company_sync", "run-1", "extracts") / "index.html").exists()
+
+
+def test_every_write_waits_for_both_validations():
+    """A failed validate task leaves the loads upstream_failed: nothing reaches either system."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import ROOT
+
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "company_sync.py")).dags["company_sync"]
+    for load in ("load_hubspot", "load_salesforce", "link_ids"):
+        upstream = dag.get_task(load).get_flat_relative_ids(upstream=True)
+        assert {"validate_inputs", "validate_plan"} <= upstream, load
