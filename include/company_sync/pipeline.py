@@ -118,6 +118,16 @@ def load_settings_json() -> str:
 
 # --- tasks ---------------------------------------------------------------------------------------------
 def prepare(mode: str, context: dict[str, Any]) -> dict[str, Any]:
+    """Fails without retry on a bad setting or a refused run: retrying cannot fix either."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        return _prepare(mode, context)
+    except (SettingsError, RunRefused) as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
+def _prepare(mode: str, context: dict[str, Any]) -> dict[str, Any]:
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}")
     raw = load_settings_json()
@@ -316,6 +326,23 @@ def _union(primary: pd.DataFrame, extra: pd.DataFrame, key: str) -> pd.DataFrame
     return pd.concat([primary, extra], ignore_index=True) if not primary.empty else extra.reset_index(drop=True)
 
 
+def _companies_sharing_contacts(sf, hs, changed_accounts: pd.DataFrame, links: pd.DataFrame) -> pd.Series:
+    """R9 step 3 for incremental runs: ids of companies associated with a HubSpot contact that has the email
+    of a contact of a changed, unlinked account (the mirror holds domains, not emails)."""
+    unlinked = changed_accounts[
+        changed_accounts["HubSpot_Company_ID__c"].isna() & ~changed_accounts["Id"].isin(links["account_id"])
+    ]
+    if unlinked.empty:
+        return pd.Series([], dtype="str")
+    emails = _ids(sf.contacts(account_ids=_ids(unlinked["Id"]))["Email"])
+    if not emails:
+        return pd.Series([], dtype="str")
+    contacts = hs.contacts_by_emails(emails)
+    if contacts.empty:
+        return pd.Series([], dtype="str")
+    return hs.associations(contact_ids=_ids(contacts["id"]))["company_id"].astype("str")
+
+
 def complete_inputs(run_data: dict[str, Any], sf_out: dict[str, Any], hs_out: dict[str, Any]) -> dict[str, Any]:
     """Everything planning needs: counterparts of the changed records (through links, ids and the domain
     mirror, so an incremental run never scans a whole system), associations, contacts and leads."""
@@ -359,7 +386,12 @@ def complete_inputs(run_data: dict[str, Any], sf_out: dict[str, Any], hs_out: di
         )
         account_ids, company_ids = counterpart_keys(changed_a, changed_c, links, mirror)
         account_ids = [i for i in _ids(account_ids) if i not in set(accounts["Id"])]
-        company_ids = [i for i in _ids(company_ids) if i not in set(companies["id"])]
+        company_ids = _ids(
+            pd.concat(
+                [pd.Series(_ids(company_ids), dtype="str"), _companies_sharing_contacts(sf, hs, changed_a, links)]
+            )
+        )
+        company_ids = [i for i in company_ids if i not in set(companies["id"])]
         accounts = _union(accounts, sf.accounts_by_ids(account_ids, fields), "Id")
         companies = _union(companies, hs.companies_by_ids(company_ids, props), "id")
         log.info("counterparts fetched: %d accounts, %d companies", len(account_ids), len(company_ids))
@@ -710,7 +742,7 @@ def link_ids(
 def report(run_data: dict[str, Any] | None, context: dict[str, Any]) -> str:
     """Write the run's report (JSON, HTML, errors CSV), close the run in the state store, and fail the DAG
     run when a task failed (the report still tells what happened)."""
-    from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
 
     from include.company_sync import report as reporting
 
@@ -718,7 +750,7 @@ def report(run_data: dict[str, Any] | None, context: dict[str, Any]) -> str:
     dag_run = context["dag_run"]
     states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
     states.pop(ti.task_id, None)
-    failed = sorted(t for t, s in states.items() if s in ("failed", "upstream_failed"))
+    failed = sorted(t for t, s in states.items() if s == "failed")
     if run_data is None:
         raise AirflowFailException(f"the run could not start: {', '.join(failed) or 'prepare'} failed; see its log")
 

@@ -51,8 +51,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ID_PROPERTY = "salesforceaccountid"
-COMPANY_BASE_PROPERTIES = ["createdate", "hs_lastmodifieddate", "domain", ID_PROPERTY, "hs_object_source",
-                           "lifecyclestage"]
+COMPANY_BASE_PROPERTIES = [
+    "createdate",
+    "hs_lastmodifieddate",
+    "domain",
+    ID_PROPERTY,
+    "hs_object_source",
+    "lifecyclestage",
+]
 COMPANY_DATETIME_COLUMNS = ("createdate", "hs_lastmodifieddate")
 CONTACT_PROPERTIES = ["email", "lifecyclestage", "salesforcecontactid", "salesforceleadid", "lastmodifieddate"]
 SEARCH_CAP = 10_000
@@ -62,8 +68,9 @@ BATCH_LIMIT = 100
 class HubSpotApiError(ConnectorError):
     """A HubSpot call failed for good; `category` and `body` come from HubSpot's error body when present."""
 
-    def __init__(self, message: str, *, operation: str, status: int | None, category: str | None = None,
-                 body: Any = None):
+    def __init__(
+        self, message: str, *, operation: str, status: int | None, category: str | None = None, body: Any = None
+    ):
         super().__init__(message, api="HubSpot", operation=operation, status=status)
         self.category = category
         self.body = body
@@ -148,8 +155,9 @@ class HubSpotConnector:
         if not 1 <= batch_size <= BATCH_LIMIT:
             raise ValueError(f"batch_size must be between 1 and {BATCH_LIMIT}")
         self.client = client
-        self.limits = limits or shared_hubspot_limits((str(client.config.get("host")),
-                                                       str(client.config.get("access_token"))))
+        self.limits = limits or shared_hubspot_limits(
+            (str(client.config.get("host")), str(client.config.get("access_token")))
+        )
         self.calls = counter or CallCounter()
         self.timeout = policy.timeout
         self.search_cap = search_cap
@@ -197,8 +205,9 @@ class HubSpotConnector:
         except Urllib3Error as exc:
             exhausted = unwrap_retries_exhausted(exc)
             detail = exhausted.summary if exhausted is not None else repr(exc)
-            raise HubSpotApiError(f"HubSpot {operation}: {detail}", operation=operation,
-                                  status=getattr(exhausted, "last_status", None)) from exc
+            raise HubSpotApiError(
+                f"HubSpot {operation}: {detail}", operation=operation, status=getattr(exhausted, "last_status", None)
+            ) from exc
         except Exception as exc:
             # each hubspot.* package has its own ApiException (and subclasses): match them by origin
             if type(exc).__module__.startswith("hubspot.") and hasattr(exc, "status"):
@@ -219,9 +228,13 @@ class HubSpotConnector:
                 body = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
         category = body.get("category") if isinstance(body, dict) else None
         message = body.get("message") if isinstance(body, dict) else (body or getattr(exc, "reason", ""))
-        return HubSpotApiError(f"HubSpot {operation} failed with HTTP {status}"
-                               + (f" {category}" if category else "") + f": {message}",
-                               operation=operation, status=status, category=category, body=body)
+        return HubSpotApiError(
+            f"HubSpot {operation} failed with HTTP {status}" + (f" {category}" if category else "") + f": {message}",
+            operation=operation,
+            status=status,
+            category=category,
+            body=body,
+        )
 
     # --- setup ----------------------------------------------------------------------------------------
     def check_setup(self) -> None:
@@ -238,8 +251,12 @@ class HubSpotConnector:
         if prop is None:
             log.info("HubSpot: creating the unique company property %s", ID_PROPERTY)
             create = PropertyCreate(
-                name=ID_PROPERTY, label="Salesforce Account ID", type="string", field_type="text",
-                group_name="companyinformation", has_unique_value=True,
+                name=ID_PROPERTY,
+                label="Salesforce Account ID",
+                type="string",
+                field_type="text",
+                group_name="companyinformation",
+                has_unique_value=True,
                 description="Id of the linked Salesforce Account (written by the company sync)",
             )
             prop = self._call("properties.create", core.create, "companies", create)
@@ -248,7 +265,9 @@ class HubSpotConnector:
                 f"HubSpot company property {ID_PROPERTY} exists but does not require unique values, so it cannot "
                 "key batch upserts. HubSpot cannot change that on an existing property: archive or rename it "
                 "(Settings > Properties > Company properties), then run check_setup again to recreate it as unique.",
-                api="HubSpot", operation="check_setup")
+                api="HubSpot",
+                operation="check_setup",
+            )
         log.info("HubSpot setup ok: company property %s is unique", ID_PROPERTY)
 
     # --- companies ------------------------------------------------------------------------------------
@@ -261,13 +280,15 @@ class HubSpotConnector:
         props = self.company_properties(properties)
         if start is None:
             log.info("HubSpot: listing every company (full extract)")
-            rows = [r for r in self._list_companies(props, archived=False)
-                    if (dt := _parse_dt(r.get("hs_lastmodifieddate"))) is None or dt < end]
+            rows = [
+                r
+                for r in self._list_companies(props, archived=False)
+                if (dt := _parse_dt(r.get("hs_lastmodifieddate"))) is None or dt < end
+            ]
         else:
             log.info("HubSpot: searching companies modified in [%s, %s)", _iso(start), _iso(end))
             rows = list(self._search_window(props, start, end))
-        archived = [r for r in self._list_companies(props, archived=True)
-                    if self._archived_in(r, start, end)]
+        archived = [r for r in self._list_companies(props, archived=True) if self._archived_in(r, start, end)]
         frame = self._company_frame(rows + archived, props)
         frame = frame.drop_duplicates("id", keep="last", ignore_index=True)
         log.info("HubSpot: %d companies changed, %d archived", len(frame) - len(archived), len(archived))
@@ -340,8 +361,15 @@ class HubSpotConnector:
             if at <= lo:
                 return None
             if at < hi:
-                log.info("HubSpot: %s companies modified in [%s, %s) exceed search's %s-result cap; splitting the "
-                         "window at %s", f"{total:,}", _iso(lo), _iso(hi), f"{self.search_cap:,}", _iso(at))
+                log.info(
+                    "HubSpot: %s companies modified in [%s, %s) exceed search's %s-result cap; splitting the "
+                    "window at %s",
+                    f"{total:,}",
+                    _iso(lo),
+                    _iso(hi),
+                    f"{self.search_cap:,}",
+                    _iso(at),
+                )
                 return at
         # no usable probe: bisect evenly (from the first result on: nothing lies before it)
         first = page.get("results") or [{}]
@@ -351,8 +379,13 @@ class HubSpotConnector:
         if hi - lo <= timedelta(milliseconds=1):
             return None
         middle = _floor_ms(lo + (hi - lo) / 2)
-        log.info("HubSpot: %s companies modified in [%s, %s) exceed search's %s-result cap; bisecting the window",
-                 f"{total:,}", _iso(lo), _iso(hi), f"{self.search_cap:,}")
+        log.info(
+            "HubSpot: %s companies modified in [%s, %s) exceed search's %s-result cap; bisecting the window",
+            f"{total:,}",
+            _iso(lo),
+            _iso(hi),
+            f"{self.search_cap:,}",
+        )
         return middle if lo < middle < hi else None
 
     @staticmethod
@@ -380,8 +413,11 @@ class HubSpotConnector:
                 return
             last_at = _parse_dt((results[-1].get("properties") or {}).get("hs_lastmodifieddate"))
             if last_at is None:
-                raise HubSpotApiError("HubSpot companies.search: results carry no hs_lastmodifieddate to page on",
-                                      operation="companies.search", status=None)
+                raise HubSpotApiError(
+                    "HubSpot companies.search: results carry no hs_lastmodifieddate to page on",
+                    operation="companies.search",
+                    status=None,
+                )
             last_at = _floor_ms(last_at)
             if last_at <= cursor:  # a whole page in one millisecond: walk that millisecond by id, move on
                 step = cursor + timedelta(milliseconds=1)
@@ -396,9 +432,16 @@ class HubSpotConnector:
                 return
             page = self._search_page(props, cursor, hi, after=None)
 
-    def _search_page(self, props: list[str], lo: datetime, hi: datetime, after: str | None,
-                     extra_filters: list[dict] | None = None, sort: str = "hs_lastmodifieddate",
-                     limit: int | None = None) -> dict:
+    def _search_page(
+        self,
+        props: list[str],
+        lo: datetime,
+        hi: datetime,
+        after: str | None,
+        extra_filters: list[dict] | None = None,
+        sort: str = "hs_lastmodifieddate",
+        limit: int | None = None,
+    ) -> dict:
         from hubspot.crm.companies import PublicObjectSearchRequest
 
         filters = [
@@ -413,15 +456,20 @@ class HubSpotConnector:
             limit=limit or self.search_page_size,
             after=after,
         )
-        return self._call("companies.search", self._api("companies.search_api").do_search, request,
-                          search=True) or {}
+        return self._call("companies.search", self._api("companies.search_api").do_search, request, search=True) or {}
 
     def _search_by_id(self, props: list[str], lo: datetime, hi: datetime) -> Iterator[dict]:
         """Last resort for more than `search_cap` companies in one millisecond: keyset pages on the id."""
         last = "0"
         while True:
-            page = self._search_page(props, lo, hi, after=None, sort="hs_object_id",
-                                     extra_filters=[{"propertyName": "hs_object_id", "operator": "GT", "value": last}])
+            page = self._search_page(
+                props,
+                lo,
+                hi,
+                after=None,
+                sort="hs_object_id",
+                extra_filters=[{"propertyName": "hs_object_id", "operator": "GT", "value": last}],
+            )
             results = page.get("results", [])
             for obj in results:
                 yield self._flatten(obj)
@@ -473,10 +521,14 @@ class HubSpotConnector:
                 request = PublicObjectSearchRequest(
                     filter_groups=[{"filters": [{"propertyName": prop, "operator": "IN", "values": list(chunk)}]}],
                     sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-                    properties=props, limit=self.search_page_size, after=after,
+                    properties=props,
+                    limit=self.search_page_size,
+                    after=after,
                 )
-                page = self._call("companies.search", self._api("companies.search_api").do_search, request,
-                                  search=True) or {}
+                page = (
+                    self._call("companies.search", self._api("companies.search_api").do_search, request, search=True)
+                    or {}
+                )
                 rows.extend(self._flatten(o) for o in page.get("results", []))
                 after = ((page.get("paging") or {}).get("next") or {}).get("after")
                 if not after:
@@ -513,25 +565,37 @@ class HubSpotConnector:
                 frame[column] = frame[column].astype("string")
         return frame
 
-    def associations(self, company_ids: Iterable[str]) -> pd.DataFrame:
-        """Company -> contact associations (v4 batch read, 100 companies a call, following paging)."""
+    def contacts_by_emails(self, emails: Iterable[str]) -> pd.DataFrame:
+        """Contacts by email (batch read on the unique `email` property), for matching by shared contacts."""
+        rows = self._batch_read("contacts", _dedupe(e.lower() for e in emails), CONTACT_PROPERTIES, id_property="email")
+        columns = ["id", *CONTACT_PROPERTIES]
+        frame = pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
+        return frame[["id", "email"]].astype("string")
+
+    def associations(self, company_ids: Iterable[str] = (), *, contact_ids: Iterable[str] = ()) -> pd.DataFrame:
+        """Company <-> contact associations (v4 batch read, 100 records a call, following paging), read from
+        the companies' side, or from the contacts' side when `contact_ids` are given."""
         from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
+
+        from_contacts = bool(_dedupe(contact_ids))
+        source, target = ("contacts", "companies") if from_contacts else ("companies", "contacts")
 
         api = self._api("associations.v4.batch_api")
         pairs: list[tuple[str, str]] = []
-        pending = [{"id": i} for i in _dedupe(company_ids)]
+        pending = [{"id": i} for i in _dedupe(contact_ids if from_contacts else company_ids)]
         while pending:
             chunk, pending = pending[:BATCH_LIMIT], pending[BATCH_LIMIT:]
             body = BatchInputPublicFetchAssociationsBatchRequest(inputs=chunk)
-            page = self._call("associations.batch_read", api.get_page, "companies", "contacts", body) or {}
+            page = self._call("associations.batch_read", api.get_page, source, target, body) or {}
             for result in page.get("results", []):
-                company = str((result.get("from") or {}).get("id"))
+                origin = str((result.get("from") or {}).get("id"))
                 for to in result.get("to", []):
-                    pairs.append((company, str(to.get("toObjectId"))))
+                    pairs.append((origin, str(to.get("toObjectId"))))
                 after = ((result.get("paging") or {}).get("next") or {}).get("after")
                 if after:
-                    pending.append({"id": company, "after": after})
-        frame = pd.DataFrame(pairs, columns=["company_id", "contact_id"]).astype("string")
+                    pending.append({"id": origin, "after": after})
+        columns = ["contact_id", "company_id"] if from_contacts else ["company_id", "contact_id"]
+        frame = pd.DataFrame(pairs, columns=columns)[["company_id", "contact_id"]].astype("string")
         return frame.drop_duplicates(ignore_index=True)
 
     def list_members(self, list_id: str) -> pd.DataFrame:
@@ -568,10 +632,12 @@ class HubSpotConnector:
 
     def lifecycle_stages(self, object_type: str = "contacts") -> list[str]:
         """Lifecycle stage option values, ordered by `displayOrder` (earliest stage first)."""
-        prop = self._call("properties.get", self._api("properties.core_api").get_by_name, object_type,
-                          "lifecyclestage") or {}
+        prop = (
+            self._call("properties.get", self._api("properties.core_api").get_by_name, object_type, "lifecyclestage")
+            or {}
+        )
         options = [o for o in prop.get("options", []) if not o.get("hidden")]
-        options.sort(key=lambda o: (o.get("displayOrder") if o.get("displayOrder") is not None else 1 << 30))
+        options.sort(key=lambda o: o.get("displayOrder") if o.get("displayOrder") is not None else 1 << 30)
         return [str(o["value"]) for o in options]
 
     # --- writes ---------------------------------------------------------------------------------------
@@ -595,8 +661,14 @@ class HubSpotConnector:
         results: list[RecordResult] = []
         batches = _batches_without_repeats(records, key_of, self.batch_size)
         for n, batch in enumerate(batches, 1):
-            results.extend(write_bisecting(batch, lambda part: self._batch_attempt(part, key_of, upsert),
-                                           key_of=key_of, label=f"HubSpot batch/{'upsert' if upsert else 'update'}"))
+            results.extend(
+                write_bisecting(
+                    batch,
+                    lambda part: self._batch_attempt(part, key_of, upsert),
+                    key_of=key_of,
+                    label=f"HubSpot batch/{'upsert' if upsert else 'update'}",
+                )
+            )
             if len(batches) > 1 and (n % 10 == 0 or n == len(batches)):
                 log.info("HubSpot: %s %s/%s companies", verb, f"{len(results):,}", f"{len(records):,}")
         by_key: dict[str, list[RecordResult]] = {}
@@ -605,8 +677,13 @@ class HubSpotConnector:
         ordered = [by_key[key_of(r)].pop(0) for r in records]  # back to input order
         frame = results_frame(ordered)
         failed = int((~frame["success"]).sum())
-        log.info("HubSpot: %s %s companies, %d failed%s", verb, f"{len(frame) - failed:,}", failed,
-                 f" ({frame.loc[~frame['success'], 'category'].value_counts().to_dict()})" if failed else "")
+        log.info(
+            "HubSpot: %s %s companies, %d failed%s",
+            verb,
+            f"{len(frame) - failed:,}",
+            failed,
+            f" ({frame.loc[~frame['success'], 'category'].value_counts().to_dict()})" if failed else "",
+        )
         return frame
 
     def _batch_attempt(self, batch: list[dict], key_of: Callable[[dict], str], upsert: bool) -> list[RecordResult]:
@@ -617,13 +694,21 @@ class HubSpotConnector:
 
         api = self._api("companies.batch_api")
         if upsert:
-            inputs = [{"idProperty": ID_PROPERTY, "id": key_of(r),
-                       "properties": {k: _property_value(v) for k, v in r.items()}} for r in batch]
+            inputs = [
+                {
+                    "idProperty": ID_PROPERTY,
+                    "id": key_of(r),
+                    "properties": {k: _property_value(v) for k, v in r.items()},
+                }
+                for r in batch
+            ]
             body = BatchInputSimplePublicObjectBatchInputUpsert(inputs=inputs)
             operation, fn = "companies.batch_upsert", api.upsert
         else:
-            inputs = [{"id": key_of(r), "properties": {k: _property_value(v) for k, v in r.items() if k != "id"}}
-                      for r in batch]
+            inputs = [
+                {"id": key_of(r), "properties": {k: _property_value(v) for k, v in r.items() if k != "id"}}
+                for r in batch
+            ]
             body = BatchInputSimplePublicObjectBatchInput(inputs=inputs)
             operation, fn = "companies.batch_update", api.update
         try:
@@ -632,14 +717,16 @@ class HubSpotConnector:
             if exc.status in (400, 404, 409, 413, 422):
                 message = exc.body.get("message") if isinstance(exc.body, dict) else str(exc)
                 sub = exc.body.get("subCategory") if isinstance(exc.body, dict) else None
-                raise BatchRefused(exc.category, hubspot_category(exc.category, exc.status, sub),
-                                   str(message), exc.status) from exc
+                raise BatchRefused(
+                    exc.category, hubspot_category(exc.category, exc.status, sub), str(message), exc.status
+                ) from exc
             raise
         return self._map_batch_response(batch, key_of, response, upsert)
 
     @staticmethod
-    def _map_batch_response(batch: list[dict], key_of: Callable[[dict], str], response: dict,
-                            upsert: bool) -> list[RecordResult]:
+    def _map_batch_response(
+        batch: list[dict], key_of: Callable[[dict], str], response: dict, upsert: bool
+    ) -> list[RecordResult]:
         """Results and 207 errors back to the input records (results carry the key; errors `context.ids`)."""
         keys = [key_of(r) for r in batch]
         wanted = set(keys)
@@ -660,12 +747,17 @@ class HubSpotConnector:
             details = [d for d in (error.get("errors") or []) if isinstance(d, dict)]
             sub = error.get("subCategory")
             # the most specific code: a detail's (INVALID_OPTION...), the subCategory, else the category
-            code = next((d.get("code") for d in details if d.get("code")), None) or (
-                sub if isinstance(sub, str) else None) or error.get("category")
+            code = (
+                next((d.get("code") for d in details if d.get("code")), None)
+                or (sub if isinstance(sub, str) else None)
+                or error.get("category")
+            )
             category = hubspot_category(error.get("category"), error.get("status"), sub)
             message = error.get("message")
-            fields = sorted({str(n) for d in details for n in ((d.get("context") or {}).get("propertyName") or [])}
-                            | {str(n) for n in (context.get("propertyName") or [])})
+            fields = sorted(
+                {str(n) for d in details for n in ((d.get("context") or {}).get("propertyName") or [])}
+                | {str(n) for n in (context.get("propertyName") or [])}
+            )
             if not ids and context.get("inputIndexes"):
                 ids = [keys[int(i)] for i in context["inputIndexes"] if str(i).isdigit() and int(i) < len(keys)]
             matched = False
@@ -682,13 +774,21 @@ class HubSpotConnector:
             missing = []
         for key in missing:
             if unmatched_errors:
-                code, category, message, fields = unmatched_errors[0] if len(unmatched_errors) == 1 else (
-                    unmatched_errors[0][0], unmatched_errors[0][1],
-                    " | ".join(str(e[2]) for e in unmatched_errors), None)
+                code, category, message, fields = (
+                    unmatched_errors[0]
+                    if len(unmatched_errors) == 1
+                    else (
+                        unmatched_errors[0][0],
+                        unmatched_errors[0][1],
+                        " | ".join(str(e[2]) for e in unmatched_errors),
+                        None,
+                    )
+                )
                 done[key] = RecordResult.failed(key, code, category, message, fields)
             else:
-                done[key] = RecordResult.failed(key, "NO_RESULT", Category.OTHER,
-                                                "HubSpot returned neither a result nor an error for this record")
+                done[key] = RecordResult.failed(
+                    key, "NO_RESULT", Category.OTHER, "HubSpot returned neither a result nor an error for this record"
+                )
         return [done[key] for key in keys]
 
 

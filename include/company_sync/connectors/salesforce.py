@@ -34,7 +34,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -147,8 +147,9 @@ class SalesforceConnector:
         try:
             sf = hook.get_conn()
         except Exception as exc:  # simple-salesforce raises many types at login; name the connection
-            raise ConnectorError(f"Salesforce connection {conn_id!r}: could not sign in ({exc})",
-                                 api="Salesforce", operation="login") from exc
+            raise ConnectorError(
+                f"Salesforce connection {conn_id!r}: could not sign in ({exc})", api="Salesforce", operation="login"
+            ) from exc
         return cls(sf, **kwargs)
 
     @classmethod
@@ -172,7 +173,7 @@ class SalesforceConnector:
         def count(response: Any, *args: Any, **kwargs: Any) -> None:
             path = response.request.path_url.split("?", 1)[0]
             if path.startswith(base):
-                path = path[len(base):]
+                path = path[len(base) :]
             parts = [p for p in path.split("/") if p]
             # query/<locator>, jobs/ingest/<id>/batches ... keep the stable part of the path
             stable = []
@@ -192,13 +193,21 @@ class SalesforceConnector:
     def _fail(self, operation: str, exc: BaseException) -> ConnectorError:
         exhausted = unwrap_retries_exhausted(exc)
         if exhausted is not None:
-            return ConnectorError(f"Salesforce {operation}: {exhausted.summary}", api="Salesforce",
-                                  operation=operation, status=exhausted.last_status)
+            return ConnectorError(
+                f"Salesforce {operation}: {exhausted.summary}",
+                api="Salesforce",
+                operation=operation,
+                status=exhausted.last_status,
+            )
         status = getattr(exc, "status", None)
         content = getattr(exc, "content", None)
         detail = content if content is not None else exc
-        return ConnectorError(f"Salesforce {operation} failed" + (f" with HTTP {status}" if status else "")
-                              + f": {detail}", api="Salesforce", operation=operation, status=status)
+        return ConnectorError(
+            f"Salesforce {operation} failed" + (f" with HTTP {status}" if status else "") + f": {detail}",
+            api="Salesforce",
+            operation=operation,
+            status=status,
+        )
 
     def _call(self, operation: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         import requests
@@ -221,15 +230,22 @@ class SalesforceConnector:
         )
         field = fields.get(EXTERNAL_ID_FIELD)
         if field is None:
-            raise SetupError(f"Salesforce Account has no field {EXTERNAL_ID_FIELD}: {how}",
-                             api="Salesforce", operation="check_setup")
+            raise SetupError(
+                f"Salesforce Account has no field {EXTERNAL_ID_FIELD}: {how}", api="Salesforce", operation="check_setup"
+            )
         if not field.get("externalId"):
-            raise SetupError(f"Salesforce Account field {EXTERNAL_ID_FIELD} exists but is not an External ID: {how}",
-                             api="Salesforce", operation="check_setup")
+            raise SetupError(
+                f"Salesforce Account field {EXTERNAL_ID_FIELD} exists but is not an External ID: {how}",
+                api="Salesforce",
+                operation="check_setup",
+            )
         if not (field.get("updateable") or field.get("createable")):
-            raise SetupError(f"Salesforce Account field {EXTERNAL_ID_FIELD} is read-only for the integration user:"
-                             " grant edit access in its field-level security", api="Salesforce",
-                             operation="check_setup")
+            raise SetupError(
+                f"Salesforce Account field {EXTERNAL_ID_FIELD} is read-only for the integration user:"
+                " grant edit access in its field-level security",
+                api="Salesforce",
+                operation="check_setup",
+            )
         log.info("Salesforce setup ok: Account.%s is an external id", EXTERNAL_ID_FIELD)
 
     # --- reads ----------------------------------------------------------------------------------------
@@ -240,26 +256,34 @@ class SalesforceConnector:
         """Accounts whose `SystemModstamp` is in `[start, end)` (all up to `end` when start is None),
         deleted ones included (`IsDeleted`).
 
-        SOQL datetimes carry whole seconds, so both bounds are truncated to the second: consecutive windows
-        still tile exactly (this run's `end` is the next run's `start`)."""
+        SOQL datetimes carry whole seconds: the start is truncated to its second and the end rounded up to the
+        next one, so a record written in the last fraction of a second before `end` is not left out (windows
+        then overlap by under a second, which idempotent loads absorb)."""
         from simple_salesforce import format_soql
 
         columns = self.account_fields(fields)
-        where = format_soql("SystemModstamp < {}", _utc(end))
+        end = _utc(end)
+        if end.microsecond:
+            end = end.replace(microsecond=0) + timedelta(seconds=1)
+        where = format_soql("SystemModstamp < {}", end)
         if start is not None:
             where = format_soql("SystemModstamp >= {} AND ", _utc(start)) + where
         log.info("Salesforce: extracting Accounts changed in [%s, %s)", start or "-inf", end)
         frame = self._select("Account", columns, where, include_deleted=True)
-        log.info("Salesforce: %d Accounts changed (%d deleted)", len(frame),
-                 int(frame["IsDeleted"].fillna(False).sum()) if len(frame) else 0)
+        log.info(
+            "Salesforce: %d Accounts changed (%d deleted)",
+            len(frame),
+            int(frame["IsDeleted"].fillna(False).sum()) if len(frame) else 0,
+        )
         return frame
 
     def accounts_by_ids(self, ids: Iterable[str], fields: Iterable[str]) -> pd.DataFrame:
         return self._select_in("Account", self.account_fields(fields), "Id", ids, include_deleted=True)
 
     def accounts_by_external_ids(self, company_ids: Iterable[str], fields: Iterable[str] = ()) -> pd.DataFrame:
-        return self._select_in("Account", self.account_fields(fields), EXTERNAL_ID_FIELD, company_ids,
-                               include_deleted=False)
+        return self._select_in(
+            "Account", self.account_fields(fields), EXTERNAL_ID_FIELD, company_ids, include_deleted=False
+        )
 
     def contacts(self, account_ids: Iterable[str] | None = None, ids: Iterable[str] | None = None) -> pd.DataFrame:
         """Contacts of the given accounts and/or with the given ids (every contact when both are None)."""
@@ -283,8 +307,14 @@ class SalesforceConnector:
         result = self._call(f"count {sobject}", self.sf.query, soql, include_deleted=include_deleted)
         return int(result["totalSize"])
 
-    def _select(self, sobject: str, columns: list[str], where: str | None, include_deleted: bool = False,
-                expected: int | None = None) -> pd.DataFrame:
+    def _select(
+        self,
+        sobject: str,
+        columns: list[str],
+        where: str | None,
+        include_deleted: bool = False,
+        expected: int | None = None,
+    ) -> pd.DataFrame:
         """REST query below the bulk threshold, Bulk API 2.0 query above it (decided by a COUNT())."""
         soql = f"SELECT {', '.join(columns)} FROM {sobject}" + (f" WHERE {where}" if where else "")
         if expected is None:
@@ -300,8 +330,9 @@ class SalesforceConnector:
             record.pop("attributes", None)
             yield record
 
-    def _select_in(self, sobject: str, columns: list[str], key: str, values: Iterable[str],
-                   include_deleted: bool = False) -> pd.DataFrame:
+    def _select_in(
+        self, sobject: str, columns: list[str], key: str, values: Iterable[str], include_deleted: bool = False
+    ) -> pd.DataFrame:
         """`key IN (...)` in chunks short enough for a URL (or a Bulk SOQL body above the threshold)."""
         from simple_salesforce import format_soql
 
@@ -381,8 +412,12 @@ class SalesforceConnector:
             return results_frame([])
         verb = "upserted" if upsert else "updated"
         if len(records) > self.bulk_write_threshold:
-            log.info("Salesforce: %s %s %s through Bulk API 2.0", f"{len(records):,}", sobject, "upsert" if upsert
-                     else "update")
+            log.info(
+                "Salesforce: %s %s %s through Bulk API 2.0",
+                f"{len(records):,}",
+                sobject,
+                "upsert" if upsert else "update",
+            )
             results = self._bulk_write(sobject, records, key=key, upsert=upsert)
         else:
             results = []
@@ -393,8 +428,14 @@ class SalesforceConnector:
             results = self._retry_transient(sobject, records, results, key=key, upsert=upsert)
         frame = results_frame(results)
         failed = int((~frame["success"]).sum())
-        log.info("Salesforce: %s %s %s, %d failed%s", verb, f"{len(frame) - failed:,}", noun, failed,
-                 f" ({frame.loc[~frame['success'], 'category'].value_counts().to_dict()})" if failed else "")
+        log.info(
+            "Salesforce: %s %s %s, %d failed%s",
+            verb,
+            f"{len(frame) - failed:,}",
+            noun,
+            failed,
+            f" ({frame.loc[~frame['success'], 'category'].value_counts().to_dict()})" if failed else "",
+        )
         return frame
 
     def _collection_body(self, sobject: str, records: list[dict]) -> dict:
@@ -403,8 +444,12 @@ class SalesforceConnector:
     def _collection_write(self, sobject: str, records: list[dict], *, key: str, upsert: bool) -> list[RecordResult]:
         """One sObject Collections call (≤200 records); a whole-request refusal is bisected so the good
         records still land and the bad one gets its own error."""
-        return write_bisecting(records, lambda part: self._collection_attempt(sobject, part, key=key, upsert=upsert),
-                               key_of=lambda r: r.get(key), label=f"Salesforce {sobject} write")
+        return write_bisecting(
+            records,
+            lambda part: self._collection_attempt(sobject, part, key=key, upsert=upsert),
+            key_of=lambda r: r.get(key),
+            label=f"Salesforce {sobject} write",
+        )
 
     def _collection_attempt(self, sobject: str, records: list[dict], *, key: str, upsert: bool) -> list[RecordResult]:
         import requests
@@ -423,8 +468,11 @@ class SalesforceConnector:
             raise self._fail(f"PATCH {path}", exc) from exc
         response = response or []
         if len(response) != len(records):
-            raise ConnectorError(f"Salesforce PATCH {path}: {len(response)} results for {len(records)} records",
-                                 api="Salesforce", operation=path)
+            raise ConnectorError(
+                f"Salesforce PATCH {path}: {len(response)} results for {len(records)} records",
+                api="Salesforce",
+                operation=path,
+            )
         out = []
         for record, result in zip(records, response, strict=True):
             if result.get("success"):
@@ -435,12 +483,16 @@ class SalesforceConnector:
                 code = first.get("statusCode") or first.get("errorCode")
                 message = "; ".join(e.get("message", "") for e in errors if e.get("message")) or None
                 fields = sorted({f for e in errors for f in (e.get("fields") or [])})
-                out.append(RecordResult.failed(record.get(key), code, salesforce_category(code), message, fields,
-                                               id=result.get("id")))
+                out.append(
+                    RecordResult.failed(
+                        record.get(key), code, salesforce_category(code), message, fields, id=result.get("id")
+                    )
+                )
         return out
 
-    def _retry_transient(self, sobject: str, records: list[dict], results: list[RecordResult], *, key: str,
-                         upsert: bool) -> list[RecordResult]:
+    def _retry_transient(
+        self, sobject: str, records: list[dict], results: list[RecordResult], *, key: str, upsert: bool
+    ) -> list[RecordResult]:
         """Records that failed with a transient error (UNABLE_TO_LOCK_ROW...) are sent once more."""
         again = [i for i, r in enumerate(results) if not r.success and r.error_code in TRANSIENT_SALESFORCE_CODES]
         if not again:
@@ -462,8 +514,13 @@ class SalesforceConnector:
         for chunk in _chunks(rows, 10_000):
             chunk = list(chunk)
             if upsert:
-                jobs = self._call(f"bulk upsert {sobject}", bulk.upsert, records=chunk, external_id_field=key,
-                                  wait=self.bulk_poll_seconds)
+                jobs = self._call(
+                    f"bulk upsert {sobject}",
+                    bulk.upsert,
+                    records=chunk,
+                    external_id_field=key,
+                    wait=self.bulk_poll_seconds,
+                )
             else:
                 jobs = self._call(f"bulk update {sobject}", bulk.update, records=chunk, wait=self.bulk_poll_seconds)
             for job in jobs:
@@ -471,22 +528,32 @@ class SalesforceConnector:
                 for row in outcome["successfulRecords"]:
                     created = str(row.get("sf__Created", "")).lower() == "true"
                     results[str(row.get(key) or row.get("sf__Id"))] = RecordResult.ok(
-                        row.get(key) or row.get("sf__Id"), row.get("sf__Id"), created if upsert else False)
+                        row.get(key) or row.get("sf__Id"), row.get("sf__Id"), created if upsert else False
+                    )
                 for row in outcome["failedRecords"]:
                     code, message, fields = _parse_bulk_error(row.get("sf__Error", ""))
-                    results[str(row.get(key))] = RecordResult.failed(row.get(key), code, salesforce_category(code),
-                                                                     message, fields, id=row.get("sf__Id") or None)
+                    results[str(row.get(key))] = RecordResult.failed(
+                        row.get(key), code, salesforce_category(code), message, fields, id=row.get("sf__Id") or None
+                    )
                 for row in outcome["unprocessedRecords"]:
                     results[str(row.get(key))] = RecordResult.failed(
-                        row.get(key), "UNPROCESSED", Category.TRANSIENT, "Bulk job did not process this record")
+                        row.get(key), "UNPROCESSED", Category.TRANSIENT, "Bulk job did not process this record"
+                    )
             done += len(chunk)
-            log.info("Salesforce: %s %s/%s %s records (bulk)", "upserted" if upsert else "updated", f"{done:,}",
-                     f"{len(rows):,}", sobject)
+            log.info(
+                "Salesforce: %s %s/%s %s records (bulk)",
+                "upserted" if upsert else "updated",
+                f"{done:,}",
+                f"{len(rows):,}",
+                sobject,
+            )
         out = []
         for record in records:
             k = str(record.get(key))
-            out.append(results.get(k) or RecordResult.failed(k, "NO_RESULT", Category.OTHER,
-                                                             "Bulk job returned no result for this record"))
+            out.append(
+                results.get(k)
+                or RecordResult.failed(k, "NO_RESULT", Category.OTHER, "Bulk job returned no result for this record")
+            )
         return out
 
 
@@ -554,4 +621,3 @@ def _parse_bulk_error(text: str) -> tuple[str | None, str, list[str]]:
             message, field_part = body, ""
         fields = [f.strip() for f in field_part.split(",") if f.strip()]
     return (code.strip() or None), message.strip(), fields
-
