@@ -85,12 +85,12 @@ class Run:
     def salesforce(self):
         from include.company_sync.connectors.salesforce import SalesforceConnector
 
-        return SalesforceConnector.from_connection(self.runtime.salesforce_conn_id)
+        return SalesforceConnector.from_connection(self.runtime.salesforce_conn_id, policy=self.runtime.retry_policy())
 
     def hubspot(self):
         from include.company_sync.connectors.hubspot import HubSpotConnector
 
-        return HubSpotConnector.from_connection(self.runtime.hubspot_conn_id)
+        return HubSpotConnector.from_connection(self.runtime.hubspot_conn_id, policy=self.runtime.retry_policy())
 
     def account_fields(self) -> list[str]:
         return list(dict.fromkeys(ACCOUNT_BASE + [m.salesforce for m in self.settings.field_mappings]))

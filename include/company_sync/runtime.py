@@ -21,28 +21,32 @@ class Runtime:
     reports_dir: Path
     salesforce_conn_id: str
     hubspot_conn_id: str
-    # Circuit breaker: a run that would write to more than this share of the records it considered stops
-    # before writing (only when it considered at least `breaker_min_records`).
-    max_change_ratio: float
+    # The circuit breaker (threshold: the `max_change_ratio` setting) only judges runs that considered at
+    # least this many records.
     breaker_min_records: int
+    # Backoff factor of the one retry policy per API (seconds; doubled on each retry, Retry-After wins).
+    retry_backoff: float
 
     @classmethod
     def from_env(cls) -> Runtime:
         env = os.environ.get
         root = PROJECT_ROOT
         try:
-            ratio = float(env("COMPANY_SYNC_MAX_CHANGE_RATIO", "0.9"))
             minimum = int(env("COMPANY_SYNC_BREAKER_MIN_RECORDS", "1000"))
+            backoff = float(env("COMPANY_SYNC_RETRY_BACKOFF", "0.5"))
         except ValueError as exc:
-            raise ValueError(f"COMPANY_SYNC_MAX_CHANGE_RATIO / COMPANY_SYNC_BREAKER_MIN_RECORDS: {exc}") from exc
-        if not 0 < ratio <= 1:
-            raise ValueError(f"COMPANY_SYNC_MAX_CHANGE_RATIO must be in (0, 1], got {ratio}")
+            raise ValueError(f"COMPANY_SYNC_BREAKER_MIN_RECORDS / COMPANY_SYNC_RETRY_BACKOFF: {exc}") from exc
         return cls(
             state_url=env("COMPANY_SYNC_STATE_URL") or f"sqlite:///{root / '.state' / 'company_sync.db'}",
             staging_url=env("COMPANY_SYNC_STAGING_URL") or (root / ".staging").as_uri(),
             reports_dir=Path(env("COMPANY_SYNC_REPORTS_DIR") or root / ".reports"),
             salesforce_conn_id=env("COMPANY_SYNC_SALESFORCE_CONN_ID", "salesforce_default"),
             hubspot_conn_id=env("COMPANY_SYNC_HUBSPOT_CONN_ID", "hubspot_default"),
-            max_change_ratio=ratio,
             breaker_min_records=minimum,
+            retry_backoff=backoff,
         )
+
+    def retry_policy(self):
+        from include.company_sync.connectors.http_policy import RetryPolicy
+
+        return RetryPolicy(backoff_factor=self.retry_backoff)

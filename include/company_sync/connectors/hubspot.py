@@ -33,6 +33,7 @@ from include.company_sync.connectors.http_policy import (
     HubSpotRateLimits,
     RetryPolicy,
     SetupError,
+    hubspot_retry,
     shared_hubspot_limits,
     unwrap_retries_exhausted,
 )
@@ -181,13 +182,15 @@ class HubSpotConnector:
         return cls(hook.get_conn(), **kwargs)
 
     @classmethod
-    def from_connection(cls, conn_id: str = "hubspot_default", **kwargs: Any) -> HubSpotConnector:
+    def from_connection(
+        cls, conn_id: str = "hubspot_default", *, policy: RetryPolicy = DEFAULT_POLICY, **kwargs: Any
+    ) -> HubSpotConnector:
         try:
             from plugins.hubspot_hook import HubSpotHook
         except ImportError:  # Airflow puts the plugins folder itself on sys.path
             from hubspot_hook import HubSpotHook
 
-        return cls.from_hook(HubSpotHook(conn_id), **kwargs)
+        return cls.from_hook(HubSpotHook(conn_id, retry=hubspot_retry(policy)), **kwargs)
 
     @classmethod
     def from_client(cls, client: HubSpot, **kwargs: Any) -> HubSpotConnector:
