@@ -159,14 +159,15 @@ def _prepare(mode: str, context: dict[str, Any]) -> dict[str, Any]:
         raise RunRefused("company_resync needs hubspot_company_ids or salesforce_account_ids (both are empty)")
 
     full_refresh = bool(params.get("full_refresh", False))
-    never_scanned = state.mirror_size("hubspot") == 0 and state.mirror_size("salesforce") == 0
+    last_success_end = state.last_successful_window_end(dag_id)
     window = sync_window(
         getattr(dag_run, "run_type", "manual"),
         getattr(dag_run, "data_interval_start", None),
         getattr(dag_run, "data_interval_end", None),
         getattr(dag_run, "run_after", None) or now,
-        state.last_successful_window_end(dag_id),
-        full_refresh=full_refresh or (mode == "sync" and never_scanned),
+        last_success_end,
+        # The first company_sync run reads both systems whole: the matching mirror starts from it.
+        full_refresh=full_refresh or (mode == "sync" and last_success_end is None),
     )
     dry_run = bool(params.get("dry_run", False))
     state.start_run(
@@ -554,6 +555,10 @@ def _ledger_rows(
     )
 
 
+# Records per ledgered chunk: one HubSpot batch call; for Salesforce, large enough for Bulk API jobs.
+WRITE_CHUNK = {"hubspot": 100, "salesforce": 10_000}
+
+
 def _write(run: Run, system: str, operation: str, records: list[dict], key: str, send) -> pd.DataFrame:
     """Send records not already written by an earlier try of this task; ledger every result."""
     from include.company_sync.connectors.results import results_frame
@@ -567,8 +572,14 @@ def _write(run: Run, system: str, operation: str, records: list[dict], key: str,
             operation,
             len(records) - len(todo),
         )
-    results = send(todo) if todo else results_frame([])
-    run.state.append_ledger(_ledger_rows(run, system, operation, results, {str(r[key]): r for r in todo}))
+    # Ledger each chunk as it lands, so a task killed half-way resumes where it stopped on retry.
+    chunk = WRITE_CHUNK[system]
+    parts = [results_frame([])]
+    for start in range(0, len(todo), chunk):
+        part = todo[start : start + chunk]
+        parts.append(send(part))
+        run.state.append_ledger(_ledger_rows(run, system, operation, parts[-1], {str(r[key]): r for r in part}))
+    results = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     failed = results[~results["success"]]
     log.info(
         "%s %s: %d sent, %d succeeded, %d failed%s",

@@ -31,7 +31,29 @@ def resolve_step(
     src_rank: np.ndarray, tgt_rank: np.ndarray, n_tgt: int,
 ) -> StepResult:
     """Each free source takes its best (lowest-rank) free candidate; a target chosen by several sources goes
-    to the lowest-rank source. Others are reported, never merged."""
+    to the lowest-rank source, and the sources that lost it try their next free candidate (rounds until no
+    loser has one left), so one run reaches the pairing a second run would. Others are reported, never merged.
+    """
+    src_free, tgt_free = src_free.copy(), tgt_free.copy()
+    first = _resolve_round(cs, ct, src_free, tgt_free, src_rank, tgt_rank, n_tgt)
+    wins_s, wins_t, result = [first.src], [first.tgt], first
+    while len(result.losers) and len(result.src):
+        src_free[result.src] = False
+        tgt_free[result.tgt] = False
+        result = _resolve_round(cs, ct, src_free, tgt_free, src_rank, tgt_rank, n_tgt)
+        wins_s.append(result.src)
+        wins_t.append(result.tgt)
+    win_s, win_t = np.concatenate(wins_s), np.concatenate(wins_t)
+    got = np.full(len(src_free), -1, dtype=np.int64)
+    got[win_s] = win_t
+    return StepResult(src=win_s, tgt=win_t, dup_src=first.dup_src, dup_matched=got[first.dup_src],
+                      dup_cand=first.dup_cand, dup_kind=first.dup_kind, losers=first.losers[got[first.losers] < 0])
+
+
+def _resolve_round(
+    cs: np.ndarray, ct: np.ndarray, src_free: np.ndarray, tgt_free: np.ndarray,
+    src_rank: np.ndarray, tgt_rank: np.ndarray, n_tgt: int,
+) -> StepResult:
     ok = (cs >= 0) & (ct >= 0)
     cs, ct = cs[ok], ct[ok]
     ok = src_free[cs] & tgt_free[ct]

@@ -346,7 +346,11 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     new_a = np.concatenate(m_a).astype(np.int64) if m_a else np.zeros(0, np.int64)
     new_c = np.concatenate(m_c).astype(np.int64) if m_c else np.zeros(0, np.int64)
     new_r = np.concatenate(m_r) if m_r else np.zeros(0, dtype=object)
-    considered_ex = a_changed[ex_a] | c_changed[ex_c]
+    # A linked company that R7 writes to is written anyway: resolve its fields in the same write, so the
+    # next run (which sees it changed) has nothing left to do.
+    r7_ex = np.zeros(nc, dtype=bool)
+    r7_ex[_lifecycle(inputs, C, c_id, c_has_pair)[0]] = True
+    considered_ex = a_changed[ex_a] | c_changed[ex_c] | r7_ex[ex_c]
     pa = np.r_[ex_a[considered_ex], new_a]
     pc = np.r_[ex_c[considered_ex], new_c]
     p_new = np.r_[np.zeros(considered_ex.sum(), dtype=bool), np.ones(len(new_a), dtype=bool)]
