@@ -4,15 +4,38 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 STR = "str"
+
+
+def from_arrow(arr) -> pd.Series:
+    """An arrow string array -> a ``str`` Series (no Python string objects on the way)."""
+    return pd.Series(pd.array(arr, dtype=STR))
+
+
+def const_str(value: str | None, n: int) -> pd.Series:
+    """``n`` copies of one string (or NA) as ``str``, built in arrow: far cheaper than an object array."""
+    if value is None:
+        return from_arrow(pa.nulls(n, pa.large_string()))
+    return from_arrow(pa.array([value], pa.large_string()).take(np.zeros(n, dtype=np.int32)))
+
+
+def to_arrow(s: pd.Series):
+    """The arrow (large_)string array behind a ``str`` Series (zero-copy when already arrow-backed)."""
+    return pa.array(s.array) if s.dtype == STR else pa.array(as_str(s).array)
 
 
 def as_str(s: pd.Series | None, n: int | None = None) -> pd.Series:
     """A Series as the ``str`` dtype with a fresh RangeIndex; blank strings stay as they are."""
     if s is None:
-        return pd.Series(np.full(n or 0, np.nan, dtype=object), dtype=STR)
-    return pd.Series(s.to_numpy(), dtype=STR) if s.dtype != STR else s.reset_index(drop=True)
+        return const_str(None, n or 0)
+    if s.dtype == STR:
+        return s.reset_index(drop=True)
+    if isinstance(s.dtype, pd.CategoricalDtype):  # decode through the (small) categories, not per row
+        return pd.Series(s.astype(STR).to_numpy(), dtype=STR)
+    return pd.Series(s.to_numpy(), dtype=STR)
 
 
 def lookup(keys: pd.Series, queries: pd.Series) -> np.ndarray:
@@ -49,6 +72,10 @@ def map_values(s: pd.Series, mapping: dict) -> pd.Series:
 
 def same(a: pd.Series, b: pd.Series) -> np.ndarray:
     """Element-wise equality where NA equals NA."""
+    if a.dtype == STR and b.dtype == STR:  # compare in arrow: no Python string objects
+        x, y = to_arrow(a), to_arrow(b)
+        eq = pc.or_(pc.fill_null(pc.equal(x, y), False), pc.and_(pc.is_null(x), pc.is_null(y)))
+        return np.asarray(eq, dtype=bool)
     a_na, b_na = a.isna().to_numpy(), b.isna().to_numpy()
     eq = (a.to_numpy() == b.to_numpy()) if len(a) else np.zeros(0, dtype=bool)
     return np.where(a_na | b_na, a_na & b_na, eq).astype(bool)
@@ -59,8 +86,9 @@ def rank_of(keys: list[pd.Series]) -> np.ndarray:
     n = len(keys[0])
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    df = pd.DataFrame({f"k{i}": k.reset_index(drop=True) for i, k in enumerate(keys)})
-    order = df.sort_values(list(df.columns), na_position="last", kind="stable").index.to_numpy()
+    # arrow's multi-key sort is stable and C++-only (pandas would factorize the string key first)
+    t = pa.table({f"k{i}": pa.array(k.reset_index(drop=True)) for i, k in enumerate(keys)})
+    order = np.asarray(pc.sort_indices(t, sort_keys=[(c, "ascending", "at_end") for c in t.column_names]))
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
     return rank

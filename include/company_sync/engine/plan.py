@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from include.company_sync.settings import FieldMapping, Settings, SyncRule
 
 from . import schemas
-from ._util import STR, as_str, first_per_group, lookup, map_values, rank_of, same, shared_codes
+from ._util import STR, as_str, const_str, first_per_group, from_arrow, lookup, map_values, rank_of, same, shared_codes
 from .domains import matchable_domain, normalize_domain
 from .matching import pairs_on_codes, resolve_step
 from .reasons import RULE_OF_REASON, Action, Reason, RejectCode
@@ -97,7 +98,7 @@ class Plan:
 # ---------------------------------------------------------------------------------------------- helpers
 def _s(values, n: int | None = None) -> pd.Series:
     if np.isscalar(values) or values is None:
-        return pd.Series(np.full(n, values, dtype=object), dtype=STR)
+        return const_str(None if values is None else str(values), n)
     return pd.Series(np.asarray(values, dtype=object), dtype=STR) if not isinstance(values, pd.Series) else as_str(
         values
     )
@@ -491,46 +492,76 @@ def _conform_out(df: pd.DataFrame | None, name: str) -> pd.DataFrame:
 
 
 class _DecisionBuilder:
-    """First decision set for a record wins."""
+    """First decision set for a record wins.
+
+    Each column is kept as an index per record into a pool of arrow string chunks (a constant is stored once,
+    a per-record array is stored for its free rows only), so a million decisions never become Python objects.
+    """
+
+    COLS = ("action", "reason", "rule", "msg")
 
     def __init__(self, n: int):
-        self.action = np.full(n, None, dtype=object)
-        self.reason = np.full(n, None, dtype=object)
-        self.rule = np.full(n, None, dtype=object)
-        self.msg = np.full(n, None, dtype=object)
+        self.done = np.zeros(n, dtype=bool)
+        self.idx = {c: np.full(n, -1, dtype=np.int64) for c in self.COLS}
+        self.pool: dict[str, list] = {c: [] for c in self.COLS}
+        self.size = dict.fromkeys(self.COLS, 0)
+
+    def _add(self, col: str, chunk) -> int:
+        off = self.size[col]
+        if isinstance(chunk, pa.ChunkedArray):
+            chunk = chunk.combine_chunks()
+        self.pool[col].append(chunk.cast(pa.large_string()))
+        self.size[col] += len(chunk)
+        return off
+
+    def _put(self, col: str, p: np.ndarray, free: np.ndarray, v) -> None:
+        if v is None:
+            return  # stays NA
+        if isinstance(v, str):
+            self.idx[col][p] = self._add(col, pa.array([str(v)]))
+            return
+        if col == "msg" and not isinstance(v, pd.Series):
+            v = pd.Series(np.asarray(v, dtype=object), dtype=STR)  # NA messages stay NA
+        if isinstance(v, pd.Series) and v.dtype == STR:
+            self.idx[col][p] = self._add(col, pa.array(v.array).filter(free)) + np.arange(len(p))
+            return
+        # object arrays of a few distinct values (enums): str() each distinct value once, as astype(str) did
+        codes, uniques = pd.factorize(np.asarray(v, dtype=object)[free], use_na_sentinel=False)
+        self.idx[col][p] = self._add(col, pa.array([str(u) for u in uniques], pa.large_string())) + codes
 
     def set(self, pos, action, reason, msg, rule=None):
         pos = np.asarray(pos, dtype=np.int64)
         if len(pos) == 0:
             return
-        free = self.action[pos] == None  # noqa: E711
+        free = ~self.done[pos]
         p = pos[free]
-
-        def pick(v):
-            if v is None or isinstance(v, str):
-                return v
-            v = v.to_numpy(dtype=object) if isinstance(v, pd.Series) else np.asarray(v, dtype=object)
-            return v[free]
-
-        self.action[p] = pick(action)
-        r = pick(reason)
-        self.reason[p] = r
-        if rule is None:
-            rr = pd.Series(np.asarray(self.reason[p], dtype=object))
-            self.rule[p] = rr.map(lambda x: "field_rules" if str(x).startswith("rejected_")
-                                  else RULE_OF_REASON.get(x, "field_rules")).to_numpy(dtype=object)
-        else:
-            self.rule[p] = pick(rule)
-        self.msg[p] = pick(msg)
+        self.done[p] = True
+        self._put("action", p, free, action)
+        self._put("reason", p, free, reason)
+        if rule is None:  # the rule cited by each reason, looked up once per distinct reason
+            rule = _rule_of(reason) if isinstance(reason, str) else np.asarray(
+                [_rule_of(x) for x in pd.unique(np.asarray(reason, dtype=object))], dtype=object)[
+                pd.factorize(np.asarray(reason, dtype=object), use_na_sentinel=False)[0]]
+        self._put("rule", p, free, rule)
+        self._put("msg", p, free, msg)
 
     def set_mask(self, mask, action, reason, msg):
         self.set(np.flatnonzero(mask), action, reason, msg)
 
+    def _column(self, col: str) -> pd.Series:
+        idx = self.idx[col]
+        pool = pa.concat_arrays(self.pool[col]) if self.pool[col] else pa.array([], pa.large_string())
+        return from_arrow(pool.take(pa.array(idx, mask=idx < 0)))
+
     def frame(self, system: str, ids: pd.Series) -> pd.DataFrame:
         return pd.DataFrame({
-            "system": _s(system, len(ids)), "record_id": as_str(ids), "action": _s(self.action.astype(str)),
-            "reason": _s(self.reason.astype(str)), "rule": _s(self.rule.astype(str)), "message": _s(self.msg),
+            "system": _s(system, len(ids)), "record_id": as_str(ids), "action": self._column("action"),
+            "reason": self._column("reason"), "rule": self._column("rule"), "message": self._column("msg"),
         })
+
+
+def _rule_of(reason) -> str:
+    return "field_rules" if str(reason).startswith("rejected_") else RULE_OF_REASON.get(reason, "field_rules")
 
 
 def _decisions_all(a_id, c_id, action, reason, msg) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from include.company_sync.settings import FieldMapping
 
-from ._util import STR, as_str, map_values
+from ._util import STR, as_str, const_str, map_values
 from .reasons import RejectCode
 
 
@@ -36,7 +36,7 @@ def canon_text(s: pd.Series) -> pd.Series:
 
 
 def _format_numbers(x: np.ndarray) -> pd.Series:
-    out = pd.Series(np.full(len(x), np.nan, dtype=object), dtype=STR)
+    out = const_str(None, len(x))
     ok = ~np.isnan(x)
     whole = ok & (np.abs(np.where(ok, x, 0)) < 1e15) & (np.where(ok, x, 0) == np.round(np.where(ok, x, 0)))
     if whole.any():
@@ -62,7 +62,7 @@ def parse_number(s: pd.Series) -> tuple[np.ndarray, pd.Series, np.ndarray]:
 
 
 def _no_error(n: int) -> pd.Series:
-    return pd.Series(np.full(n, np.nan, dtype=object), dtype=STR)
+    return const_str(None, n)
 
 
 def _set_error(err: pd.Series, mask: np.ndarray, code: str) -> None:
