@@ -17,6 +17,8 @@ os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflow.db'}"
 os.environ["COMPANY_SYNC_HOME"] = str(ROOT)
+# Airflow's delay before retrying a task, read when DAG files are first parsed: short in tests.
+os.environ["COMPANY_SYNC_RETRY_DELAY_SECONDS"] = "1"
 # Developer overrides must not leak into tests.
 for key in list(os.environ):
     if key.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_")):

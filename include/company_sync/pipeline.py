@@ -386,13 +386,14 @@ def complete_inputs(run_data: dict[str, Any], sf_out: dict[str, Any], hs_out: di
             ignore_index=True,
         )
         account_ids, company_ids = counterpart_keys(changed_a, changed_c, links, mirror)
-        account_ids = [i for i in _ids(account_ids) if i not in set(accounts["Id"])]
+        known_accounts, known_companies = set(accounts["Id"]), set(companies["id"])
+        account_ids = [i for i in _ids(account_ids) if i not in known_accounts]
         company_ids = _ids(
             pd.concat(
                 [pd.Series(_ids(company_ids), dtype="str"), _companies_sharing_contacts(sf, hs, changed_a, links)]
             )
         )
-        company_ids = [i for i in company_ids if i not in set(companies["id"])]
+        company_ids = [i for i in company_ids if i not in known_companies]
         accounts = _union(accounts, sf.accounts_by_ids(account_ids, fields), "Id")
         companies = _union(companies, hs.companies_by_ids(company_ids, props), "id")
         log.info("counterparts fetched: %d accounts, %d companies", len(account_ids), len(company_ids))

@@ -43,7 +43,6 @@ def airflow_db() -> None:
 def dags(airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 
-    os.environ["COMPANY_SYNC_RETRY_DELAY_SECONDS"] = "1"  # read when the DAG files are parsed
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
     # dag.test() leaves a run's conf on the DAG's params: every run passes the defaults explicitly.
