@@ -266,7 +266,7 @@ class TreeSampler(threading.Thread):
     def __init__(self, pid: int):
         super().__init__(daemon=True)
         self.pid, self.peak_tree, self.peak_single = pid, 0, 0
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         try:
@@ -277,7 +277,7 @@ class TreeSampler(threading.Thread):
             root = psutil.Process(self.pid)
         except psutil.Error:
             return
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 procs = [root, *root.children(recursive=True)]
                 rss = []
@@ -290,10 +290,10 @@ class TreeSampler(threading.Thread):
                 self.peak_single = max(self.peak_single, max(rss, default=0))
             except psutil.Error:
                 return
-            self._stop.wait(0.25)
+            self._halt.wait(0.25)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=5)
 
 

@@ -7,7 +7,6 @@ settings; `World` creates records through the APIs, runs DAGs and reads what hap
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
