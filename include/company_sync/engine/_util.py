@@ -27,6 +27,12 @@ def to_arrow(s: pd.Series):
     return pa.array(s.array) if s.dtype == STR else pa.array(as_str(s).array)
 
 
+def take(s: pd.Series, idx: np.ndarray) -> pd.Series:
+    """``s`` at positions ``idx`` (-1 -> NA) as ``str``, through arrow (no Python string objects)."""
+    idx = np.asarray(idx, dtype=np.int64)
+    return from_arrow(to_arrow(s).take(pa.array(idx, mask=idx < 0)))
+
+
 def as_str(s: pd.Series | None, n: int | None = None) -> pd.Series:
     """A Series as the ``str`` dtype with a fresh RangeIndex; blank strings stay as they are."""
     if s is None:

@@ -66,7 +66,11 @@ def normalize_domain(values: pd.Series) -> pd.Series:
 
 def matchable_domain(values: pd.Series) -> pd.Series:
     """Normalised domains usable for matching: free-mail, dot-less and blank values become NA."""
-    d = normalize_domain(values)
+    return matchable(normalize_domain(values))
+
+
+def matchable(d: pd.Series) -> pd.Series:
+    """Already normalised domains -> matchable ones (lets callers normalise a column only once)."""
     bad = d.isin(FREE_MAIL_DOMAINS) | d.str.match(_FREE_MAIL_PATTERN).fillna(False).astype(bool)
     bad |= ~d.str.contains(".", regex=False).fillna(False).astype(bool)
     return d.where(~np.asarray(bad, dtype=bool))

@@ -25,8 +25,20 @@ import pyarrow as pa
 from include.company_sync.settings import FieldMapping, Settings, SyncRule
 
 from . import schemas
-from ._util import STR, as_str, const_str, first_per_group, from_arrow, lookup, map_values, rank_of, same, shared_codes
-from .domains import matchable_domain, normalize_domain
+from ._util import (
+    STR,
+    as_str,
+    const_str,
+    first_per_group,
+    from_arrow,
+    lookup,
+    map_values,
+    rank_of,
+    same,
+    shared_codes,
+    take,
+)
+from .domains import matchable, normalize_domain
 from .matching import pairs_on_codes, resolve_step
 from .reasons import RULE_OF_REASON, Action, Reason, RejectCode
 from .values import hubspot_to_salesforce, salesforce_to_hubspot
@@ -153,7 +165,7 @@ class _Cells:
         if n == 0:
             return
         self.pos.append(np.asarray(pos, dtype=np.int64))
-        self.fld.append(np.full(n, fld, dtype=object))
+        self.fld.append(const_str(fld, n))
         self.val.append(as_str(val))
         self.err.append(as_str(err, n) if err is not None else _s(None, n))
         self.msg.append(as_str(msg, n) if msg is not None else _s(None, n))
@@ -163,7 +175,7 @@ class _Cells:
             return pd.DataFrame({"pos": np.zeros(0, np.int64), "field": _s([]), "value": _s([]), "err": _s([]),
                                  "msg": _s([])})
         return pd.DataFrame({
-            "pos": np.concatenate(self.pos), "field": _s(np.concatenate(self.fld)),
+            "pos": np.concatenate(self.pos), "field": pd.concat(self.fld, ignore_index=True),
             "value": pd.concat(self.val, ignore_index=True), "err": pd.concat(self.err, ignore_index=True),
             "msg": pd.concat(self.msg, ignore_index=True),
         })
@@ -241,8 +253,17 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     # ---- ranks & domains
     c_rank = rank_of([C["createdate"], c_id])
     a_rank = rank_of([A["CreatedDate"], a_id])
-    a_dom = matchable_domain(A["Website"]) if "Website" in A else _s(None, na)
-    c_dom = matchable_domain(C["domain"]).fillna(matchable_domain(C["website"]))
+    # each domain column is normalised once; the website only where the domain gives no key
+    a_web = normalize_domain(A["Website"]) if "Website" in A else _s(None, na)
+    a_dom = matchable(a_web)
+    c_dom_norm = normalize_domain(C["domain"])
+    c_dom = matchable(c_dom_norm)
+    no_dom = np.flatnonzero(c_dom.isna().to_numpy())
+    if len(no_dom):
+        c_dom = c_dom.copy()
+        c_dom.iloc[no_dom] = matchable(normalize_domain(C["website"].take(no_dom))).to_numpy()
+    url_sf = next((m.salesforce for m in maps if m.kind == "url"), None)
+    a_url = None if url_sf is None else a_web if url_sf == "Website" else normalize_domain(A[url_sf])
     a_dc, c_dc = shared_codes(a_dom, c_dom)
 
     # ---- Salesforce side: eligibility (R2, R3a, R3b, R8) and matching (R9)
@@ -357,10 +378,10 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     p_new = np.r_[np.zeros(considered_ex.sum(), dtype=bool), np.ones(len(new_a), dtype=bool)]
     owner_of_user, user_of_owner = _owner_maps(schemas.conform(inputs.sf_users, "sf_users"),
                                                schemas.conform(inputs.hs_owners, "hs_owners"))
-    res_pairs = _resolve_pairs(A, C, pa, pc, maps, inputs, ctx, owner_of_user, user_of_owner)
+    res_pairs = _resolve_pairs(A, C, pa, pc, maps, inputs, ctx, owner_of_user, user_of_owner, a_url, c_dom_norm)
 
     # ---- creates
-    hs_cr = _hubspot_creates(A, np.flatnonzero(a_create), maps, owner_of_user)
+    hs_cr = _hubspot_creates(A, np.flatnonzero(a_create), maps, owner_of_user, a_url)
     sf_cr = _salesforce_creates(C, np.flatnonzero(c_create), maps, user_of_owner, ctx.integration_user_id)
 
     # ---- R7 lifecycle for companies that sync
@@ -370,18 +391,18 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     lc_pos, lc_val = _lifecycle(inputs, C, c_id, syncing)
 
     # ---- HubSpot updates
-    hs_parts = [_writes(c_id.to_numpy()[pc[res_pairs["hs"]["pos"].to_numpy()]], res_pairs["hs"]["field"],
+    hs_parts = [_writes(take(c_id, pc[res_pairs["hs"]["pos"].to_numpy()]), res_pairs["hs"]["field"],
                         res_pairs["hs"]["value"])]
     link_hs = p_new & ~same(C["salesforceaccountid"].take(pc).reset_index(drop=True), a_id.take(pa).reset_index(
         drop=True))
-    hs_parts.append(_writes(c_id.to_numpy()[pc[link_hs]], "salesforceaccountid", a_id.to_numpy()[pa[link_hs]]))
-    hs_parts.append(_writes(c_id.to_numpy()[lc_pos], "lifecyclestage", lc_val))
+    hs_parts.append(_writes(take(c_id, pc[link_hs]), "salesforceaccountid", take(a_id, pa[link_hs])))
+    hs_parts.append(_writes(take(c_id, lc_pos), "lifecyclestage", lc_val))
     hubspot_updates = pd.concat(hs_parts, ignore_index=True)
-    sf_parts = [_writes(a_id.to_numpy()[pa[res_pairs["sf"]["pos"].to_numpy()]], res_pairs["sf"]["field"],
+    sf_parts = [_writes(take(a_id, pa[res_pairs["sf"]["pos"].to_numpy()]), res_pairs["sf"]["field"],
                         res_pairs["sf"]["value"])]
     link_sf = p_new & ~same(A["HubSpot_Company_ID__c"].take(pa).reset_index(drop=True),
                             c_id.take(pc).reset_index(drop=True))
-    sf_parts.append(_writes(a_id.to_numpy()[pa[link_sf]], "HubSpot_Company_ID__c", c_id.to_numpy()[pc[link_sf]]))
+    sf_parts.append(_writes(take(a_id, pa[link_sf]), "HubSpot_Company_ID__c", take(c_id, pc[link_sf])))
     salesforce_updates = pd.concat(sf_parts, ignore_index=True)
 
     # ---- decisions
@@ -449,15 +470,14 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     decisions = pd.concat([a_dec.frame("salesforce", a_id), c_dec.frame("hubspot", c_id)], ignore_index=True)
 
     # ---- the rest
-    new_links = _frame(account_id=a_id.to_numpy()[new_a], company_id=c_id.to_numpy()[new_c], reason=new_r)
+    new_links = _frame(account_id=take(a_id, new_a), company_id=take(c_id, new_c), reason=new_r)
     removed_links = _frame(account_id=removed["account_id"], company_id=removed["company_id"], reason="deleted")
     att = sf_cr["attach"](inputs, crit["private_pairs"])
-    synced = pd.concat([res_pairs["synced"].assign(account_id=a_id.to_numpy()[pa[res_pairs["synced"]["pos"]]],
-                                                   company_id=c_id.to_numpy()[pc[res_pairs["synced"]["pos"]]]),
-                        hs_cr["synced"].assign(account_id=a_id.to_numpy()[ca[hs_cr["synced"]["pos"]]],
-                                               company_id=None),
-                        sf_cr["synced"].assign(account_id=None,
-                                               company_id=c_id.to_numpy()[cc[sf_cr["synced"]["pos"]]])],
+    sp, hp, fp = (res_pairs["synced"]["pos"].to_numpy(), hs_cr["synced"]["pos"].to_numpy(),
+                  sf_cr["synced"]["pos"].to_numpy())
+    synced = pd.concat([res_pairs["synced"].assign(account_id=take(a_id, pa[sp]), company_id=take(c_id, pc[sp])),
+                        hs_cr["synced"].assign(account_id=take(a_id, ca[hp]), company_id=const_str(None, len(hp))),
+                        sf_cr["synced"].assign(account_id=const_str(None, len(fp)), company_id=take(c_id, cc[fp]))],
                        ignore_index=True)
     synced_values = _frame(account_id=synced["account_id"], company_id=synced["company_id"],
                            field=synced["field"], value=synced["value"])
@@ -465,8 +485,8 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
                                            dtype=schemas.TS)
     conflicts = res_pairs["conflicts"]
     if len(conflicts):
-        conflicts = conflicts.assign(account_id=a_id.to_numpy()[pa[conflicts["pos"]]],
-                                     company_id=c_id.to_numpy()[pc[conflicts["pos"]]])
+        conflicts = conflicts.assign(account_id=take(a_id, pa[conflicts["pos"].to_numpy()]),
+                                     company_id=take(c_id, pc[conflicts["pos"].to_numpy()]))
     conflicts = _conform_out(conflicts, "conflicts")
     return Plan(
         hubspot_creates=_writes(hs_cr["cells"]["record_id"], hs_cr["cells"]["field"], hs_cr["cells"]["value"]),
@@ -639,7 +659,9 @@ def _base_values(inputs: SyncInputs, a_id, c_id, pa, pc) -> pd.DataFrame:
     return SV.assign(pos=lookup(pkey, skey)).query("pos >= 0")
 
 
-def _resolve_pairs(A, C, pa, pc, maps, inputs, ctx, owner_of_user, user_of_owner) -> dict:
+def _resolve_pairs(A, C, pa, pc, maps, inputs, ctx, owner_of_user, user_of_owner, a_url, c_dom_norm) -> dict:
+    """Field rules per mapping over the pairs. ``a_url`` / ``c_dom_norm``: the accounts' url field and the
+    companies' domain, already normalised (the company domain follows the website written to it)."""
     n = len(pa)
     base_rows = _base_values(inputs, A["Id"], C["id"], pa, pc)
     sf_newer = (A["SystemModstamp"].take(pa).reset_index(drop=True) >= C["hs_lastmodifieddate"].take(pc)
@@ -694,7 +716,7 @@ def _resolve_pairs(A, C, pa, pc, maps, inputs, ctx, owner_of_user, user_of_owner
         sf_cells.add(ws, m.salesforce, H.other.iloc[ws], err_s.iloc[ws],
                      _reject_msg(m, "sf", H.canon.iloc[ws].reset_index(drop=True),
                                  err_s.iloc[ws].reset_index(drop=True)))
-        keep.append((m, to_hs & ~drop_h, to_sf & ~drop_s, eq, S, H, B))
+        keep.append((m, to_hs & ~drop_h, to_sf & ~drop_s, eq, S.canon, H.other, B.canon))  # only what synced needs
         cp = np.flatnonzero(conflict)
         if len(cp):
             conflicts.append(pd.DataFrame({
@@ -713,21 +735,22 @@ def _resolve_pairs(A, C, pa, pc, maps, inputs, ctx, owner_of_user, user_of_owner
     if web and len(hs_f):
         w = hs_f[(hs_f["field"] == web[0]).to_numpy()]
         if len(w):
-            new_dom = normalize_domain(w["value"])
-            cur = normalize_domain(C["domain"].take(pc[w["pos"].to_numpy()]).reset_index(drop=True))
+            # the written website is the canonical account value: its normalised form is a_url's
+            new_dom = a_url.take(pa[w["pos"].to_numpy()]).reset_index(drop=True)
+            cur = c_dom_norm.take(pc[w["pos"].to_numpy()]).reset_index(drop=True)
             d = ~same(new_dom, cur)
             hs_f = pd.concat([hs_f, pd.DataFrame({"pos": w["pos"].to_numpy()[d], "field": _s("domain", d.sum()),
                                                   "value": new_dom[d].reset_index(drop=True)})], ignore_index=True)
     # synced values: what both sides hold once the surviving writes land
     synced = []
-    for m, th, ts, eq, S, H, B in keep:
+    for m, th, ts, eq, s_canon, h_other, b_canon in keep:
         ok_h = th & ~hs_rej
         ok_s = ts & ~sf_rej
         agreed = eq | ok_h | ok_s
-        value = S.canon.mask(ok_s, H.other)
-        rec = np.flatnonzero(agreed & ~same(value, B.canon))
+        value = s_canon.mask(ok_s, h_other)
+        rec = np.flatnonzero(agreed & ~same(value, b_canon))
         if len(rec):
-            synced.append(pd.DataFrame({"pos": rec, "field": m.salesforce, "value": value.iloc[rec].to_numpy()}))
+            synced.append(_pos_frame(rec, m.salesforce, value))
     rej = hs_rej | sf_rej
     code = hs_code.fillna(sf_code)
     msg = hs_msg.fillna("").str.cat(sf_msg.fillna(""), sep=" ").str.strip()
@@ -742,6 +765,12 @@ def _resolve_pairs(A, C, pa, pc, maps, inputs, ctx, owner_of_user, user_of_owner
     }
 
 
+def _pos_frame(pos: np.ndarray, fld: str, values: pd.Series) -> pd.DataFrame:
+    """(pos, field, value) rows for one field, strings kept in arrow."""
+    return pd.DataFrame({"pos": pos, "field": const_str(fld, len(pos)),
+                         "value": values.iloc[pos].reset_index(drop=True)})
+
+
 def _concat_pos(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame({"pos": np.zeros(0, np.int64), "field": _s([]), "value": _s([])})
@@ -751,7 +780,7 @@ def _concat_pos(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------- creates
-def _hubspot_creates(A: pd.DataFrame, ca: np.ndarray, maps, owner_of_user) -> dict:
+def _hubspot_creates(A: pd.DataFrame, ca: np.ndarray, maps, owner_of_user, a_url) -> dict:
     """Companies created from accounts (upsert key salesforceaccountid = Account Id). Every mapping that moves
     Salesforce values to HubSpot contributes its non-blank values; an unmatched owner leaves the company without
     one; a value HubSpot would refuse rejects the whole create."""
@@ -768,22 +797,22 @@ def _hubspot_creates(A: pd.DataFrame, ca: np.ndarray, maps, owner_of_user) -> di
     rej, code, msg = _first_error(f, n)
     f = f[~rej[f["pos"].to_numpy()]]
     ok = np.flatnonzero(~rej)
-    ids = as_str(A["Id"]).to_numpy()[ca]
-    parts = [f[["pos", "field", "value"]], pd.DataFrame({"pos": ok, "field": "salesforceaccountid",
-                                                         "value": _s(ids[ok])})]
+    ids = take(A["Id"], ca)
+    parts = [f[["pos", "field", "value"]], _pos_frame(ok, "salesforceaccountid", ids)]
     web = [m.hubspot for m in maps if m.kind == "url"]
     if web:
         w = f[(f["field"] == web[0]).to_numpy()]
-        dom = normalize_domain(w["value"])
-        parts.append(pd.DataFrame({"pos": w["pos"].to_numpy()[dom.notna().to_numpy()], "field": "domain",
-                                   "value": dom.dropna().to_numpy()}))
+        dom = a_url.take(ca[w["pos"].to_numpy()]).reset_index(drop=True)  # normalised once, upstream
+        nn = dom.notna().to_numpy()
+        parts.append(pd.DataFrame({"pos": w["pos"].to_numpy()[nn], "field": const_str("domain", int(nn.sum())),
+                                   "value": dom[nn].reset_index(drop=True)}))
     out = _concat_pos(parts)
     synced = []
     for m, put, S in conv:
         p = put[~rej[put]]
-        synced.append(pd.DataFrame({"pos": p, "field": m.salesforce, "value": S.canon.iloc[p].to_numpy()}))
+        synced.append(_pos_frame(p, m.salesforce, S.canon))
     return {
-        "cells": pd.DataFrame({"record_id": _s(ids[out["pos"].to_numpy()]), "field": out["field"],
+        "cells": pd.DataFrame({"record_id": take(ids, out["pos"].to_numpy()), "field": out["field"],
                                "value": out["value"]}),
         "rejected": rej, "rej_reason": ("rejected_" + code).where(rej), "rej_msg": msg.where(rej),
         "synced": _concat_pos(synced),
@@ -819,19 +848,19 @@ def _salesforce_creates(C: pd.DataFrame, cc: np.ndarray, maps, user_of_owner, in
     rej, code, msg = _first_error(f, n)
     f = f[~rej[f["pos"].to_numpy()]]
     ok = np.flatnonzero(~rej)
-    ids = as_str(C["id"]).to_numpy()[cc]
+    ids = take(C["id"], cc)
     out = _concat_pos([f[["pos", "field", "value"]],
-                       pd.DataFrame({"pos": ok, "field": "HubSpot_Company_ID__c", "value": _s(ids[ok])})])
+                       _pos_frame(ok, "HubSpot_Company_ID__c", ids)])
     synced = []
     for m, put, H in conv:
         p = put[~rej[put]]
-        synced.append(pd.DataFrame({"pos": p, "field": m.salesforce, "value": H.other.iloc[p].to_numpy()}))
+        synced.append(_pos_frame(p, m.salesforce, H.other))
 
     def attach(inputs: SyncInputs, crit_pairs: pd.DataFrame | None = None) -> pd.DataFrame:
         return _attachments(C, cc[ok], crit_pairs)
 
     return {
-        "cells": pd.DataFrame({"record_id": _s(ids[out["pos"].to_numpy()]), "field": out["field"],
+        "cells": pd.DataFrame({"record_id": take(ids, out["pos"].to_numpy()), "field": out["field"],
                                "value": out["value"]}),
         "rejected": rej, "rej_reason": ("rejected_" + code).where(rej), "rej_msg": msg.where(rej),
         "synced": _concat_pos(synced), "attach": attach, "created": cc[ok],
