@@ -303,16 +303,11 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     cs, ct = pairs_on_codes(a_dc, free_a, c_dc, free_c)
     _take(resolve_step(cs, ct, free_a, free_c, a_rank, c_rank, nc), Reason.R9_LINKED_BY_DOMAIN, True)
     # step 4: shared contacts by email
+    cts = _Contacts(inputs, c_id)
     if free_a.any():
-        SC = schemas.conform(inputs.sf_contacts, "sf_contacts")
-        HC = schemas.conform(inputs.hs_contacts, "hs_contacts")
-        AS = schemas.conform(inputs.hs_associations, "hs_associations")
+        SC, HC, as_c, as_h = cts.SC, cts.HC, cts.as_c, cts.as_h
         sc_a = lookup(a_id, SC["AccountId"])
-        as_c = lookup(c_id, AS["company_id"])
-        as_h = lookup(HC["id"], AS["contact_id"])
-        as_email = HC["email"].str.strip().str.lower().to_numpy()
-        as_email = pd.Series(np.where(as_h >= 0, as_email[np.maximum(as_h, 0)] if len(HC) else None, None),
-                             dtype=STR)
+        as_email = take(HC["email"].str.strip().str.lower(), as_h)
         e_sf, e_hs = shared_codes(SC["Email"].str.strip().str.lower(), as_email)
         s_ok = (sc_a >= 0)
         s_ok[s_ok] = free_a[sc_a[s_ok]]
@@ -361,7 +356,7 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
                            candidate_id=None, step=str(Reason.R9_DUPLICATE_CANDIDATE), kind="target_taken"))
     c_cand = c_src_m
 
-    crit = _criteria(inputs, st, C, c_id, c_cand)
+    crit = _criteria(inputs, st, C, cts, c_cand)
     c_create = c_cand & (crit["create"] | rs_c)
 
     # ---- pairs
@@ -371,7 +366,7 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     # A linked company that R7 writes to is written anyway: resolve its fields in the same write, so the
     # next run (which sees it changed) has nothing left to do.
     r7_ex = np.zeros(nc, dtype=bool)
-    r7_ex[_lifecycle(inputs, C, c_id, c_has_pair)[0]] = True
+    r7_ex[_lifecycle(inputs, C, cts, c_has_pair)[0]] = True
     considered_ex = a_changed[ex_a] | c_changed[ex_c] | r7_ex[ex_c]
     pa = np.r_[ex_a[considered_ex], new_a]
     pc = np.r_[ex_c[considered_ex], new_c]
@@ -382,13 +377,14 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
 
     # ---- creates
     hs_cr = _hubspot_creates(A, np.flatnonzero(a_create), maps, owner_of_user, a_url)
-    sf_cr = _salesforce_creates(C, np.flatnonzero(c_create), maps, user_of_owner, ctx.integration_user_id)
+    sf_cr = _salesforce_creates(C, np.flatnonzero(c_create), maps, user_of_owner, ctx.integration_user_id,
+                                c_rank)
 
     # ---- R7 lifecycle for companies that sync
     syncing = c_has_pair.copy()
     syncing[new_c] = True
     syncing[np.flatnonzero(c_create)[~sf_cr["rejected"]]] = True
-    lc_pos, lc_val = _lifecycle(inputs, C, c_id, syncing)
+    lc_pos, lc_val = _lifecycle(inputs, C, cts, syncing)
 
     # ---- HubSpot updates
     hs_parts = [_writes(take(c_id, pc[res_pairs["hs"]["pos"].to_numpy()]), res_pairs["hs"]["field"],
@@ -597,17 +593,27 @@ def _decisions_all(a_id, c_id, action, reason, msg) -> pd.DataFrame:
 _CRIT = ("R5a", "R5b", "R5c", "R6a", "R6b", "R6c")
 
 
-def _criteria(inputs: SyncInputs, st: Settings, C: pd.DataFrame, c_id: pd.Series, cand: np.ndarray) -> dict:
+class _Contacts:
+    """The contact-side inputs conformed once, with the association positions (company, HubSpot contact) that
+    matching, R5/R6 and R7 all need: each lookup hashes over a million ids, so it is done once."""
+
+    def __init__(self, inputs: SyncInputs, c_id: pd.Series):
+        self.SC = schemas.conform(inputs.sf_contacts, "sf_contacts")
+        self.HC = schemas.conform(inputs.hs_contacts, "hs_contacts")
+        self.AS = schemas.conform(inputs.hs_associations, "hs_associations")
+        self.as_c = lookup(c_id, self.AS["company_id"])
+        self.as_h = lookup(self.HC["id"], self.AS["contact_id"])
+        self.lifecycle: tuple | None = None  # R7 ranks, filled on first use
+
+
+def _criteria(inputs: SyncInputs, st: Settings, C: pd.DataFrame, cts: _Contacts, cand: np.ndarray) -> dict:
     """Each creation rule as its own vectorised boolean test over the candidate companies."""
     nc = len(C)
-    AS = schemas.conform(inputs.hs_associations, "hs_associations")
-    HC = schemas.conform(inputs.hs_contacts, "hs_contacts")
-    SC = schemas.conform(inputs.sf_contacts, "sf_contacts")
-    as_c = lookup(c_id, AS["company_id"])
+    HC, SC = cts.HC, cts.SC
+    as_c = cts.as_c
     keep = as_c >= 0
     keep[keep] = cand[as_c[keep]]
-    AS, as_c = AS[keep].reset_index(drop=True), as_c[keep]
-    as_h = lookup(HC["id"], AS["contact_id"])
+    AS, as_c, as_h = cts.AS[keep].reset_index(drop=True), as_c[keep], cts.as_h[keep]
     hc_sfc = lookup(SC["Id"], HC["salesforcecontactid"])
     sc_private = SC["AccountId"].isna().to_numpy()
     private_h = (hc_sfc >= 0) & sc_private[np.maximum(hc_sfc, 0)] if len(SC) else np.zeros(len(HC), dtype=bool)
@@ -819,7 +825,8 @@ def _hubspot_creates(A: pd.DataFrame, ca: np.ndarray, maps, owner_of_user, a_url
     }
 
 
-def _salesforce_creates(C: pd.DataFrame, cc: np.ndarray, maps, user_of_owner, integration_user_id) -> dict:
+def _salesforce_creates(C: pd.DataFrame, cc: np.ndarray, maps, user_of_owner, integration_user_id,
+                        c_rank: np.ndarray) -> dict:
     """Accounts created from companies (upsert key HubSpot_Company_ID__c = company id). Mappings that may move
     HubSpot values to Salesforce on a blank account (prefer_salesforce_unless_blank, two_way) contribute; an
     unmatched or blank owner falls back to the integration user; Name is required."""
@@ -857,7 +864,7 @@ def _salesforce_creates(C: pd.DataFrame, cc: np.ndarray, maps, user_of_owner, in
         synced.append(_pos_frame(p, m.salesforce, H.other))
 
     def attach(inputs: SyncInputs, crit_pairs: pd.DataFrame | None = None) -> pd.DataFrame:
-        return _attachments(C, cc[ok], crit_pairs)
+        return _attachments(C, cc[ok], crit_pairs, c_rank)
 
     return {
         "cells": pd.DataFrame({"record_id": take(ids, out["pos"].to_numpy()), "field": out["field"],
@@ -867,41 +874,39 @@ def _salesforce_creates(C: pd.DataFrame, cc: np.ndarray, maps, user_of_owner, in
     }
 
 
-def _attachments(C: pd.DataFrame, created: np.ndarray, private_pairs: pd.DataFrame | None) -> pd.DataFrame:
+def _attachments(C: pd.DataFrame, created: np.ndarray, private_pairs: pd.DataFrame | None,
+                 rank: np.ndarray) -> pd.DataFrame:
     """Adopted rule: private Salesforce contacts (R5b) get AccountId = the new account of their company."""
     if private_pairs is None or len(private_pairs) == 0 or len(created) == 0:
         return _empty("contact_attachments")
     mask = np.zeros(len(C), dtype=bool)
     mask[created] = True
     pp = private_pairs[mask[private_pairs["c_pos"].to_numpy()]]
-    rank = rank_of([C["createdate"], C["id"]])
     pick = first_per_group(pd.factorize(pp["contact_id"])[0], rank[pp["c_pos"].to_numpy()])
     pp = pp[pick]
-    return _frame(contact_id=pp["contact_id"], company_id=as_str(C["id"]).to_numpy()[pp["c_pos"].to_numpy()])
+    return _frame(contact_id=pp["contact_id"], company_id=take(C["id"], pp["c_pos"].to_numpy()))
 
 
 # ---------------------------------------------------------------------------------------------- R7 lifecycle
-def _lifecycle(inputs: SyncInputs, C: pd.DataFrame, c_id: pd.Series, syncing: np.ndarray):
+def _lifecycle(inputs: SyncInputs, C: pd.DataFrame, cts: _Contacts, syncing: np.ndarray):
     """A syncing company's stage advances to the furthest stage among its associated contacts, never backwards.
     Stages outside the given order (``other``, unknown) neither move a company nor get moved."""
     stages = [s for s in inputs.lifecycle_stages if s != "other"]
-    rank = {s: i for i, s in enumerate(stages)}
     nc = len(C)
-    AS = schemas.conform(inputs.hs_associations, "hs_associations")
-    HC = schemas.conform(inputs.hs_contacts, "hs_contacts")
-    as_c = lookup(c_id, AS["company_id"])
-    as_h = lookup(HC["id"], AS["contact_id"])
-    h_rank = pd.to_numeric(map_values(HC["lifecyclestage"].str.strip().str.lower(), {k: str(v) for k, v in
-                                                                                        rank.items()}),
-                           errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
+    if cts.lifecycle is None:  # stage ranks do not depend on ``syncing``: computed on the first call only
+        rank = {k: str(v) for k, v in {s: i for i, s in enumerate(stages)}.items()}
+        h_rank = pd.to_numeric(map_values(cts.HC["lifecyclestage"].str.strip().str.lower(), rank),
+                               errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
+        cur_s = C["lifecyclestage"].str.strip().str.lower()
+        cur = pd.to_numeric(map_values(cur_s, rank), errors="coerce")
+        cur_known = cur.notna().to_numpy() | cur_s.isna().to_numpy()
+        cts.lifecycle = (h_rank, cur_known, cur.fillna(-1).to_numpy(dtype=np.int64))
+    h_rank, cur_known, cur_r = cts.lifecycle
+    as_c, as_h = cts.as_c, cts.as_h
     ok = (as_c >= 0) & (as_h >= 0)
     ok[ok] = syncing[as_c[ok]]
     best = np.full(nc, -1, dtype=np.int64)
     if ok.any():
         np.maximum.at(best, as_c[ok], h_rank[as_h[ok]])
-    cur_s = C["lifecyclestage"].str.strip().str.lower()
-    cur = pd.to_numeric(map_values(cur_s, {k: str(v) for k, v in rank.items()}), errors="coerce")
-    cur_known = cur.notna().to_numpy() | cur_s.isna().to_numpy()
-    cur_r = cur.fillna(-1).to_numpy(dtype=np.int64)
     adv = np.flatnonzero(syncing & cur_known & (best > cur_r))
     return adv, _s(np.asarray(stages, dtype=object)[best[adv]] if len(adv) else [])
