@@ -41,7 +41,7 @@ from ._util import (
 from .domains import matchable, normalize_domain
 from .matching import pairs_on_codes, resolve_step
 from .reasons import RULE_OF_REASON, Action, Reason, RejectCode
-from .values import hubspot_to_salesforce, salesforce_to_hubspot
+from .values import Converted, hubspot_to_salesforce, salesforce_to_hubspot
 
 MODES = ("sync", "import", "resync")
 
@@ -685,7 +685,9 @@ def _resolve_pairs(A, C, pa, pc, maps, inputs, ctx, owner_of_user, user_of_owner
             bp = rows["pos"].to_numpy()
             base[bp] = rows["value"].to_numpy()
             has_base[bp] = True
-        B = salesforce_to_hubspot(m, base, owner_of_user)
+        # no last-synced value for this field on any pair (common): converting blanks gives blanks
+        B = salesforce_to_hubspot(m, base, owner_of_user) if len(rows) else Converted(
+            base, base, base, np.zeros(n, dtype=bool))
         sf_na, hs_na = S.canon.isna().to_numpy(), H.canon.isna().to_numpy()
         s_ok = S.error.isna().to_numpy() & ~S.unmatched
         eq = (sf_na & hs_na) | (s_ok & same(S.other, H.canon))
