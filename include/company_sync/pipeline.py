@@ -25,17 +25,6 @@ from include.company_sync.windows import sync_window
 log = logging.getLogger(__name__)
 
 MODES = ("sync", "resync", "import")
-# Columns every account/company extract carries besides the mapped fields.
-ACCOUNT_BASE = ["Id", "CreatedDate", "SystemModstamp", "IsDeleted", "HubSpot_Company_ID__c"]
-COMPANY_BASE = [
-    "id",
-    "createdate",
-    "hs_lastmodifieddate",
-    "domain",
-    "salesforceaccountid",
-    "hs_object_source",
-    "lifecyclestage",
-]
 
 
 class RunRefused(RuntimeError):
@@ -93,10 +82,11 @@ class Run:
         return HubSpotConnector.from_connection(self.runtime.hubspot_conn_id, policy=self.runtime.retry_policy())
 
     def account_fields(self) -> list[str]:
-        return list(dict.fromkeys(ACCOUNT_BASE + [m.salesforce for m in self.settings.field_mappings]))
+        """Mapped fields, plus the website the matching mirror needs (the connector adds ids and timestamps)."""
+        return list(dict.fromkeys(["Website"] + [m.salesforce for m in self.settings.field_mappings]))
 
     def company_properties(self) -> list[str]:
-        return list(dict.fromkeys(COMPANY_BASE + ["website"] + [m.hubspot for m in self.settings.field_mappings]))
+        return list(dict.fromkeys(["website"] + [m.hubspot for m in self.settings.field_mappings]))
 
 
 def _id_list(params: dict[str, Any], key: str) -> list[str]:
