@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 STR = "str"
+CAT = "category"  # dictionary-encoded output columns with few distinct values (fields, reasons, messages)
 
 
 def from_arrow(arr) -> pd.Series:
@@ -42,6 +43,25 @@ def as_str(s: pd.Series | None, n: int | None = None) -> pd.Series:
     if isinstance(s.dtype, pd.CategoricalDtype):  # decode through the (small) categories, not per row
         return pd.Series(s.astype(STR).to_numpy(), dtype=STR)
     return pd.Series(s.to_numpy(), dtype=STR)
+
+
+def _arrow(s: pd.Series) -> pa.Array:
+    arr = to_arrow(s)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def cat_from_codes(codes: np.ndarray, categories) -> pd.Series:
+    """A ``category`` Series (categories of dtype ``str``) from integer codes (-1 = NA)."""
+    cats = pd.Index(pd.array(categories, dtype=STR)) if not isinstance(categories, pd.Index) else categories
+    return pd.Series(pd.Categorical.from_codes(np.asarray(codes), dtype=pd.CategoricalDtype(cats)))
+
+
+def to_cat(s: pd.Series) -> pd.Series:
+    """A ``str`` Series -> ``category`` with ``str`` categories, dictionary-encoded in arrow (one hash pass)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.reset_index(drop=True)
+    d = pc.dictionary_encode(_arrow(as_str(s)))
+    return cat_from_codes(np.asarray(d.indices.fill_null(-1), dtype=np.int32), d.dictionary)
 
 
 def lookup(keys: pd.Series, queries: pd.Series) -> np.ndarray:

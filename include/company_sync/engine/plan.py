@@ -21,22 +21,26 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pac
 
 from include.company_sync.settings import FieldMapping, Settings, SyncRule
 
 from . import schemas
 from ._util import (
+    CAT,
     STR,
+    _arrow,
     as_str,
+    cat_from_codes,
     const_str,
     first_per_group,
-    from_arrow,
     lookup,
     map_values,
     rank_of,
     same,
     shared_codes,
     take,
+    to_cat,
 )
 from .domains import matchable, normalize_domain
 from .matching import pairs_on_codes, resolve_step
@@ -393,13 +397,13 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
         drop=True))
     hs_parts.append(_writes(take(c_id, pc[link_hs]), "salesforceaccountid", take(a_id, pa[link_hs])))
     hs_parts.append(_writes(take(c_id, lc_pos), "lifecyclestage", lc_val))
-    hubspot_updates = pd.concat(hs_parts, ignore_index=True)
+    hubspot_updates = _conform_out(pd.concat(hs_parts, ignore_index=True), "hubspot_updates")
     sf_parts = [_writes(take(a_id, pa[res_pairs["sf"]["pos"].to_numpy()]), res_pairs["sf"]["field"],
                         res_pairs["sf"]["value"])]
     link_sf = p_new & ~same(A["HubSpot_Company_ID__c"].take(pa).reset_index(drop=True),
                             c_id.take(pc).reset_index(drop=True))
     sf_parts.append(_writes(take(a_id, pa[link_sf]), "HubSpot_Company_ID__c", take(c_id, pc[link_sf])))
-    salesforce_updates = pd.concat(sf_parts, ignore_index=True)
+    salesforce_updates = _conform_out(pd.concat(sf_parts, ignore_index=True), "salesforce_updates")
 
     # ---- decisions
     npair = len(pa)
@@ -420,10 +424,11 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
                                                                       Action.UPDATED], Action.UNCHANGED)
     p_reason = np.where(p_rej, res_pairs["rej_reason"].to_numpy(dtype=object),
                         np.where(p_new, np.r_[np.full(considered_ex.sum(), "", dtype=object), new_r], p_reason))
-    p_msg = ("pair " + a_id.take(pa).reset_index(drop=True) + " <-> " + c_id.take(pc).reset_index(drop=True)
-             + ": " + pd.Series(p_hs_w.astype(int)).astype(STR) + " HubSpot write(s), "
-             + pd.Series(p_sf_w.astype(int)).astype(STR) + " Salesforce write(s)"
-             + res_pairs["rej_msg"].fillna("").radd("; ").where(p_rej, ""))
+    # templated (the pair's ids are the decision's record_id and new_links): four texts + rare rejections
+    p_msg = pd.Series(np.array([f"{h} HubSpot write(s), {w} Salesforce write(s)" for h in (0, 1) for w in (0, 1)],
+                               dtype=object)[p_hs_w * 2 + p_sf_w], dtype=STR)
+    if p_rej.any():
+        p_msg = p_msg.mask(p_rej, p_msg + res_pairs["rej_msg"].fillna("").radd("; "))
     a_dec.set(pa, p_action, p_reason, p_msg)
     c_dec.set(pc, p_action, p_reason, p_msg)
     # creates
@@ -463,7 +468,7 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
                    "existing account (created before sync was enabled), not imported nor edited since")
     a_dec.set_mask(np.ones(na, dtype=bool), Action.SKIPPED, Reason.NOT_CHANGED, "not changed in the window")
     c_dec.set_mask(np.ones(nc, dtype=bool), Action.SKIPPED, Reason.NOT_CHANGED, "not changed in the window")
-    decisions = pd.concat([a_dec.frame("salesforce", a_id), c_dec.frame("hubspot", c_id)], ignore_index=True)
+    decisions = _DecisionBuilder.concat([a_dec.frame("salesforce", a_id), c_dec.frame("hubspot", c_id)])
 
     # ---- the rest
     new_links = _frame(account_id=take(a_id, new_a), company_id=take(c_id, new_c), reason=new_r)
@@ -475,8 +480,9 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
                         hs_cr["synced"].assign(account_id=take(a_id, ca[hp]), company_id=const_str(None, len(hp))),
                         sf_cr["synced"].assign(account_id=const_str(None, len(fp)), company_id=take(c_id, cc[fp]))],
                        ignore_index=True)
-    synced_values = _frame(account_id=synced["account_id"], company_id=synced["company_id"],
-                           field=synced["field"], value=synced["value"])
+    synced_values = pd.DataFrame({"account_id": synced["account_id"], "company_id": synced["company_id"],
+                                  "field": to_cat(synced["field"]), "value": as_str(synced["value"])})
+    del synced
     synced_values["synced_at"] = pd.Series(pd.DatetimeIndex([ctx.now]).repeat(len(synced_values)),
                                            dtype=schemas.TS)
     conflicts = res_pairs["conflicts"]
@@ -485,9 +491,11 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
                                      company_id=take(c_id, pc[conflicts["pos"].to_numpy()]))
     conflicts = _conform_out(conflicts, "conflicts")
     return Plan(
-        hubspot_creates=_writes(hs_cr["cells"]["record_id"], hs_cr["cells"]["field"], hs_cr["cells"]["value"]),
+        hubspot_creates=_conform_out(_writes(hs_cr["cells"]["record_id"], hs_cr["cells"]["field"],
+                                             hs_cr["cells"]["value"]), "hubspot_creates"),
         hubspot_updates=hubspot_updates,
-        salesforce_creates=_writes(sf_cr["cells"]["record_id"], sf_cr["cells"]["field"], sf_cr["cells"]["value"]),
+        salesforce_creates=_conform_out(_writes(sf_cr["cells"]["record_id"], sf_cr["cells"]["field"],
+                                                sf_cr["cells"]["value"]), "salesforce_creates"),
         salesforce_updates=salesforce_updates,
         contact_attachments=att,
         new_links=new_links,
@@ -504,14 +512,16 @@ def _conform_out(df: pd.DataFrame | None, name: str) -> pd.DataFrame:
     cols = schemas.OUTPUTS[name]
     if df is None or len(df) == 0:
         return schemas.empty(cols)
-    return pd.DataFrame({c: as_str(df[c]) if d == STR else df[c] for c, (d, _) in cols.items()})
+    conv = {STR: as_str, CAT: to_cat}
+    return pd.DataFrame({c: conv.get(d, lambda s: s)(df[c]) for c, (d, _) in cols.items()})
 
 
 class _DecisionBuilder:
     """First decision set for a record wins.
 
     Each column is kept as an index per record into a pool of arrow string chunks (a constant is stored once,
-    a per-record array is stored for its free rows only), so a million decisions never become Python objects.
+    a per-record array as its distinct values), so a million decisions never become Python objects and the
+    columns come out as ``category`` codes without building a million strings.
     """
 
     COLS = ("action", "reason", "rule", "msg")
@@ -539,7 +549,9 @@ class _DecisionBuilder:
         if col == "msg" and not isinstance(v, pd.Series):
             v = pd.Series(np.asarray(v, dtype=object), dtype=STR)  # NA messages stay NA
         if isinstance(v, pd.Series) and v.dtype == STR:
-            self.idx[col][p] = self._add(col, pa.array(v.array).filter(free)) + np.arange(len(p))
+            d = pac.dictionary_encode(_arrow(v).filter(pa.array(free)))  # pool its distinct values only
+            codes = np.asarray(d.indices.fill_null(-1), dtype=np.int64)
+            self.idx[col][p] = np.where(codes >= 0, self._add(col, d.dictionary) + codes, -1)
             return
         # object arrays of a few distinct values (enums): str() each distinct value once, as astype(str) did
         codes, uniques = pd.factorize(np.asarray(v, dtype=object)[free], use_na_sentinel=False)
@@ -564,16 +576,35 @@ class _DecisionBuilder:
     def set_mask(self, mask, action, reason, msg):
         self.set(np.flatnonzero(mask), action, reason, msg)
 
-    def _column(self, col: str) -> pd.Series:
+    def _column(self, col: str) -> tuple[np.ndarray, pa.Array]:
+        """(codes into the pool's distinct values, -1 = NA; those values)."""
         idx = self.idx[col]
         pool = pa.concat_arrays(self.pool[col]) if self.pool[col] else pa.array([], pa.large_string())
-        return from_arrow(pool.take(pa.array(idx, mask=idx < 0)))
+        d = pac.dictionary_encode(pool)
+        pool_code = np.append(np.asarray(d.indices, dtype=np.int32), np.int32(-1))
+        return pool_code[idx], d.dictionary  # idx -1 -> the appended -1
 
-    def frame(self, system: str, ids: pd.Series) -> pd.DataFrame:
-        return pd.DataFrame({
-            "system": _s(system, len(ids)), "record_id": as_str(ids), "action": self._column("action"),
-            "reason": self._column("reason"), "rule": self._column("rule"), "message": self._column("msg"),
-        })
+    def frame(self, system: str, ids: pd.Series) -> dict:
+        cols = {c: self._column(c) for c in self.COLS}
+        cols["system"] = (np.zeros(len(ids), dtype=np.int32), pa.array([system], pa.large_string()))
+        return {"record_id": as_str(ids), **cols}
+
+    @staticmethod
+    def concat(parts: list[dict]) -> pd.DataFrame:
+        """The decisions frame: each categorical column's codes remapped onto the union of the parts' values."""
+        out = {"record_id": pd.concat([p["record_id"] for p in parts], ignore_index=True)}
+        for col, name in (("system", "system"), ("action", "action"), ("reason", "reason"), ("rule", "rule"),
+                          ("msg", "message")):
+            values = pa.concat_arrays([p[col][1] for p in parts])
+            d = pac.dictionary_encode(values)
+            remap = np.asarray(d.indices, dtype=np.int32)
+            codes, start = [], 0
+            for p in parts:
+                c, k = p[col][0], len(p[col][1])
+                codes.append(np.where(c >= 0, remap[start:start + k][np.maximum(c, 0)] if k else -1, -1))
+                start += k
+            out[name] = cat_from_codes(np.concatenate(codes).astype(np.int32), d.dictionary)
+        return pd.DataFrame(out)[list(schemas.OUTPUTS["decisions"])]
 
 
 def _rule_of(reason) -> str:
@@ -586,7 +617,7 @@ def _decisions_all(a_id, c_id, action, reason, msg) -> pd.DataFrame:
         n = len(ids)
         frames.append(_frame(system=_s(system, n), record_id=ids, action=_s(str(action), n),
                              reason=_s(str(reason), n), rule=_s(RULE_OF_REASON[reason], n), message=_s(msg, n)))
-    return pd.concat(frames, ignore_index=True)
+    return _conform_out(pd.concat(frames, ignore_index=True), "decisions")
 
 
 # ---------------------------------------------------------------------------------------------- R5 / R6

@@ -1,9 +1,12 @@
 """Input and output frame schemas of the sync engine (a contract with the extract and load tasks).
 
-Conventions: ids are strings (``str`` dtype); timestamps are tz-aware UTC ``datetime64``; missing values are
-NA; HubSpot values are strings as HubSpot returns them. Extra columns are ignored; missing optional columns
-are treated as all-NA. Mapped fields are those of ``settings.field_mappings`` (Salesforce field names on
-``sf_accounts``, HubSpot property names on ``hs_companies``).
+Conventions: ids are strings (``str`` dtype); output columns with few distinct values (field names, systems,
+actions, reasons, rules, messages, kinds) are ``category`` with ``str`` categories, so that a million rows cost
+a few bytes each (``.astype(str)`` gives the strings back; Parquet keeps them dictionary-encoded); timestamps
+are tz-aware UTC ``datetime64``; missing values are NA; HubSpot values are strings as HubSpot returns them.
+Extra columns are ignored; missing optional columns are treated as all-NA. Mapped fields are those of
+``settings.field_mappings`` (Salesforce field names on ``sf_accounts``, HubSpot property names on
+``hs_companies``).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._util import STR
+from ._util import CAT, STR
 
 TS = "datetime64[ns, UTC]"
 
@@ -62,7 +65,7 @@ WRITE_COLUMNS = {
     "record_id": (STR, "target record: company id / Account Id for updates; the upsert key for creates "
                        "(salesforceaccountid = Account Id for hubspot_creates, HubSpot_Company_ID__c = company id "
                        "for salesforce_creates)"),
-    "field": (STR, "HubSpot property name / Salesforce field name"),
+    "field": (CAT, "HubSpot property name / Salesforce field name"),
     "value": (STR, "canonical string in the target's space; NA = clear the field (never NA in creates)"),
 }
 
@@ -80,34 +83,38 @@ OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "removed_links": {"account_id": (STR, ""), "company_id": (STR, ""), "reason": (STR, "deleted")},
     "decisions": {
-        "system": (STR, "salesforce | hubspot"), "record_id": (STR, ""), "action": (STR, "see reasons.Action"),
-        "reason": (STR, "see reasons.Reason / rejected_<RejectCode>"), "rule": (STR, "R1..R9, '+'-joined when "
+        "system": (CAT, "salesforce | hubspot"), "record_id": (STR, ""), "action": (CAT, "see reasons.Action"),
+        "reason": (CAT, "see reasons.Reason / rejected_<RejectCode>"), "rule": (CAT, "R1..R9, '+'-joined when "
                                                                               "several held"),
-        "message": (STR, "human-readable detail"),
+        "message": (CAT, "human-readable detail, templated (the ids are in record_id; a rejection names the "
+                         "refused value)"),
     },
     "conflicts": {
-        "account_id": (STR, ""), "company_id": (STR, ""), "field": (STR, "Salesforce field"),
+        "account_id": (STR, ""), "company_id": (STR, ""), "field": (CAT, "Salesforce field"),
         "salesforce_value": (STR, ""), "hubspot_value": (STR, ""), "base_value": (STR, "last synced (SF space)"),
-        "winner": (STR, "salesforce | hubspot (more recent modification; tie -> salesforce)"),
-        "kind": (STR, "both_changed | no_baseline"),
+        "winner": (CAT, "salesforce | hubspot (more recent modification; tie -> salesforce)"),
+        "kind": (CAT, "both_changed | no_baseline"),
     },
     "duplicate_candidates": {
-        "system": (STR, "system of the source record"), "record_id": (STR, "source"),
+        "system": (CAT, "system of the source record"), "record_id": (STR, "source"),
         "matched_id": (STR, "the target it was linked to (NA if none)"),
         "candidate_id": (STR, "another target it could have matched, or the taken target"),
-        "step": (STR, "R9_linked_by_id|domain|contacts"),
-        "kind": (STR, "several_candidates | target_taken"),
+        "step": (CAT, "R9_linked_by_id|domain|contacts"),
+        "kind": (CAT, "several_candidates | target_taken"),
     },
     "synced_values": {
         "account_id": (STR, "NA for a company created from it in this plan: fill from the upsert result"),
         "company_id": (STR, "NA likewise for hubspot_creates"),
-        "field": (STR, ""), "value": (STR, "NA = agreed blank"), "synced_at": (TS, "PlanContext.now"),
+        "field": (CAT, "Salesforce field name"), "value": (STR, "NA = agreed blank"),
+        "synced_at": (TS, "PlanContext.now"),
     },
 }
 
 
 def empty(columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(np.array([], dtype=object), dtype=d) for c, (d, _) in columns.items()})
+    return pd.DataFrame({c: pd.Series(np.array([], dtype=object), dtype=d) if d != CAT else
+                         pd.Series(pd.Categorical([], categories=pd.Index([], dtype=STR))) for c, (d, _) in
+                         columns.items()})
 
 
 def conform(df: pd.DataFrame | None, name: str, extra: tuple[str, ...] = ()) -> pd.DataFrame:
