@@ -249,11 +249,11 @@ def records_written(report: dict[str, Any] | None) -> dict[str, dict[str, int]]:
     hs_load, sf_load, link = loads.get("load_hubspot"), loads.get("load_salesforce"), loads.get("link_ids")
     hs = {op: _op_total(hs_load, op) for op in ("upsert", "update")}
     sf = {op: _op_total(sf_load, op) for op in ("upsert", "update")}
-    # link_ids writes "link" on both systems (one operation name): the Salesforce link writes are the
-    # companies HubSpot got created (upserted on salesforceaccountid), the rest go to HubSpot.
+    # link_ids writes "link" on both systems (one operation name): the HubSpot id goes onto each account
+    # that created a company (decisions: salesforce "created"), the rest are account ids onto HubSpot.
     link_total = _op_total(link, "link")
-    hs_created = int(((report["summary"].get("decisions") or {}).get("hubspot") or {}).get("created", 0))
-    sf["link"] = min(link_total, hs_created)
+    sf_created = int(((report["summary"].get("decisions") or {}).get("salesforce") or {}).get("created", 0))
+    sf["link"] = min(link_total, sf_created)
     hs["link"] = link_total - sf["link"]
     sf["attach (contacts)"] = _op_total(link, "attach")
     return {"hubspot": hs, "salesforce": sf}
@@ -342,7 +342,9 @@ def scenario(name: str, dag_id: str, sandbox: Sandbox, env: dict[str, str], tmp:
     written = records_written(report)
     out: dict[str, Any] = {"scenario": name, "n": n_label, **result}
     out["status"] = report["status"] if report else "no report"
+    out["window"] = (report or {}).get("window")
     out["decisions"] = (report or {}).get("summary", {}).get("decisions")
+    out["records_considered"] = {k: sum(v.values()) for k, v in (out["decisions"] or {}).items()}
     out["write_errors"] = (report or {}).get("summary", {}).get("write_errors")
     out["planned_writes"] = (report or {}).get("summary", {}).get("planned_writes")
     out["api_calls_by_task_as_counted_by_product"] = (report or {}).get("api_calls")
