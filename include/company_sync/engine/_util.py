@@ -91,9 +91,9 @@ def shared_codes(*series: pd.Series) -> list[np.ndarray]:
 def map_values(s: pd.Series, mapping: dict) -> pd.Series:
     """``s.map(mapping)`` through the distinct values only (fast for low-cardinality columns)."""
     codes, uniques = pd.factorize(as_str(s), use_na_sentinel=True)
-    mapped = pd.Series(np.asarray(uniques, dtype=object), dtype=object).map(mapping).to_numpy(dtype=object)
-    out = np.where(codes >= 0, mapped[np.maximum(codes, 0)] if len(mapped) else None, None)
-    return pd.Series(out, dtype=STR)
+    mapped = pd.Series(np.asarray(uniques, dtype=object), dtype=object).map(mapping)
+    mapped = pa.array([None if pd.isna(v) else str(v) for v in mapped], pa.large_string())  # distinct only
+    return from_arrow(mapped.take(pa.array(codes, mask=codes < 0)))  # rows expanded in arrow, not as objects
 
 
 def same(a: pd.Series, b: pd.Series) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._util import CAT, STR
+from ._util import CAT, STR, const_str
 
 TS = "datetime64[ns, UTC]"
 
@@ -138,8 +138,8 @@ def conform(df: pd.DataFrame | None, name: str, extra: tuple[str, ...] = ()) -> 
         elif dtype == TS:
             out[c] = pd.Series(pd.NaT, index=range(n), dtype=TS)
         else:
-            out[c] = pd.Series(np.full(n, np.nan, dtype=object), dtype=STR)
+            out[c] = const_str(None, n)  # arrow nulls: no million-object array to convert
     for c in extra:
         if c not in out:
-            out[c] = df[c] if c in df.columns else pd.Series(np.full(n, np.nan, dtype=object), dtype=STR)
+            out[c] = df[c] if c in df.columns else const_str(None, n)
     return pd.DataFrame(out, index=pd.RangeIndex(n))
