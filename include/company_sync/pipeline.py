@@ -348,8 +348,10 @@ def complete_inputs(run_data: dict[str, Any], sf_out: dict[str, Any], hs_out: di
 
     if not (run.mode == "sync" and run.full_scan):  # a full sync scan has read both sides whole already
         # Never scanned a side before (first import or resync)? Read it whole once to seed the mirror.
+        read_whole = set()
         for system in ("salesforce", "hubspot"):
             if state.mirror_size(system) == 0:
+                read_whole.add(system)
                 log.info("%s: no matching mirror yet, reading every record once", system)
                 if system == "salesforce":
                     accounts = _union(accounts, sf.accounts_changed(fields, None, run.end), "Id")
@@ -378,11 +380,12 @@ def complete_inputs(run_data: dict[str, Any], sf_out: dict[str, Any], hs_out: di
         account_ids, company_ids = counterpart_keys(changed_a, changed_c, links, mirror)
         known_accounts, known_companies = set(accounts["Id"]), set(companies["id"])
         account_ids = [i for i in _ids(account_ids) if i not in known_accounts]
-        company_ids = _ids(
-            pd.concat(
-                [pd.Series(_ids(company_ids), dtype="str"), _companies_sharing_contacts(sf, hs, changed_a, links)]
+        if "hubspot" not in read_whole:  # every company is loaded already otherwise
+            company_ids = _ids(
+                pd.concat(
+                    [pd.Series(_ids(company_ids), dtype="str"), _companies_sharing_contacts(sf, hs, changed_a, links)]
+                )
             )
-        )
         company_ids = [i for i in company_ids if i not in known_companies]
         accounts = _union(accounts, sf.accounts_by_ids(account_ids, fields), "Id")
         companies = _union(companies, hs.companies_by_ids(company_ids, props), "id")
