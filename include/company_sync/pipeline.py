@@ -158,6 +158,7 @@ def _prepare(mode: str, context: dict[str, Any]) -> dict[str, Any]:
         last_success_end,
         # The first company_sync run reads both systems whole: the matching mirror starts from it.
         full_refresh=full_refresh or (mode == "sync" and last_success_end is None),
+        overlap=runtime.window_overlap,
     )
     dry_run = bool(params.get("dry_run", False))
     state.start_run(

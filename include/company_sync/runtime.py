@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(os.environ.get("COMPANY_SYNC_HOME") or Path(__file__).resolve().parents[2])
@@ -26,6 +27,8 @@ class Runtime:
     breaker_min_records: int
     # Backoff factor of the one retry policy per API (seconds; doubled on each retry, Retry-After wins).
     retry_backoff: float
+    # How far a window reaches back before its start (SystemModstamp ties, HubSpot's search indexing delay).
+    window_overlap: timedelta
 
     @classmethod
     def from_env(cls) -> Runtime:
@@ -34,8 +37,14 @@ class Runtime:
         try:
             minimum = int(env("COMPANY_SYNC_BREAKER_MIN_RECORDS", "1000"))
             backoff = float(env("COMPANY_SYNC_RETRY_BACKOFF", "0.5"))
+            overlap = timedelta(minutes=float(env("COMPANY_SYNC_WINDOW_OVERLAP_MINUTES", "15")))
         except ValueError as exc:
-            raise ValueError(f"COMPANY_SYNC_BREAKER_MIN_RECORDS / COMPANY_SYNC_RETRY_BACKOFF: {exc}") from exc
+            raise ValueError(
+                "COMPANY_SYNC_BREAKER_MIN_RECORDS / COMPANY_SYNC_RETRY_BACKOFF / "
+                f"COMPANY_SYNC_WINDOW_OVERLAP_MINUTES: {exc}"
+            ) from exc
+        if overlap < timedelta(0):
+            raise ValueError("COMPANY_SYNC_WINDOW_OVERLAP_MINUTES must not be negative")
         return cls(
             state_url=env("COMPANY_SYNC_STATE_URL") or f"sqlite:///{root / '.state' / 'company_sync.db'}",
             staging_url=env("COMPANY_SYNC_STAGING_URL") or (root / ".staging").as_uri(),
@@ -44,6 +53,7 @@ class Runtime:
             hubspot_conn_id=env("COMPANY_SYNC_HUBSPOT_CONN_ID", "hubspot_default"),
             breaker_min_records=minimum,
             retry_backoff=backoff,
+            window_overlap=overlap,
         )
 
     def retry_policy(self):

@@ -1,0 +1,53 @@
+"""Deployment settings from the environment: defaults, overrides, and bad values refused by name."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from include.company_sync.runtime import Runtime
+
+KEYS = ("COMPANY_SYNC_STATE_URL", "COMPANY_SYNC_STAGING_URL", "COMPANY_SYNC_REPORTS_DIR",
+        "COMPANY_SYNC_BREAKER_MIN_RECORDS", "COMPANY_SYNC_RETRY_BACKOFF", "COMPANY_SYNC_WINDOW_OVERLAP_MINUTES")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for key in KEYS:
+        monkeypatch.delenv(key, raising=False)
+
+
+def test_defaults_live_under_the_project():
+    runtime = Runtime.from_env()
+    assert runtime.state_url.startswith("sqlite:///") and runtime.state_url.endswith(".state/company_sync.db")
+    assert runtime.staging_url.startswith("file://") and runtime.staging_url.endswith(".staging")
+    assert runtime.window_overlap == timedelta(minutes=15)
+    assert runtime.retry_policy().backoff_factor == 0.5
+    assert (runtime.salesforce_conn_id, runtime.hubspot_conn_id) == ("salesforce_default", "hubspot_default")
+
+
+def test_environment_overrides(monkeypatch):
+    monkeypatch.setenv("COMPANY_SYNC_STATE_URL", "postgresql+psycopg2://sync@db/sync")
+    monkeypatch.setenv("COMPANY_SYNC_STAGING_URL", "s3://bucket/staging")
+    monkeypatch.setenv("COMPANY_SYNC_WINDOW_OVERLAP_MINUTES", "30")
+    monkeypatch.setenv("COMPANY_SYNC_RETRY_BACKOFF", "2")
+    runtime = Runtime.from_env()
+    assert runtime.state_url == "postgresql+psycopg2://sync@db/sync"
+    assert runtime.staging_url == "s3://bucket/staging"
+    assert runtime.window_overlap == timedelta(minutes=30)
+    assert runtime.retry_policy().backoff_factor == 2.0
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("COMPANY_SYNC_BREAKER_MIN_RECORDS", "many", "COMPANY_SYNC_BREAKER_MIN_RECORDS"),
+        ("COMPANY_SYNC_RETRY_BACKOFF", "fast", "COMPANY_SYNC_RETRY_BACKOFF"),
+        ("COMPANY_SYNC_WINDOW_OVERLAP_MINUTES", "-5", "COMPANY_SYNC_WINDOW_OVERLAP_MINUTES must not be negative"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_variable(monkeypatch, key, value, message):
+    monkeypatch.setenv(key, value)
+    with pytest.raises(ValueError, match=message):
+        Runtime.from_env()
