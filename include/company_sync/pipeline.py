@@ -723,6 +723,7 @@ def link_ids(
 
     synced = run.read(planned["frames"]["synced_values"])
     if not synced.empty:
+        synced = synced.astype({"account_id": "str", "company_id": "str"})  # category ids: filled below
         by_company = dict(zip(new_accounts["company_id"], new_accounts["account_id"], strict=True))
         by_account = dict(zip(new_companies["account_id"], new_companies["company_id"], strict=True))
         synced["account_id"] = synced["account_id"].fillna(synced["company_id"].map(by_company))

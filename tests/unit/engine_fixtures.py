@@ -140,7 +140,7 @@ def apply_plan(inp: SyncInputs, plan: Plan, now=NOW) -> SyncInputs:
     if len(plan.removed_links):
         gone = set(plan.removed_links["account_id"])
         links = links[~links["account_id"].isin(gone)]
-    sv = plan.synced_values.copy()
+    sv = plan.synced_values.astype({"account_id": "str", "company_id": "str"})  # category ids -> strings
     sv["company_id"] = sv["company_id"].fillna(sv["account_id"].map(acc_of_new_company))
     sv["account_id"] = sv["account_id"].fillna(sv["company_id"].map(new_acc_of_company))
     synced = pd.concat([inp.synced_values, sv], ignore_index=True)

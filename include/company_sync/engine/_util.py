@@ -34,6 +34,16 @@ def take(s: pd.Series, idx: np.ndarray) -> pd.Series:
     return from_arrow(to_arrow(s).take(pa.array(idx, mask=idx < 0)))
 
 
+def take_rows(s: pd.Series, idx: np.ndarray) -> pd.Series:
+    """``s`` at positions ``idx`` (all valid) in its own dtype, with a fresh RangeIndex."""
+    return take(s, idx) if s.dtype == STR else s.take(np.asarray(idx, dtype=np.int64)).reset_index(drop=True)
+
+
+def choose(mask: np.ndarray, a: pd.Series, b: pd.Series) -> pd.Series:
+    """``a`` where ``mask``, else ``b`` (``str``; element-wise in arrow)."""
+    return from_arrow(pc.if_else(pa.array(np.asarray(mask, dtype=bool)), _arrow(a), _arrow(b)))
+
+
 def as_str(s: pd.Series | None, n: int | None = None) -> pd.Series:
     """A Series as the ``str`` dtype with a fresh RangeIndex; blank strings stay as they are."""
     if s is None:
@@ -64,36 +74,110 @@ def to_cat(s: pd.Series) -> pd.Series:
     return cat_from_codes(np.asarray(d.indices.fill_null(-1), dtype=np.int32), d.dictionary)
 
 
-def lookup(keys: pd.Series, queries: pd.Series) -> np.ndarray:
-    """Position in ``keys`` of each query (first occurrence), -1 when absent or NA. Hash based, O(n)."""
-    n = len(keys)
-    both = pd.concat([as_str(keys), as_str(queries)], ignore_index=True)
-    codes, uniques = pd.factorize(both, use_na_sentinel=True)
-    pos = np.full(len(uniques) + 1, -1, dtype=np.int64)
-    kc = codes[:n]
-    ok = kc >= 0
-    pos[kc[ok][::-1]] = np.arange(n, dtype=np.int64)[ok][::-1]
-    qc = codes[n:]
-    return np.where(qc >= 0, pos[qc], -1)
+def const_cat(value: str, n: int) -> pd.Series:
+    """``n`` copies of one string as ``category``: one byte a row."""
+    return cat_from_codes(np.zeros(n, dtype=np.int8), [value])
+
+
+def concat_cat(parts: list[pd.Series]) -> pd.Series:
+    """Concatenate ``category`` (or ``str``) Series into one ``category`` Series over the union of their values;
+    codes are remapped, the rows never become strings."""
+    parts = [p if isinstance(p.dtype, pd.CategoricalDtype) else to_cat(p) for p in parts]
+    union = pd.Index(
+        pd.unique(
+            pd.array(
+                np.concatenate(
+                    [np.asarray(p.cat.categories, dtype=object) for p in parts] or [np.zeros(0, dtype=object)]
+                ),
+                dtype=STR,
+            )
+        )
+    )
+    codes = []
+    for p in parts:
+        remap = np.append(union.get_indexer(p.cat.categories), -1).astype(np.int32)
+        codes.append(remap[p.cat.codes.to_numpy()])  # code -1 (NA) picks the appended -1
+    return cat_from_codes(np.concatenate(codes) if codes else np.zeros(0, np.int32), union)
+
+
+def take_cat(s: pd.Series, idx: np.ndarray) -> pd.Series:
+    """``s`` at positions ``idx`` (-1 -> NA) as ``category``: each distinct position's string is built once,
+    the rows are int codes (ids repeated over many rows cost 4 bytes a row instead of the whole id)."""
+    idx = np.asarray(idx, dtype=np.int64)
+    used = np.zeros(len(s) + 1, dtype=bool)  # positions are bounded: mark them instead of hashing
+    used[idx] = True  # -1 marks the extra last slot
+    used[-1] = False
+    kept = np.flatnonzero(used)
+    code_of = np.full(len(s) + 1, -1, dtype=np.int32)
+    code_of[kept] = np.arange(len(kept), dtype=np.int32)
+    try:
+        return cat_from_codes(code_of[idx], pd.Index(take(s, kept)))
+    except ValueError:  # duplicate values in ``s``: categories must be unique
+        return to_cat(take(s, idx))
+
+
+def _chunks(series) -> pa.ChunkedArray:
+    """Several Series as one arrow chunked array of large strings (no copy of the string data)."""
+    out = []
+    for s in series:
+        arr = to_arrow(s)
+        for ch in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+            out.append(ch if ch.type == pa.large_string() else ch.cast(pa.large_string()))
+    return pa.chunked_array(out, type=pa.large_string())
+
+
+def _codes(encoded) -> np.ndarray:
+    """The int64 indices of a dictionary-encoded (chunked) array, -1 for null."""
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    parts = [np.asarray(c.indices.fill_null(-1)).astype(np.int64, copy=False) for c in chunks]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def shared_codes(*series: pd.Series) -> list[np.ndarray]:
-    """Factorize several Series together: equal values get equal int codes; NA gets -1."""
+    """Factorize several Series together: equal values get equal int codes; NA gets -1. One arrow hash pass."""
     lens = [len(s) for s in series]
-    codes, _ = pd.factorize(pd.concat([as_str(s) for s in series], ignore_index=True), use_na_sentinel=True)
-    out, start = [], 0
-    for n in lens:
-        out.append(codes[start : start + n])
-        start += n
+    codes = _codes(pc.dictionary_encode(_chunks(series)))
+    return np.split(codes, np.cumsum(lens)[:-1]) if lens else []
+
+
+def lookup_many(keys: pd.Series, *queries: pd.Series) -> list[np.ndarray]:
+    """Position in ``keys`` of each value of each query (first occurrence), -1 when absent or NA.
+
+    The keys are hashed once for all the queries (one arrow dictionary pass over keys + queries)."""
+    n = len(keys)
+    kc, *qcs = shared_codes(keys, *queries)
+    ok = kc >= 0
+    pos = np.full((int(kc.max()) + 1 if n and ok.any() else 0) + 1, -1, dtype=np.int64)
+    pos[kc[ok][::-1]] = np.arange(n, dtype=np.int64)[ok][::-1]  # reversed: the first occurrence wins
+    out = []
+    for qc in qcs:
+        hit = (qc >= 0) & (qc < len(pos) - 1)
+        out.append(np.where(hit, pos[np.where(hit, qc, -1)], -1))
     return out
+
+
+def lookup(keys: pd.Series, queries: pd.Series) -> np.ndarray:
+    """Position in ``keys`` of each query (first occurrence), -1 when absent or NA. Hash based, O(n)."""
+    if len(keys) == 0 or len(queries) == 0:
+        return np.full(len(queries), -1, dtype=np.int64)
+    found = pc.index_in(_chunks([queries]), value_set=_chunks([keys]).combine_chunks(), skip_nulls=True)
+    return _codes_of_index(found)
+
+
+def _codes_of_index(found) -> np.ndarray:
+    chunks = found.chunks if isinstance(found, pa.ChunkedArray) else [found]
+    parts = [np.asarray(c.fill_null(-1)).astype(np.int64, copy=False) for c in chunks]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def map_values(s: pd.Series, mapping: dict) -> pd.Series:
     """``s.map(mapping)`` through the distinct values only (fast for low-cardinality columns)."""
-    codes, uniques = pd.factorize(as_str(s), use_na_sentinel=True)
-    mapped = pd.Series(np.asarray(uniques, dtype=object), dtype=object).map(mapping)
-    mapped = pa.array([None if pd.isna(v) else str(v) for v in mapped], pa.large_string())  # distinct only
-    return from_arrow(mapped.take(pa.array(codes, mask=codes < 0)))  # rows expanded in arrow, not as objects
+    d = pc.dictionary_encode(_chunks([s]).combine_chunks())
+    mapped = pa.array(
+        [None if (x := mapping.get(v)) is None or pd.isna(x) else str(x) for v in d.dictionary.to_pylist()],
+        pa.large_string(),
+    )  # distinct values only
+    return from_arrow(mapped.take(d.indices))  # rows expanded in arrow, not as objects
 
 
 def same(a: pd.Series, b: pd.Series) -> np.ndarray:

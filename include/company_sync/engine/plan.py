@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pac
 
-from include.company_sync.settings import FieldMapping, Settings, SyncRule
+from include.company_sync.settings import Settings, SyncRule
 
 from . import schemas
 from ._util import (
@@ -32,14 +32,20 @@ from ._util import (
     _arrow,
     as_str,
     cat_from_codes,
+    choose,
+    concat_cat,
+    const_cat,
     const_str,
     first_per_group,
     lookup,
+    lookup_many,
     map_values,
     rank_of,
     same,
     shared_codes,
     take,
+    take_cat,
+    take_rows,
     to_cat,
 )
 from .domains import matchable, normalize_domain
@@ -78,7 +84,13 @@ class SyncInputs:
     hs_list_members: pd.DataFrame | None = None
     hs_owners: pd.DataFrame | None = None
     lifecycle_stages: tuple[str, ...] = (
-        "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer", "evangelist",
+        "subscriber",
+        "lead",
+        "marketingqualifiedlead",
+        "salesqualifiedlead",
+        "opportunity",
+        "customer",
+        "evangelist",
     )
     links: pd.DataFrame | None = None
     synced_values: pd.DataFrame | None = None
@@ -115,8 +127,8 @@ class Plan:
 def _s(values, n: int | None = None) -> pd.Series:
     if np.isscalar(values) or values is None:
         return const_str(None if values is None else str(values), n)
-    return pd.Series(np.asarray(values, dtype=object), dtype=STR) if not isinstance(values, pd.Series) else as_str(
-        values
+    return (
+        pd.Series(np.asarray(values, dtype=object), dtype=STR) if not isinstance(values, pd.Series) else as_str(values)
     )
 
 
@@ -126,16 +138,43 @@ def _frame(**cols) -> pd.DataFrame:
 
 
 def _writes(record_id, fld, value) -> pd.DataFrame:
-    return _frame(record_id=record_id, field=fld, value=value)
+    """A write frame: record_id, field (``category``; one name or a Series), value."""
+    n = len(record_id)
+    return pd.DataFrame(
+        {
+            "record_id": as_str(record_id),
+            "field": const_cat(fld, n) if isinstance(fld, str) else to_cat(fld),
+            "value": _s(value, n),
+        }
+    )
+
+
+def _concat_writes(parts: list[pd.DataFrame], name: str) -> pd.DataFrame:
+    return _conform_out(
+        pd.DataFrame(
+            {
+                "record_id": pd.concat([p["record_id"] for p in parts], ignore_index=True),
+                "field": concat_cat([p["field"] for p in parts]),
+                "value": as_str(pd.concat([p["value"] for p in parts], ignore_index=True)),
+            }
+        ),
+        name,
+    )
 
 
 def _owner_maps(users: pd.DataFrame, owners: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
     """Active Salesforce users <-> HubSpot owners by exact email (case-insensitive) and name (two-way)."""
     u = users[users["IsActive"].to_numpy(dtype=bool)]
-    ukey = u["Email"].str.strip().str.lower() + "|" + (u["FirstName"].fillna("") + " " + u["LastName"].fillna(
-        "")).str.strip().str.lower()
-    okey = owners["email"].str.strip().str.lower() + "|" + (owners["firstName"].fillna("") + " " + owners[
-        "lastName"].fillna("")).str.strip().str.lower()
+    ukey = (
+        u["Email"].str.strip().str.lower()
+        + "|"
+        + (u["FirstName"].fillna("") + " " + u["LastName"].fillna("")).str.strip().str.lower()
+    )
+    okey = (
+        owners["email"].str.strip().str.lower()
+        + "|"
+        + (owners["firstName"].fillna("") + " " + owners["lastName"].fillna("")).str.strip().str.lower()
+    )
     left = pd.DataFrame({"k": ukey.to_numpy(), "user": u["Id"].to_numpy()}).dropna()
     right = pd.DataFrame({"k": okey.to_numpy(), "owner": owners["id"].to_numpy()}).dropna()
     m = left.merge(right, on="k").sort_values(["user", "owner"])
@@ -154,52 +193,73 @@ def _ts_gt(s: pd.Series, t: pd.Timestamp, ge: bool = False) -> np.ndarray:
     return r.fillna(False).to_numpy(dtype=bool)
 
 
-@dataclass
 class _Cells:
-    """Long-form writes being assembled: pair/record position, field, value, error code + message."""
+    """Long-form writes being assembled: (position, field, value) cells, and apart the few cells the target
+    would refuse (position, error code, message). Field names stay small codes until the frame is built."""
 
-    pos: list = field(default_factory=list)
-    fld: list = field(default_factory=list)
-    val: list = field(default_factory=list)
-    err: list = field(default_factory=list)
-    msg: list = field(default_factory=list)
+    def __init__(self):
+        self.fields: list[str] = []
+        self.pos: list[np.ndarray] = []
+        self.fld: list[np.ndarray] = []
+        self.val: list[pd.Series] = []
+        self.bad: list[pd.DataFrame] = []
 
-    def add(self, pos, fld: str, val: pd.Series, err: pd.Series | None = None, msg: pd.Series | None = None):
+    def add(
+        self,
+        pos,
+        fld: str,
+        values,
+        err=None,
+        refused: pd.Series | None = None,
+        target: str = "",
+        msg: str | None = None,
+    ) -> None:
+        """Cells ``pos`` of ``fld``. ``values`` / ``err`` / ``refused`` are full-length Series read at ``pos`` (or
+        one value for every cell); ``err`` NA = fine. The message of a refused cell quotes ``refused``."""
+        pos = np.asarray(pos, dtype=np.int64)
         n = len(pos)
         if n == 0:
             return
-        self.pos.append(np.asarray(pos, dtype=np.int64))
-        self.fld.append(const_str(fld, n))
-        self.val.append(as_str(val))
-        self.err.append(as_str(err, n) if err is not None else _s(None, n))
-        self.msg.append(as_str(msg, n) if msg is not None else _s(None, n))
+        if fld not in self.fields:
+            self.fields.append(fld)
+        self.pos.append(pos)
+        self.fld.append(np.full(n, self.fields.index(fld), dtype=np.int16))
+        self.val.append(take(values, pos) if isinstance(values, pd.Series) else const_str(values, n))
+        if err is None:
+            return
+        if isinstance(err, str):
+            bp, codes = pos, const_str(err, n)
+        else:
+            bp = pos[err.notna().to_numpy()[pos]]
+            if len(bp) == 0:
+                return
+            codes = take(err, bp)
+        text = (
+            const_str(msg, len(bp))
+            if msg is not None
+            else (codes + ": " + target + " refuses '" + take(refused, bp).fillna("").str.slice(0, 60) + "'")
+        )
+        self.bad.append(pd.DataFrame({"pos": bp, "err": codes, "msg": text}))
 
-    def frame(self) -> pd.DataFrame:
-        if not self.pos:
-            return pd.DataFrame({"pos": np.zeros(0, np.int64), "field": _s([]), "value": _s([]), "err": _s([]),
-                                 "msg": _s([])})
-        return pd.DataFrame({
-            "pos": np.concatenate(self.pos), "field": pd.concat(self.fld, ignore_index=True),
-            "value": pd.concat(self.val, ignore_index=True), "err": pd.concat(self.err, ignore_index=True),
-            "msg": pd.concat(self.msg, ignore_index=True),
-        })
+    def frame(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """-> (cells: pos, field (category), value; refused cells: pos, err, msg)."""
+        cells = pd.DataFrame(
+            {
+                "pos": np.concatenate(self.pos) if self.pos else np.zeros(0, np.int64),
+                "field": cat_from_codes(np.concatenate(self.fld) if self.fld else np.zeros(0, np.int16), self.fields),
+                "value": pd.concat(self.val, ignore_index=True) if self.val else _s([]),
+            }
+        )
+        bad = (
+            pd.concat(self.bad, ignore_index=True)
+            if self.bad
+            else pd.DataFrame({"pos": np.zeros(0, np.int64), "err": _s([]), "msg": _s([])})
+        )
+        return cells, bad
 
 
-def _reject_msg(m: FieldMapping, side: str, raw: pd.Series, err: pd.Series) -> pd.Series:
-    """Messages only for the cells that carry an error (NA elsewhere)."""
-    target = "Salesforce" if side == "sf" else "HubSpot"
-    name = m.salesforce if side == "sf" else m.hubspot
-    out = _s(None, len(err))
-    bad = err.notna().to_numpy()
-    if bad.any():
-        out[bad] = (err[bad] + ": " + target + " " + name + " refuses '" + raw[bad].fillna("").str.slice(0, 60)
-                    + "'").to_numpy()
-    return out
-
-
-def _first_error(cells: pd.DataFrame, n: int) -> tuple[np.ndarray, pd.Series, pd.Series]:
-    """Per position: rejected?, first error code, its message."""
-    bad = cells[cells["err"].notna().to_numpy()]
+def _first_error(bad: pd.DataFrame, n: int) -> tuple[np.ndarray, pd.Series, pd.Series]:
+    """Per position: rejected?, its first refused cell's error code and message."""
     rej = np.zeros(n, dtype=bool)
     code = _s(None, n)
     msg = _s(None, n)
@@ -232,21 +292,33 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
         a_changed, c_changed = rs_a.copy(), rs_c.copy()
 
     if not st.company_sync_enabled:  # R1: nothing at all
-        return Plan(decisions=_decisions_all(a_id, c_id, Action.SKIPPED, Reason.R1_COMPANY_SYNC_OFF,
-                                             "company sync is off: nothing is synced"))
+        return Plan(
+            decisions=_decisions_all(
+                a_id, c_id, Action.SKIPPED, Reason.R1_COMPANY_SYNC_OFF, "company sync is off: nothing is synced"
+            )
+        )
 
     a_deleted = A["IsDeleted"].to_numpy(dtype=bool)
 
-    # ---- links (state store)
+    # ---- every id lookup at once: each id column is hashed a single time, together with all its queries
     L = schemas.conform(inputs.links, "links").drop_duplicates("account_id").drop_duplicates("company_id")
-    la, lc = lookup(a_id, L["account_id"]), lookup(c_id, L["company_id"])
+    cts = _Contacts(inputs)
+    SV = schemas.conform(inputs.synced_values, "synced_values")
+    la, c_sfid_pos, sc_a, sv_a = lookup_many(
+        a_id, L["account_id"], C["salesforceaccountid"], cts.SC["AccountId"], SV["account_id"]
+    )
+    lc, a_hsid_pos, cts.as_c, sv_c = lookup_many(
+        c_id, L["company_id"], A["HubSpot_Company_ID__c"], cts.AS["company_id"], SV["company_id"]
+    )
+
+    # ---- links (state store)
     a_linked, c_linked = np.zeros(na, dtype=bool), np.zeros(nc, dtype=bool)
     a_linked[la[la >= 0]] = True
     c_linked[lc[lc >= 0]] = True
     del_link = (la >= 0) & a_deleted[np.maximum(la, 0)] if na else np.zeros(len(L), dtype=bool)
     removed = L[del_link]
     c_lost_account = np.zeros(nc, dtype=bool)
-    lost_c = lookup(c_id, removed["company_id"])
+    lost_c = lc[del_link]
     c_lost_account[lost_c[lost_c >= 0]] = True
     both = (la >= 0) & (lc >= 0) & ~del_link
     ex_a, ex_c = la[both], lc[both]
@@ -275,8 +347,11 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     edited_after = _ts_gt(A["SystemModstamp"], ctx.sync_enabled_at)
     eligible = created_after | imp | edited_after | rs_a
     a_src = a_changed & ~a_deleted & ~a_linked & eligible
-    a_src_reason = np.select([rs_a, imp, created_after], [Reason.R8_MANUAL_RESYNC, Reason.R3A_IMPORTED,
-                                                         Reason.R2_NEW_ACCOUNT], Reason.R3B_EDITED_AFTER_ENABLE)
+    a_src_reason = np.select(
+        [rs_a, imp, created_after],
+        [Reason.R8_MANUAL_RESYNC, Reason.R3A_IMPORTED, Reason.R2_NEW_ACCOUNT],
+        Reason.R3B_EDITED_AFTER_ENABLE,
+    )
 
     free_a, free_c = a_src.copy(), ~c_linked
     m_a, m_c, m_r = [], [], []
@@ -291,15 +366,22 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
         free_c[t] = False
         if len(res.dup_src):
             src_ids, tgt_ids = (a_id, c_id) if src_is_account else (c_id, a_id)
-            dups.append(_frame(system="salesforce" if src_is_account else "hubspot",
-                               record_id=src_ids.to_numpy()[res.dup_src],
-                               matched_id=np.where(res.dup_matched >= 0, tgt_ids.to_numpy()[np.maximum(
-                                   res.dup_matched, 0)] if len(tgt_ids) else None, None),
-                               candidate_id=tgt_ids.to_numpy()[res.dup_cand], step=str(reason), kind=res.dup_kind))
+            dups.append(
+                _frame(
+                    system="salesforce" if src_is_account else "hubspot",
+                    record_id=src_ids.to_numpy()[res.dup_src],
+                    matched_id=np.where(
+                        res.dup_matched >= 0,
+                        tgt_ids.to_numpy()[np.maximum(res.dup_matched, 0)] if len(tgt_ids) else None,
+                        None,
+                    ),
+                    candidate_id=tgt_ids.to_numpy()[res.dup_cand],
+                    step=str(reason),
+                    kind=res.dup_kind,
+                )
+            )
 
     # step 2: id (company.salesforceaccountid = Account Id, or Account.HubSpot_Company_ID__c = company id)
-    c_sfid_pos = lookup(a_id, C["salesforceaccountid"])
-    a_hsid_pos = lookup(c_id, A["HubSpot_Company_ID__c"])
     cs = np.r_[c_sfid_pos[c_sfid_pos >= 0], np.flatnonzero(a_hsid_pos >= 0)]
     ct = np.r_[np.flatnonzero(c_sfid_pos >= 0), a_hsid_pos[a_hsid_pos >= 0]]
     _take(resolve_step(cs, ct, free_a, free_c, a_rank, c_rank, nc), Reason.R9_LINKED_BY_ID, True)
@@ -307,19 +389,20 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     cs, ct = pairs_on_codes(a_dc, free_a, c_dc, free_c)
     _take(resolve_step(cs, ct, free_a, free_c, a_rank, c_rank, nc), Reason.R9_LINKED_BY_DOMAIN, True)
     # step 4: shared contacts by email
-    cts = _Contacts(inputs, c_id)
     if free_a.any():
         SC, HC, as_c, as_h = cts.SC, cts.HC, cts.as_c, cts.as_h
-        sc_a = lookup(a_id, SC["AccountId"])
         as_email = take(HC["email"].str.strip().str.lower(), as_h)
         e_sf, e_hs = shared_codes(SC["Email"].str.strip().str.lower(), as_email)
-        s_ok = (sc_a >= 0)
+        s_ok = sc_a >= 0
         s_ok[s_ok] = free_a[sc_a[s_ok]]
-        t_ok = (as_c >= 0)
+        t_ok = as_c >= 0
         t_ok[t_ok] = free_c[as_c[t_ok]]
         ps, pt = pairs_on_codes(e_sf, s_ok, e_hs, t_ok)
-        _take(resolve_step(sc_a[ps] if len(ps) else ps, as_c[pt] if len(pt) else pt, free_a, free_c, a_rank,
-                           c_rank, nc), Reason.R9_LINKED_BY_CONTACTS, True)
+        _take(
+            resolve_step(sc_a[ps] if len(ps) else ps, as_c[pt] if len(pt) else pt, free_a, free_c, a_rank, c_rank, nc),
+            Reason.R9_LINKED_BY_CONTACTS,
+            True,
+        )
     a_create = a_src & free_a
 
     # ---- HubSpot side: mirrored matching, then R5/R6/R8
@@ -356,8 +439,16 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     c_src_m &= ~has_dom
     if (c_dupskip & has_dom).any() or (c_dupskip & has_id).any():
         ds = np.flatnonzero(c_dupskip)
-        dups.append(_frame(system="hubspot", record_id=c_id.to_numpy()[ds], matched_id=None,
-                           candidate_id=None, step=str(Reason.R9_DUPLICATE_CANDIDATE), kind="target_taken"))
+        dups.append(
+            _frame(
+                system="hubspot",
+                record_id=c_id.to_numpy()[ds],
+                matched_id=None,
+                candidate_id=None,
+                step=str(Reason.R9_DUPLICATE_CANDIDATE),
+                kind="target_taken",
+            )
+        )
     c_cand = c_src_m
 
     crit = _criteria(inputs, st, C, cts, c_cand)
@@ -375,14 +466,16 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     pa = np.r_[ex_a[considered_ex], new_a]
     pc = np.r_[ex_c[considered_ex], new_c]
     p_new = np.r_[np.zeros(considered_ex.sum(), dtype=bool), np.ones(len(new_a), dtype=bool)]
-    owner_of_user, user_of_owner = _owner_maps(schemas.conform(inputs.sf_users, "sf_users"),
-                                               schemas.conform(inputs.hs_owners, "hs_owners"))
-    res_pairs = _resolve_pairs(A, C, pa, pc, maps, inputs, ctx, owner_of_user, user_of_owner, a_url, c_dom_norm)
+    owner_of_user, user_of_owner = _owner_maps(
+        schemas.conform(inputs.sf_users, "sf_users"), schemas.conform(inputs.hs_owners, "hs_owners")
+    )
+    base = _base_values(SV, sv_a, sv_c, pa, pc, na)
+    del SV, sv_a, sv_c
+    res_pairs = _resolve_pairs(A, C, pa, pc, maps, base, owner_of_user, user_of_owner, a_url, c_dom_norm)
 
     # ---- creates
     hs_cr = _hubspot_creates(A, np.flatnonzero(a_create), maps, owner_of_user, a_url)
-    sf_cr = _salesforce_creates(C, np.flatnonzero(c_create), maps, user_of_owner, ctx.integration_user_id,
-                                c_rank)
+    sf_cr = _salesforce_creates(C, np.flatnonzero(c_create), maps, user_of_owner, ctx.integration_user_id, c_rank)
 
     # ---- R7 lifecycle for companies that sync
     syncing = c_has_pair.copy()
@@ -391,19 +484,23 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     lc_pos, lc_val = _lifecycle(inputs, C, cts, syncing)
 
     # ---- HubSpot updates
-    hs_parts = [_writes(take(c_id, pc[res_pairs["hs"]["pos"].to_numpy()]), res_pairs["hs"]["field"],
-                        res_pairs["hs"]["value"])]
-    link_hs = p_new & ~same(C["salesforceaccountid"].take(pc).reset_index(drop=True), a_id.take(pa).reset_index(
-        drop=True))
+    hs_parts = [
+        _writes(take(c_id, pc[res_pairs["hs"]["pos"].to_numpy()]), res_pairs["hs"]["field"], res_pairs["hs"]["value"])
+    ]
+    link_hs = p_new & ~same(
+        C["salesforceaccountid"].take(pc).reset_index(drop=True), a_id.take(pa).reset_index(drop=True)
+    )
     hs_parts.append(_writes(take(c_id, pc[link_hs]), "salesforceaccountid", take(a_id, pa[link_hs])))
     hs_parts.append(_writes(take(c_id, lc_pos), "lifecyclestage", lc_val))
-    hubspot_updates = _conform_out(pd.concat(hs_parts, ignore_index=True), "hubspot_updates")
-    sf_parts = [_writes(take(a_id, pa[res_pairs["sf"]["pos"].to_numpy()]), res_pairs["sf"]["field"],
-                        res_pairs["sf"]["value"])]
-    link_sf = p_new & ~same(A["HubSpot_Company_ID__c"].take(pa).reset_index(drop=True),
-                            c_id.take(pc).reset_index(drop=True))
+    hubspot_updates = _concat_writes(hs_parts, "hubspot_updates")
+    sf_parts = [
+        _writes(take(a_id, pa[res_pairs["sf"]["pos"].to_numpy()]), res_pairs["sf"]["field"], res_pairs["sf"]["value"])
+    ]
+    link_sf = p_new & ~same(
+        A["HubSpot_Company_ID__c"].take(pa).reset_index(drop=True), c_id.take(pc).reset_index(drop=True)
+    )
     sf_parts.append(_writes(take(a_id, pa[link_sf]), "HubSpot_Company_ID__c", take(c_id, pc[link_sf])))
-    salesforce_updates = _conform_out(pd.concat(sf_parts, ignore_index=True), "salesforce_updates")
+    salesforce_updates = _concat_writes(sf_parts, "salesforce_updates")
 
     # ---- decisions
     npair = len(pa)
@@ -418,54 +515,112 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     a_dec = _DecisionBuilder(na)
     c_dec = _DecisionBuilder(nc)
     # pair-level decisions (rejected > linked > updated > unchanged)
-    p_reason = np.where(p_rej, "rej", np.where(p_new, "new", np.where(p_hs_w | p_sf_w, Reason.UPDATED, np.where(
-        c_lc[pc], Reason.R7_LIFECYCLE_ADVANCED, Reason.UNCHANGED))))
-    p_action = np.select([p_rej, p_new, p_hs_w | p_sf_w | c_lc[pc]], [Action.REJECTED, Action.LINKED,
-                                                                      Action.UPDATED], Action.UNCHANGED)
-    p_reason = np.where(p_rej, res_pairs["rej_reason"].to_numpy(dtype=object),
-                        np.where(p_new, np.r_[np.full(considered_ex.sum(), "", dtype=object), new_r], p_reason))
+    p_reason = np.where(
+        p_rej,
+        "rej",
+        np.where(
+            p_new,
+            "new",
+            np.where(
+                p_hs_w | p_sf_w, Reason.UPDATED, np.where(c_lc[pc], Reason.R7_LIFECYCLE_ADVANCED, Reason.UNCHANGED)
+            ),
+        ),
+    )
+    p_action = np.select(
+        [p_rej, p_new, p_hs_w | p_sf_w | c_lc[pc]], [Action.REJECTED, Action.LINKED, Action.UPDATED], Action.UNCHANGED
+    )
+    p_reason = np.where(
+        p_rej,
+        res_pairs["rej_reason"].to_numpy(dtype=object),
+        np.where(p_new, np.r_[np.full(considered_ex.sum(), "", dtype=object), new_r], p_reason),
+    )
     # templated (the pair's ids are the decision's record_id and new_links): four texts + rare rejections
-    p_msg = pd.Series(np.array([f"{h} HubSpot write(s), {w} Salesforce write(s)" for h in (0, 1) for w in (0, 1)],
-                               dtype=object)[p_hs_w * 2 + p_sf_w], dtype=STR)
+    p_msg = pd.Series(
+        np.array([f"{h} HubSpot write(s), {w} Salesforce write(s)" for h in (0, 1) for w in (0, 1)], dtype=object)[
+            p_hs_w * 2 + p_sf_w
+        ],
+        dtype=STR,
+    )
     if p_rej.any():
         p_msg = p_msg.mask(p_rej, p_msg + res_pairs["rej_msg"].fillna("").radd("; "))
     a_dec.set(pa, p_action, p_reason, p_msg)
     c_dec.set(pc, p_action, p_reason, p_msg)
     # creates
     ca = np.flatnonzero(a_create)
-    a_dec.set(ca, np.where(hs_cr["rejected"], Action.REJECTED, Action.CREATED),
-              np.where(hs_cr["rejected"], hs_cr["rej_reason"].to_numpy(dtype=object), a_src_reason[ca]),
-              ("create company from account (" + pd.Series(a_src_reason[ca], dtype=STR) + ")"
-               + hs_cr["rej_msg"].fillna("").radd("; ").where(hs_cr["rejected"], "")))
+    a_dec.set(
+        ca,
+        np.where(hs_cr["rejected"], Action.REJECTED, Action.CREATED),
+        np.where(hs_cr["rejected"], hs_cr["rej_reason"].to_numpy(dtype=object), a_src_reason[ca]),
+        (
+            "create company from account ("
+            + pd.Series(a_src_reason[ca], dtype=STR)
+            + ")"
+            + hs_cr["rej_msg"].fillna("").radd("; ").where(hs_cr["rejected"], "")
+        ),
+    )
     cc = np.flatnonzero(c_create)
     cre_reason = np.where(rs_c[cc], Reason.R8_MANUAL_RESYNC, crit["reason"][cc])
-    c_dec.set(cc, np.where(sf_cr["rejected"], Action.REJECTED, Action.CREATED),
-              np.where(sf_cr["rejected"], sf_cr["rej_reason"].to_numpy(dtype=object), cre_reason),
-              ("create account from company; rules held: " + pd.Series(crit["held"][cc], dtype=STR)
-               + sf_cr["rej_msg"].fillna("").radd("; ").where(sf_cr["rejected"], "")),
-              rule=np.where(rs_c[cc], "R8", crit["held"][cc]))
+    c_dec.set(
+        cc,
+        np.where(sf_cr["rejected"], Action.REJECTED, Action.CREATED),
+        np.where(sf_cr["rejected"], sf_cr["rej_reason"].to_numpy(dtype=object), cre_reason),
+        (
+            "create account from company; rules held: "
+            + pd.Series(crit["held"][cc], dtype=STR)
+            + sf_cr["rej_msg"].fillna("").radd("; ").where(sf_cr["rejected"], "")
+        ),
+        rule=np.where(rs_c[cc], "R8", crit["held"][cc]),
+    )
     # skips, in priority order (first set wins)
-    a_dec.set_mask(a_deleted, Action.SKIPPED, Reason.DELETED,
-                   "deleted in Salesforce: never creates; its link is removed, the company is kept")
-    c_dec.set_mask(c_lost_account, Action.SKIPPED, Reason.DELETED,
-                   "linked account deleted in Salesforce: link removed, company kept")
+    a_dec.set_mask(
+        a_deleted,
+        Action.SKIPPED,
+        Reason.DELETED,
+        "deleted in Salesforce: never creates; its link is removed, the company is kept",
+    )
+    c_dec.set_mask(
+        c_lost_account,
+        Action.SKIPPED,
+        Reason.DELETED,
+        "linked account deleted in Salesforce: link removed, company kept",
+    )
     a_dec.set_mask(a_has_pair, Action.SKIPPED, Reason.NOT_CHANGED, "linked; neither side changed in the window")
     c_dec.set_mask(c_has_pair & c_lc, Action.UPDATED, Reason.R7_LIFECYCLE_ADVANCED, "lifecycle stage advanced")
     c_dec.set_mask(c_has_pair, Action.SKIPPED, Reason.NOT_CHANGED, "linked; neither side changed in the window")
-    a_dec.set_mask(a_linked & a_changed, Action.SKIPPED, Reason.COUNTERPART_MISSING,
-                   "linked company not among the inputs")
-    c_dec.set_mask(c_linked & c_changed, Action.SKIPPED, Reason.COUNTERPART_MISSING,
-                   "linked account not among the inputs")
-    c_dec.set_mask(c_dupskip, Action.SKIPPED, Reason.R9_DUPLICATE_CANDIDATE,
-                   "an account with this domain/id already exists and is linked elsewhere: not created, reported")
-    c_dec.set_mask(c_missing, Action.SKIPPED, Reason.COUNTERPART_MISSING,
-                   "salesforceaccountid names an account not among the inputs")
+    a_dec.set_mask(
+        a_linked & a_changed, Action.SKIPPED, Reason.COUNTERPART_MISSING, "linked company not among the inputs"
+    )
+    c_dec.set_mask(
+        c_linked & c_changed, Action.SKIPPED, Reason.COUNTERPART_MISSING, "linked account not among the inputs"
+    )
+    c_dec.set_mask(
+        c_dupskip,
+        Action.SKIPPED,
+        Reason.R9_DUPLICATE_CANDIDATE,
+        "an account with this domain/id already exists and is linked elsewhere: not created, reported",
+    )
+    c_dec.set_mask(
+        c_missing,
+        Action.SKIPPED,
+        Reason.COUNTERPART_MISSING,
+        "salesforceaccountid names an account not among the inputs",
+    )
     nc_m = c_cand & ~c_create
-    c_dec.set(np.flatnonzero(nc_m), Action.SKIPPED, crit["reason"][nc_m],
-              "no account created; rules held: " + pd.Series(crit["held"][nc_m], dtype=STR)
-              + " (adopted: any do-not-create rule wins)", rule=crit["held"][nc_m])
-    a_dec.set_mask(a_changed & ~a_deleted & ~eligible, Action.SKIPPED, Reason.R3_EXISTING_NOT_EDITED,
-                   "existing account (created before sync was enabled), not imported nor edited since")
+    c_dec.set(
+        np.flatnonzero(nc_m),
+        Action.SKIPPED,
+        crit["reason"][nc_m],
+        "no account created; rules held: "
+        + pd.Series(crit["held"][nc_m], dtype=STR)
+        + " (adopted: any do-not-create rule wins)",
+        rule=crit["held"][nc_m],
+    )
+    a_dec.set_mask(
+        a_changed & ~a_deleted & ~eligible,
+        Action.SKIPPED,
+        Reason.R3_EXISTING_NOT_EDITED,
+        "existing account (created before sync was enabled), not imported nor edited since",
+    )
     a_dec.set_mask(np.ones(na, dtype=bool), Action.SKIPPED, Reason.NOT_CHANGED, "not changed in the window")
     c_dec.set_mask(np.ones(nc, dtype=bool), Action.SKIPPED, Reason.NOT_CHANGED, "not changed in the window")
     decisions = _DecisionBuilder.concat([a_dec.frame("salesforce", a_id), c_dec.frame("hubspot", c_id)])
@@ -474,36 +629,38 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     new_links = _frame(account_id=take(a_id, new_a), company_id=take(c_id, new_c), reason=new_r)
     removed_links = _frame(account_id=removed["account_id"], company_id=removed["company_id"], reason="deleted")
     att = sf_cr["attach"](inputs, crit["private_pairs"])
-    sp, hp, fp = (res_pairs["synced"]["pos"].to_numpy(), hs_cr["synced"]["pos"].to_numpy(),
-                  sf_cr["synced"]["pos"].to_numpy())
-    synced = pd.concat([res_pairs["synced"].assign(account_id=take(a_id, pa[sp]), company_id=take(c_id, pc[sp])),
-                        hs_cr["synced"].assign(account_id=take(a_id, ca[hp]), company_id=const_str(None, len(hp))),
-                        sf_cr["synced"].assign(account_id=const_str(None, len(fp)), company_id=take(c_id, cc[fp]))],
-                       ignore_index=True)
-    synced_values = pd.DataFrame({"account_id": synced["account_id"], "company_id": synced["company_id"],
-                                  "field": to_cat(synced["field"]), "value": as_str(synced["value"])})
-    del synced
-    synced_values["synced_at"] = pd.Series(pd.DatetimeIndex([ctx.now]).repeat(len(synced_values)),
-                                           dtype=schemas.TS)
     conflicts = res_pairs["conflicts"]
     if len(conflicts):
-        conflicts = conflicts.assign(account_id=take(a_id, pa[conflicts["pos"].to_numpy()]),
-                                     company_id=take(c_id, pc[conflicts["pos"].to_numpy()]))
+        conflicts = conflicts.assign(
+            account_id=take(a_id, pa[conflicts["pos"].to_numpy()]),
+            company_id=take(c_id, pc[conflicts["pos"].to_numpy()]),
+        )
     conflicts = _conform_out(conflicts, "conflicts")
+    hubspot_creates = _conform_out(hs_cr.pop("cells"), "hubspot_creates")
+    salesforce_creates = _conform_out(sf_cr.pop("cells"), "salesforce_creates")
+    # the ids repeat once per field: kept as category codes; the creates' other side comes from the upserts
+    sv = (res_pairs.pop("synced"), hs_cr.pop("synced"), sf_cr.pop("synced"))
+    sp, hp, fp = (f["pos"].to_numpy() for f in sv)
+    synced_values = pd.DataFrame(
+        {
+            "account_id": take_cat(a_id, np.concatenate([pa[sp], ca[hp], np.full(len(fp), -1)])),
+            "company_id": take_cat(c_id, np.concatenate([pc[sp], np.full(len(hp), -1), cc[fp]])),
+            "field": concat_cat([f["field"] for f in sv]),
+            "value": as_str(pd.concat([f["value"] for f in sv], ignore_index=True)),
+            "synced_at": pd.Series(pd.DatetimeIndex([ctx.now]).repeat(sum(map(len, sv))), dtype=schemas.TS),
+        }
+    )
     return Plan(
-        hubspot_creates=_conform_out(_writes(hs_cr["cells"]["record_id"], hs_cr["cells"]["field"],
-                                             hs_cr["cells"]["value"]), "hubspot_creates"),
+        hubspot_creates=hubspot_creates,
         hubspot_updates=hubspot_updates,
-        salesforce_creates=_conform_out(_writes(sf_cr["cells"]["record_id"], sf_cr["cells"]["field"],
-                                                sf_cr["cells"]["value"]), "salesforce_creates"),
+        salesforce_creates=salesforce_creates,
         salesforce_updates=salesforce_updates,
         contact_attachments=att,
         new_links=new_links,
         removed_links=removed_links,
         decisions=decisions,
         conflicts=conflicts,
-        duplicate_candidates=_conform_out(pd.concat(dups, ignore_index=True) if dups else None,
-                                          "duplicate_candidates"),
+        duplicate_candidates=_conform_out(pd.concat(dups, ignore_index=True) if dups else None, "duplicate_candidates"),
         synced_values=synced_values,
     )
 
@@ -567,9 +724,13 @@ class _DecisionBuilder:
         self._put("action", p, free, action)
         self._put("reason", p, free, reason)
         if rule is None:  # the rule cited by each reason, looked up once per distinct reason
-            rule = _rule_of(reason) if isinstance(reason, str) else np.asarray(
-                [_rule_of(x) for x in pd.unique(np.asarray(reason, dtype=object))], dtype=object)[
-                pd.factorize(np.asarray(reason, dtype=object), use_na_sentinel=False)[0]]
+            rule = (
+                _rule_of(reason)
+                if isinstance(reason, str)
+                else np.asarray([_rule_of(x) for x in pd.unique(np.asarray(reason, dtype=object))], dtype=object)[
+                    pd.factorize(np.asarray(reason, dtype=object), use_na_sentinel=False)[0]
+                ]
+            )
         self._put("rule", p, free, rule)
         self._put("msg", p, free, msg)
 
@@ -593,15 +754,20 @@ class _DecisionBuilder:
     def concat(parts: list[dict]) -> pd.DataFrame:
         """The decisions frame: each categorical column's codes remapped onto the union of the parts' values."""
         out = {"record_id": pd.concat([p["record_id"] for p in parts], ignore_index=True)}
-        for col, name in (("system", "system"), ("action", "action"), ("reason", "reason"), ("rule", "rule"),
-                          ("msg", "message")):
+        for col, name in (
+            ("system", "system"),
+            ("action", "action"),
+            ("reason", "reason"),
+            ("rule", "rule"),
+            ("msg", "message"),
+        ):
             values = pa.concat_arrays([p[col][1] for p in parts])
             d = pac.dictionary_encode(values)
             remap = np.asarray(d.indices, dtype=np.int32)
             codes, start = [], 0
             for p in parts:
                 c, k = p[col][0], len(p[col][1])
-                codes.append(np.where(c >= 0, remap[start:start + k][np.maximum(c, 0)] if k else -1, -1))
+                codes.append(np.where(c >= 0, remap[start : start + k][np.maximum(c, 0)] if k else -1, -1))
                 start += k
             out[name] = cat_from_codes(np.concatenate(codes).astype(np.int32), d.dictionary)
         return pd.DataFrame(out)[list(schemas.OUTPUTS["decisions"])]
@@ -615,8 +781,16 @@ def _decisions_all(a_id, c_id, action, reason, msg) -> pd.DataFrame:
     frames = []
     for system, ids in (("salesforce", a_id), ("hubspot", c_id)):
         n = len(ids)
-        frames.append(_frame(system=_s(system, n), record_id=ids, action=_s(str(action), n),
-                             reason=_s(str(reason), n), rule=_s(RULE_OF_REASON[reason], n), message=_s(msg, n)))
+        frames.append(
+            _frame(
+                system=_s(system, n),
+                record_id=ids,
+                action=_s(str(action), n),
+                reason=_s(str(reason), n),
+                rule=_s(RULE_OF_REASON[reason], n),
+                message=_s(msg, n),
+            )
+        )
     return _conform_out(pd.concat(frames, ignore_index=True), "decisions")
 
 
@@ -628,11 +802,11 @@ class _Contacts:
     """The contact-side inputs conformed once, with the association positions (company, HubSpot contact) that
     matching, R5/R6 and R7 all need: each lookup hashes over a million ids, so it is done once."""
 
-    def __init__(self, inputs: SyncInputs, c_id: pd.Series):
+    def __init__(self, inputs: SyncInputs):
         self.SC = schemas.conform(inputs.sf_contacts, "sf_contacts")
         self.HC = schemas.conform(inputs.hs_contacts, "hs_contacts")
         self.AS = schemas.conform(inputs.hs_associations, "hs_associations")
-        self.as_c = lookup(c_id, self.AS["company_id"])
+        self.as_c = np.zeros(0, dtype=np.int64)  # company position of each association: set by plan_sync
         self.as_h = lookup(self.HC["id"], self.AS["contact_id"])
         self.lifecycle: tuple | None = None  # R7 ranks, filled on first use
 
@@ -662,8 +836,7 @@ def _criteria(inputs: SyncInputs, st: Settings, C: pd.DataFrame, cts: _Contacts,
     n_priv = np.bincount(as_c, weights=private_row, minlength=nc)
     n_lead = np.bincount(as_c, weights=lead_row, minlength=nc)
     n_list = np.bincount(as_c, weights=in_list_row, minlength=nc)
-    r5a = ((C["hs_object_source"] == "CONTACTS").to_numpy(dtype=bool)
-           & (st.default_salesforce_object == "Contact"))
+    r5a = (C["hs_object_source"] == "CONTACTS").to_numpy(dtype=bool) & (st.default_salesforce_object == "Contact")
     r5b = n_priv > 0
     r5c = n_list > 0
     r6a = n == 0
@@ -672,43 +845,67 @@ def _criteria(inputs: SyncInputs, st: Settings, C: pd.DataFrame, cts: _Contacts,
     flags = (r5a, r5b, r5c, r6a, r6b, r6c)
     create = (r5a | r5b | r5c) & ~(r6a | r6b | r6c)
     code = sum(f.astype(np.int64) << i for i, f in enumerate(flags))
-    names = np.array(["+".join(r for i, r in enumerate(_CRIT) if k >> i & 1) or "none" for k in range(64)],
-                     dtype=object)
+    names = np.array(
+        ["+".join(r for i, r in enumerate(_CRIT) if k >> i & 1) or "none" for k in range(64)], dtype=object
+    )
     reason = np.select(
         [create & r5a, create & r5b, create & r5c, r6a, r6b, r6c],
-        [Reason.R5A_AUTO_CREATED_COMPANY, Reason.R5B_PRIVATE_CONTACT, Reason.R5C_INCLUSION_LIST,
-         Reason.R6A_NO_CONTACTS, Reason.R6B_ONLY_LEADS, Reason.R6C_NOT_IN_INCLUSION_LIST],
+        [
+            Reason.R5A_AUTO_CREATED_COMPANY,
+            Reason.R5B_PRIVATE_CONTACT,
+            Reason.R5C_INCLUSION_LIST,
+            Reason.R6A_NO_CONTACTS,
+            Reason.R6B_ONLY_LEADS,
+            Reason.R6C_NOT_IN_INCLUSION_LIST,
+        ],
         Reason.R5_NO_CREATE_RULE,
     ).astype(object)
     pr = np.flatnonzero(private_row)
-    private_pairs = pd.DataFrame({"c_pos": as_c[pr], "contact_id": as_str(HC["salesforcecontactid"]).to_numpy()[
-        as_h[pr]] if len(pr) else np.zeros(0, dtype=object)})
+    private_pairs = pd.DataFrame(
+        {
+            "c_pos": as_c[pr],
+            "contact_id": as_str(HC["salesforcecontactid"]).to_numpy()[as_h[pr]]
+            if len(pr)
+            else np.zeros(0, dtype=object),
+        }
+    )
     return {"create": create, "reason": reason, "held": names[code], "private_pairs": private_pairs}
 
 
 # ---------------------------------------------------------------------------------------------- field rules
-def _base_values(inputs: SyncInputs, a_id, c_id, pa, pc) -> pd.DataFrame:
-    SV = schemas.conform(inputs.synced_values, "synced_values")
-    SV = SV.sort_values("synced_at", ascending=False, na_position="last").drop_duplicates(
-        ["account_id", "company_id", "field"])
-    pkey = a_id.take(pa).reset_index(drop=True) + "\x1f" + c_id.take(pc).reset_index(drop=True)
-    skey = SV["account_id"] + "\x1f" + SV["company_id"]
-    return SV.assign(pos=lookup(pkey, skey)).query("pos >= 0")
+def _base_values(
+    SV: pd.DataFrame, sv_a: np.ndarray, sv_c: np.ndarray, pa: np.ndarray, pc: np.ndarray, na: int
+) -> pd.DataFrame:
+    """The last synced value of each (pair, field): (pos, field, value). ``sv_a`` / ``sv_c``: the account and
+    company position of each synced-values row. An account is in at most one pair, so no join is needed."""
+    pair_of_account = np.full(na + 1, -1, dtype=np.int64)  # position na: "no account"
+    pair_of_account[pa] = np.arange(len(pa))
+    pos = pair_of_account[np.where(sv_a >= 0, sv_a, na)]
+    hit = pos >= 0
+    hit[hit] = pc[pos[hit]] == sv_c[hit]
+    rows = SV[hit].assign(pos=pos[hit])
+    return rows.sort_values("synced_at", ascending=False, na_position="last").drop_duplicates(["pos", "field"])
 
 
-def _resolve_pairs(A, C, pa, pc, maps, inputs, ctx, owner_of_user, user_of_owner, a_url, c_dom_norm) -> dict:
-    """Field rules per mapping over the pairs. ``a_url`` / ``c_dom_norm``: the accounts' url field and the
-    companies' domain, already normalised (the company domain follows the website written to it)."""
+def _resolve_pairs(A, C, pa, pc, maps, base_rows, owner_of_user, user_of_owner, a_url, c_dom_norm) -> dict:
+    """Field rules per mapping over the pairs. ``base_rows``: the pairs' last synced values (``_base_values``).
+    ``a_url`` / ``c_dom_norm``: the accounts' url field and the companies' domain, already normalised (the
+    company domain follows the website written to it)."""
     n = len(pa)
-    base_rows = _base_values(inputs, A["Id"], C["id"], pa, pc)
-    sf_newer = (A["SystemModstamp"].take(pa).reset_index(drop=True) >= C["hs_lastmodifieddate"].take(pc)
-                .reset_index(drop=True)).fillna(True).to_numpy(dtype=bool)
+    sf_newer = (
+        (
+            A["SystemModstamp"].take(pa).reset_index(drop=True)
+            >= C["hs_lastmodifieddate"].take(pc).reset_index(drop=True)
+        )
+        .fillna(True)
+        .to_numpy(dtype=bool)
+    )
     hs_cells, sf_cells = _Cells(), _Cells()
-    keep: list[tuple] = []
+    synced: list[tuple] = []  # per field: the values both sides will hold, if the write they need lands
     conflicts = []
     for m in maps:
-        S = salesforce_to_hubspot(m, A[m.salesforce].take(pa).reset_index(drop=True), owner_of_user)
-        H = hubspot_to_salesforce(m, C[m.hubspot].take(pc).reset_index(drop=True), user_of_owner)
+        S = salesforce_to_hubspot(m, take_rows(A[m.salesforce], pa), owner_of_user)
+        H = hubspot_to_salesforce(m, take_rows(C[m.hubspot], pc), user_of_owner)
         base = _s(None, n)
         has_base = np.zeros(n, dtype=bool)
         rows = base_rows[(base_rows["field"] == m.salesforce).to_numpy()]
@@ -717,8 +914,11 @@ def _resolve_pairs(A, C, pa, pc, maps, inputs, ctx, owner_of_user, user_of_owner
             base[bp] = rows["value"].to_numpy()
             has_base[bp] = True
         # no last-synced value for this field on any pair (common): converting blanks gives blanks
-        B = salesforce_to_hubspot(m, base, owner_of_user) if len(rows) else Converted(
-            base, base, base, np.zeros(n, dtype=bool))
+        B = (
+            salesforce_to_hubspot(m, base, owner_of_user)
+            if len(rows)
+            else Converted(base, base, base, np.zeros(n, dtype=bool))
+        )
         sf_na, hs_na = S.canon.isna().to_numpy(), H.canon.isna().to_numpy()
         s_ok = S.error.isna().to_numpy() & ~S.unmatched
         eq = (sf_na & hs_na) | (s_ok & same(S.other, H.canon))
@@ -739,57 +939,53 @@ def _resolve_pairs(A, C, pa, pc, maps, inputs, ctx, owner_of_user, user_of_owner
             to_sf = ~eq & ((hs_chg & ~sf_chg) | (both & ~sf_newer))
             to_hs = ~eq & ~to_sf
             conflict = ~eq & both
-        # to HubSpot
-        drop_h = ~sf_na & S.unmatched  # unmatched owner: left alone
-        wh = np.flatnonzero(to_hs & ~drop_h)
-        err_h = S.error.where(~sf_na)
-        hs_cells.add(wh, m.hubspot, S.other.iloc[wh], err_h.iloc[wh],
-                     _reject_msg(m, "hs", S.canon.iloc[wh].reset_index(drop=True),
-                                 err_h.iloc[wh].reset_index(drop=True)))
-        # to Salesforce
-        drop_s = (~hs_na & H.unmatched) | ((m.kind == "owner") & hs_na)  # never clear OwnerId
+        cp = np.flatnonzero(conflict)
+        if len(cp):
+            conflicts.append(
+                pd.DataFrame(
+                    {
+                        "pos": cp,
+                        "field": m.salesforce,
+                        "salesforce_value": S.canon.iloc[cp].to_numpy(),
+                        "hubspot_value": H.canon.iloc[cp].to_numpy(),
+                        "base_value": base.iloc[cp].to_numpy(),
+                        "winner": np.where(to_sf[cp], "hubspot", "salesforce"),
+                        "kind": np.where(has_base[cp], "both_changed", "no_baseline"),
+                    }
+                )
+            )
+        to_hs &= ~(~sf_na & S.unmatched)  # unmatched owner: left alone
+        to_sf &= ~((~hs_na & H.unmatched) | ((m.kind == "owner") & hs_na))  # ... and OwnerId is never cleared
+        hs_cells.add(np.flatnonzero(to_hs), m.hubspot, S.other, S.error.where(~sf_na), S.canon, "HubSpot " + m.hubspot)
         err_s = H.error.where(~hs_na)
         if m.salesforce == "Name":
             err_s = err_s.mask(hs_na, RejectCode.REQUIRED_FIELD_MISSING)
-        ws = np.flatnonzero(to_sf & ~drop_s)
-        sf_cells.add(ws, m.salesforce, H.other.iloc[ws], err_s.iloc[ws],
-                     _reject_msg(m, "sf", H.canon.iloc[ws].reset_index(drop=True),
-                                 err_s.iloc[ws].reset_index(drop=True)))
-        keep.append((m, to_hs & ~drop_h, to_sf & ~drop_s, eq, S.canon, H.other, B.canon))  # only what synced needs
-        cp = np.flatnonzero(conflict)
-        if len(cp):
-            conflicts.append(pd.DataFrame({
-                "pos": cp, "field": m.salesforce, "salesforce_value": S.canon.iloc[cp].to_numpy(),
-                "hubspot_value": H.canon.iloc[cp].to_numpy(), "base_value": base.iloc[cp].to_numpy(),
-                "winner": np.where(to_sf[cp], "hubspot", "salesforce"),
-                "kind": np.where(has_base[cp], "both_changed", "no_baseline"),
-            }))
-    hs_f, sf_f = hs_cells.frame(), sf_cells.frame()
-    hs_rej, hs_code, hs_msg = _first_error(hs_f, n)
-    sf_rej, sf_code, sf_msg = _first_error(sf_f, n)
+        sf_cells.add(np.flatnonzero(to_sf), m.salesforce, H.other, err_s, H.canon, "Salesforce " + m.salesforce)
+        # to_hs / to_sf / eq are exclusive: the value agreed on is H's when it goes to Salesforce, else S's;
+        # kept only where it differs from the last synced value, with what it depends on (0 none, 1 the HubSpot
+        # write, 2 the Salesforce write): the rejections are known once every field is through
+        agreed = choose(to_sf, H.other, S.canon)
+        rec = np.flatnonzero((eq | to_hs | to_sf) & ~same(agreed, B.canon))
+        synced.append((rec, m.salesforce, take(agreed, rec), np.where(to_sf[rec], 2, to_hs[rec]).astype(np.int8)))
+    (hs_f, hs_bad), (sf_f, sf_bad) = hs_cells.frame(), sf_cells.frame()
+    hs_rej, hs_code, hs_msg = _first_error(hs_bad, n)
+    sf_rej, sf_code, sf_msg = _first_error(sf_bad, n)
     hs_f = hs_f[~hs_rej[hs_f["pos"].to_numpy()]]
     sf_f = sf_f[~sf_rej[sf_f["pos"].to_numpy()]]
     # the company domain follows its website
     web = [m.hubspot for m in maps if m.kind == "url"]
     if web and len(hs_f):
-        w = hs_f[(hs_f["field"] == web[0]).to_numpy()]
-        if len(w):
+        wp = hs_f["pos"].to_numpy()[(hs_f["field"] == web[0]).to_numpy()]
+        if len(wp):
             # the written website is the canonical account value: its normalised form is a_url's
-            new_dom = a_url.take(pa[w["pos"].to_numpy()]).reset_index(drop=True)
-            cur = c_dom_norm.take(pc[w["pos"].to_numpy()]).reset_index(drop=True)
-            d = ~same(new_dom, cur)
-            hs_f = pd.concat([hs_f, pd.DataFrame({"pos": w["pos"].to_numpy()[d], "field": _s("domain", d.sum()),
-                                                  "value": new_dom[d].reset_index(drop=True)})], ignore_index=True)
+            new_dom = take(a_url, pa[wp])
+            d = ~same(new_dom, take(c_dom_norm, pc[wp]))
+            hs_f = _concat_pos([hs_f, _pos_frame(wp[d], "domain", new_dom[d].reset_index(drop=True), aligned=True)])
     # synced values: what both sides hold once the surviving writes land
-    synced = []
-    for m, th, ts, eq, s_canon, h_other, b_canon in keep:
-        ok_h = th & ~hs_rej
-        ok_s = ts & ~sf_rej
-        agreed = eq | ok_h | ok_s
-        value = s_canon.mask(ok_s, h_other)
-        rec = np.flatnonzero(agreed & ~same(value, b_canon))
-        if len(rec):
-            synced.append(_pos_frame(rec, m.salesforce, value))
+    parts = []
+    for rec, fld, value, needs in synced:
+        ok = (needs == 0) | ((needs == 1) & ~hs_rej[rec]) | ((needs == 2) & ~sf_rej[rec])
+        parts.append(_pos_frame(rec[ok], fld, value[ok].reset_index(drop=True), aligned=True))
     rej = hs_rej | sf_rej
     code = hs_code.fillna(sf_code)
     msg = hs_msg.fillna("").str.cat(sf_msg.fillna(""), sep=" ").str.strip()
@@ -799,23 +995,28 @@ def _resolve_pairs(A, C, pa, pc, maps, inputs, ctx, owner_of_user, user_of_owner
         "rej": rej,
         "rej_reason": ("rejected_" + code).where(rej),
         "rej_msg": msg.where(rej),
-        "synced": _concat_pos(synced),
+        "synced": _concat_pos(parts),
         "conflicts": pd.concat(conflicts, ignore_index=True) if conflicts else pd.DataFrame(),
     }
 
 
-def _pos_frame(pos: np.ndarray, fld: str, values: pd.Series) -> pd.DataFrame:
-    """(pos, field, value) rows for one field, strings kept in arrow."""
-    return pd.DataFrame({"pos": pos, "field": const_str(fld, len(pos)),
-                         "value": values.iloc[pos].reset_index(drop=True)})
+def _pos_frame(pos: np.ndarray, fld: str, values: pd.Series, aligned: bool = False) -> pd.DataFrame:
+    """(pos, field, value) rows for one field: ``values`` read at ``pos``, or already ``aligned`` with it."""
+    return pd.DataFrame(
+        {"pos": pos, "field": const_cat(fld, len(pos)), "value": as_str(values) if aligned else take(values, pos)}
+    )
 
 
 def _concat_pos(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if not parts:
-        return pd.DataFrame({"pos": np.zeros(0, np.int64), "field": _s([]), "value": _s([])})
-    out = pd.concat(parts, ignore_index=True)
-    out["value"] = as_str(out["value"])
-    return out
+        return pd.DataFrame({"pos": np.zeros(0, np.int64), "field": const_cat("", 0), "value": _s([])})
+    return pd.DataFrame(
+        {
+            "pos": np.concatenate([p["pos"].to_numpy() for p in parts]),
+            "field": concat_cat([p["field"] for p in parts]),
+            "value": as_str(pd.concat([p["value"] for p in parts], ignore_index=True)),
+        }
+    )
 
 
 # ---------------------------------------------------------------------------------------------- creates
@@ -826,40 +1027,36 @@ def _hubspot_creates(A: pd.DataFrame, ca: np.ndarray, maps, owner_of_user, a_url
     n = len(ca)
     cells, conv = _Cells(), []
     for m in maps:
-        S = salesforce_to_hubspot(m, A[m.salesforce].take(ca).reset_index(drop=True), owner_of_user)
+        S = salesforce_to_hubspot(m, take_rows(A[m.salesforce], ca), owner_of_user)
         put = np.flatnonzero(S.canon.notna().to_numpy() & ~S.unmatched)
-        cells.add(put, m.hubspot, S.other.iloc[put], S.error.iloc[put],
-                  _reject_msg(m, "hs", S.canon.iloc[put].reset_index(drop=True),
-                              S.error.iloc[put].reset_index(drop=True)))
-        conv.append((m, put, S))
-    f = cells.frame()
-    rej, code, msg = _first_error(f, n)
+        cells.add(put, m.hubspot, S.other, S.error, S.canon, "HubSpot " + m.hubspot)
+        conv.append((m.salesforce, put, S.canon))
+    f, bad = cells.frame()
+    rej, code, msg = _first_error(bad, n)
     f = f[~rej[f["pos"].to_numpy()]]
     ok = np.flatnonzero(~rej)
     ids = take(A["Id"], ca)
     parts = [f[["pos", "field", "value"]], _pos_frame(ok, "salesforceaccountid", ids)]
     web = [m.hubspot for m in maps if m.kind == "url"]
     if web:
-        w = f[(f["field"] == web[0]).to_numpy()]
-        dom = a_url.take(ca[w["pos"].to_numpy()]).reset_index(drop=True)  # normalised once, upstream
+        wp = f["pos"].to_numpy()[(f["field"] == web[0]).to_numpy()]
+        dom = take(a_url, ca[wp])  # normalised once, upstream
         nn = dom.notna().to_numpy()
-        parts.append(pd.DataFrame({"pos": w["pos"].to_numpy()[nn], "field": const_str("domain", int(nn.sum())),
-                                   "value": dom[nn].reset_index(drop=True)}))
+        parts.append(_pos_frame(wp[nn], "domain", dom[nn].reset_index(drop=True), aligned=True))
     out = _concat_pos(parts)
-    synced = []
-    for m, put, S in conv:
-        p = put[~rej[put]]
-        synced.append(_pos_frame(p, m.salesforce, S.canon))
+    synced = [_pos_frame(put[~rej[put]], fld, canon) for fld, put, canon in conv]
     return {
-        "cells": pd.DataFrame({"record_id": take(ids, out["pos"].to_numpy()), "field": out["field"],
-                               "value": out["value"]}),
-        "rejected": rej, "rej_reason": ("rejected_" + code).where(rej), "rej_msg": msg.where(rej),
+        "cells": _writes(take(ids, out["pos"].to_numpy()), out["field"], out["value"]),
+        "rejected": rej,
+        "rej_reason": ("rejected_" + code).where(rej),
+        "rej_msg": msg.where(rej),
         "synced": _concat_pos(synced),
     }
 
 
-def _salesforce_creates(C: pd.DataFrame, cc: np.ndarray, maps, user_of_owner, integration_user_id,
-                        c_rank: np.ndarray) -> dict:
+def _salesforce_creates(
+    C: pd.DataFrame, cc: np.ndarray, maps, user_of_owner, integration_user_id, c_rank: np.ndarray
+) -> dict:
     """Accounts created from companies (upsert key HubSpot_Company_ID__c = company id). Mappings that may move
     HubSpot values to Salesforce on a blank account (prefer_salesforce_unless_blank, two_way) contribute; an
     unmatched or blank owner falls back to the integration user; Name is required."""
@@ -869,46 +1066,48 @@ def _salesforce_creates(C: pd.DataFrame, cc: np.ndarray, maps, user_of_owner, in
     for m in maps:
         if m.rule not in (SyncRule.PREFER_SALESFORCE_UNLESS_BLANK, SyncRule.TWO_WAY):
             continue
-        H = hubspot_to_salesforce(m, C[m.hubspot].take(cc).reset_index(drop=True), user_of_owner)
+        H = hubspot_to_salesforce(m, take_rows(C[m.hubspot], cc), user_of_owner)
         putm = H.canon.notna().to_numpy() & ~H.unmatched
         put = np.flatnonzero(putm)
-        cells.add(put, m.salesforce, H.other.iloc[put], H.error.iloc[put],
-                  _reject_msg(m, "sf", H.canon.iloc[put].reset_index(drop=True),
-                              H.error.iloc[put].reset_index(drop=True)))
-        conv.append((m, put, H))
+        cells.add(put, m.salesforce, H.other, H.error, H.canon, "Salesforce " + m.salesforce)
+        conv.append((m.salesforce, put, H.other))
         if m.salesforce == "Name":
             has_name = putm
         if m.kind == "owner" and integration_user_id:
             fb = np.flatnonzero(~putm)
-            cells.add(fb, m.salesforce, _s(integration_user_id, len(fb)))
-    miss = np.flatnonzero(~has_name)
-    cells.add(miss, "Name", _s(None, len(miss)), _s(RejectCode.REQUIRED_FIELD_MISSING.value, len(miss)),
-              _s("REQUIRED_FIELD_MISSING: the company has no name for the required Account Name", len(miss)))
-    f = cells.frame()
-    rej, code, msg = _first_error(f, n)
+            cells.add(fb, m.salesforce, integration_user_id)
+    cells.add(
+        np.flatnonzero(~has_name),
+        "Name",
+        None,
+        RejectCode.REQUIRED_FIELD_MISSING.value,
+        msg="REQUIRED_FIELD_MISSING: the company has no name for the required Account Name",
+    )
+    f, bad = cells.frame()
+    rej, code, msg = _first_error(bad, n)
     f = f[~rej[f["pos"].to_numpy()]]
     ok = np.flatnonzero(~rej)
     ids = take(C["id"], cc)
-    out = _concat_pos([f[["pos", "field", "value"]],
-                       _pos_frame(ok, "HubSpot_Company_ID__c", ids)])
-    synced = []
-    for m, put, H in conv:
-        p = put[~rej[put]]
-        synced.append(_pos_frame(p, m.salesforce, H.other))
+    out = _concat_pos([f[["pos", "field", "value"]], _pos_frame(ok, "HubSpot_Company_ID__c", ids)])
+    synced = [_pos_frame(put[~rej[put]], fld, other) for fld, put, other in conv]
 
     def attach(inputs: SyncInputs, crit_pairs: pd.DataFrame | None = None) -> pd.DataFrame:
         return _attachments(C, cc[ok], crit_pairs, c_rank)
 
     return {
-        "cells": pd.DataFrame({"record_id": take(ids, out["pos"].to_numpy()), "field": out["field"],
-                               "value": out["value"]}),
-        "rejected": rej, "rej_reason": ("rejected_" + code).where(rej), "rej_msg": msg.where(rej),
-        "synced": _concat_pos(synced), "attach": attach, "created": cc[ok],
+        "cells": _writes(take(ids, out["pos"].to_numpy()), out["field"], out["value"]),
+        "rejected": rej,
+        "rej_reason": ("rejected_" + code).where(rej),
+        "rej_msg": msg.where(rej),
+        "synced": _concat_pos(synced),
+        "attach": attach,
+        "created": cc[ok],
     }
 
 
-def _attachments(C: pd.DataFrame, created: np.ndarray, private_pairs: pd.DataFrame | None,
-                 rank: np.ndarray) -> pd.DataFrame:
+def _attachments(
+    C: pd.DataFrame, created: np.ndarray, private_pairs: pd.DataFrame | None, rank: np.ndarray
+) -> pd.DataFrame:
     """Adopted rule: private Salesforce contacts (R5b) get AccountId = the new account of their company."""
     if private_pairs is None or len(private_pairs) == 0 or len(created) == 0:
         return _empty("contact_attachments")
@@ -928,8 +1127,11 @@ def _lifecycle(inputs: SyncInputs, C: pd.DataFrame, cts: _Contacts, syncing: np.
     nc = len(C)
     if cts.lifecycle is None:  # stage ranks do not depend on ``syncing``: computed on the first call only
         rank = {k: str(v) for k, v in {s: i for i, s in enumerate(stages)}.items()}
-        h_rank = pd.to_numeric(map_values(cts.HC["lifecyclestage"].str.strip().str.lower(), rank),
-                               errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
+        h_rank = (
+            pd.to_numeric(map_values(cts.HC["lifecyclestage"].str.strip().str.lower(), rank), errors="coerce")
+            .fillna(-1)
+            .to_numpy(dtype=np.int64)
+        )
         cur_s = C["lifecyclestage"].str.strip().str.lower()
         cur = pd.to_numeric(map_values(cur_s, rank), errors="coerce")
         cur_known = cur.notna().to_numpy() | cur_s.isna().to_numpy()

@@ -1,9 +1,10 @@
 """Input and output frame schemas of the sync engine (a contract with the extract and load tasks).
 
 Conventions: ids are strings (``str`` dtype); output columns with few distinct values (field names, systems,
-actions, reasons, rules, messages, kinds) are ``category`` with ``str`` categories, so that a million rows cost
-a few bytes each (``.astype(str)`` gives the strings back; Parquet keeps them dictionary-encoded); timestamps
-are tz-aware UTC ``datetime64``; missing values are NA; HubSpot values are strings as HubSpot returns them.
+actions, reasons, rules, messages, kinds), and the ids of ``synced_values`` (each repeats once per field), are
+``category`` with ``str`` categories, so that a million rows cost a few bytes each (``.astype(str)`` gives the
+strings back; Parquet keeps them dictionary-encoded); timestamps are tz-aware UTC ``datetime64``; missing values
+are NA; HubSpot values are strings as HubSpot returns them.
 Extra columns are ignored; missing optional columns are treated as all-NA. Mapped fields are those of
 ``settings.field_mappings`` (Salesforce field names on ``sf_accounts``, HubSpot property names on
 ``hs_companies``).
@@ -32,7 +33,11 @@ INPUTS: dict[str, dict[str, tuple[str, str]]] = {
     "sf_contacts": {"Id": (STR, ""), "AccountId": (STR, "NA = private contact (R5b)"), "Email": (STR, "")},
     "sf_leads": {"Id": (STR, ""), "Email": (STR, ""), "IsConverted": ("bool", "")},
     "sf_users": {
-        "Id": (STR, ""), "Email": (STR, ""), "FirstName": (STR, ""), "LastName": (STR, ""), "IsActive": ("bool", ""),
+        "Id": (STR, ""),
+        "Email": (STR, ""),
+        "FirstName": (STR, ""),
+        "LastName": (STR, ""),
+        "IsActive": ("bool", ""),
     },
     "hs_companies": {
         "id": (STR, "company id"),
@@ -46,8 +51,11 @@ INPUTS: dict[str, dict[str, tuple[str, str]]] = {
         # + every mapped HubSpot property (strings)
     },
     "hs_contacts": {
-        "id": (STR, ""), "email": (STR, ""), "lifecyclestage": (STR, ""),
-        "salesforcecontactid": (STR, "synced Salesforce Contact Id"), "salesforceleadid": (STR, "synced Lead Id"),
+        "id": (STR, ""),
+        "email": (STR, ""),
+        "lifecyclestage": (STR, ""),
+        "salesforcecontactid": (STR, "synced Salesforce Contact Id"),
+        "salesforceleadid": (STR, "synced Lead Id"),
         "lastmodifieddate": (TS, ""),
     },
     "hs_associations": {"company_id": (STR, ""), "contact_id": (STR, "")},
@@ -55,16 +63,21 @@ INPUTS: dict[str, dict[str, tuple[str, str]]] = {
     "hs_owners": {"id": (STR, ""), "email": (STR, ""), "firstName": (STR, ""), "lastName": (STR, "")},
     "links": {"account_id": (STR, ""), "company_id": (STR, "")},
     "synced_values": {
-        "account_id": (STR, ""), "company_id": (STR, ""), "field": (STR, "Salesforce field name of the mapping"),
+        "account_id": (STR, ""),
+        "company_id": (STR, ""),
+        "field": (STR, "Salesforce field name of the mapping"),
         "value": (STR, "last agreed value, canonical, in Salesforce space (picklist: SF value; owner: User Id)"),
         "synced_at": (TS, ""),
     },
 }
 
 WRITE_COLUMNS = {
-    "record_id": (STR, "target record: company id / Account Id for updates; the upsert key for creates "
-                       "(salesforceaccountid = Account Id for hubspot_creates, HubSpot_Company_ID__c = company id "
-                       "for salesforce_creates)"),
+    "record_id": (
+        STR,
+        "target record: company id / Account Id for updates; the upsert key for creates "
+        "(salesforceaccountid = Account Id for hubspot_creates, HubSpot_Company_ID__c = company id "
+        "for salesforce_creates)",
+    ),
     "field": (CAT, "HubSpot property name / Salesforce field name"),
     "value": (STR, "canonical string in the target's space; NA = clear the field (never NA in creates)"),
 }
@@ -79,42 +92,63 @@ OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
         "company_id": (STR, "the company whose new account (upserted on HubSpot_Company_ID__c) it gets as AccountId"),
     },
     "new_links": {
-        "account_id": (STR, ""), "company_id": (STR, ""), "reason": (STR, "R9_linked_by_id|domain|contacts"),
+        "account_id": (STR, ""),
+        "company_id": (STR, ""),
+        "reason": (STR, "R9_linked_by_id|domain|contacts"),
     },
     "removed_links": {"account_id": (STR, ""), "company_id": (STR, ""), "reason": (STR, "deleted")},
     "decisions": {
-        "system": (CAT, "salesforce | hubspot"), "record_id": (STR, ""), "action": (CAT, "see reasons.Action"),
-        "reason": (CAT, "see reasons.Reason / rejected_<RejectCode>"), "rule": (CAT, "R1..R9, '+'-joined when "
-                                                                              "several held"),
-        "message": (CAT, "human-readable detail, templated (the ids are in record_id; a rejection names the "
-                         "refused value)"),
+        "system": (CAT, "salesforce | hubspot"),
+        "record_id": (STR, ""),
+        "action": (CAT, "see reasons.Action"),
+        "reason": (CAT, "see reasons.Reason / rejected_<RejectCode>"),
+        "rule": (CAT, "R1..R9, '+'-joined when several held"),
+        "message": (
+            CAT,
+            "human-readable detail, templated (the ids are in record_id; a rejection names the refused value)",
+        ),
     },
     "conflicts": {
-        "account_id": (STR, ""), "company_id": (STR, ""), "field": (CAT, "Salesforce field"),
-        "salesforce_value": (STR, ""), "hubspot_value": (STR, ""), "base_value": (STR, "last synced (SF space)"),
+        "account_id": (STR, ""),
+        "company_id": (STR, ""),
+        "field": (CAT, "Salesforce field"),
+        "salesforce_value": (STR, ""),
+        "hubspot_value": (STR, ""),
+        "base_value": (STR, "last synced (SF space)"),
         "winner": (CAT, "salesforce | hubspot (more recent modification; tie -> salesforce)"),
         "kind": (CAT, "both_changed | no_baseline"),
     },
     "duplicate_candidates": {
-        "system": (CAT, "system of the source record"), "record_id": (STR, "source"),
+        "system": (CAT, "system of the source record"),
+        "record_id": (STR, "source"),
         "matched_id": (STR, "the target it was linked to (NA if none)"),
         "candidate_id": (STR, "another target it could have matched, or the taken target"),
         "step": (CAT, "R9_linked_by_id|domain|contacts"),
         "kind": (CAT, "several_candidates | target_taken"),
     },
     "synced_values": {
-        "account_id": (STR, "NA for a company created from it in this plan: fill from the upsert result"),
-        "company_id": (STR, "NA likewise for hubspot_creates"),
-        "field": (CAT, "Salesforce field name"), "value": (STR, "NA = agreed blank"),
+        "account_id": (
+            CAT,
+            "NA for a company created from it in this plan: fill from the upsert result "
+            "(category: an id repeats once per field; cast to str before filling)",
+        ),
+        "company_id": (CAT, "NA likewise for hubspot_creates"),
+        "field": (CAT, "Salesforce field name"),
+        "value": (STR, "NA = agreed blank"),
         "synced_at": (TS, "PlanContext.now"),
     },
 }
 
 
 def empty(columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(np.array([], dtype=object), dtype=d) if d != CAT else
-                         pd.Series(pd.Categorical([], categories=pd.Index([], dtype=STR))) for c, (d, _) in
-                         columns.items()})
+    return pd.DataFrame(
+        {
+            c: pd.Series(np.array([], dtype=object), dtype=d)
+            if d != CAT
+            else pd.Series(pd.Categorical([], categories=pd.Index([], dtype=STR)))
+            for c, (d, _) in columns.items()
+        }
+    )
 
 
 def conform(df: pd.DataFrame | None, name: str, extra: tuple[str, ...] = ()) -> pd.DataFrame:
