@@ -60,6 +60,16 @@ from .reasons import Action, Reason, RejectCode
 from .writes import hubspot_inputs, salesforce_records
 
 __all__ = [
-    "Action", "Plan", "PlanContext", "Reason", "RejectCode", "SyncInputs", "counterpart_keys", "hubspot_inputs",
-    "matchable_domain", "normalize_domain", "plan_sync", "salesforce_records",
+    "Action",
+    "Plan",
+    "PlanContext",
+    "Reason",
+    "RejectCode",
+    "SyncInputs",
+    "counterpart_keys",
+    "hubspot_inputs",
+    "matchable_domain",
+    "normalize_domain",
+    "plan_sync",
+    "salesforce_records",
 ]

@@ -63,7 +63,18 @@ def _arrow(s: pd.Series) -> pa.Array:
 def cat_from_codes(codes: np.ndarray, categories) -> pd.Series:
     """A ``category`` Series (categories of dtype ``str``) from integer codes (-1 = NA)."""
     cats = pd.Index(pd.array(categories, dtype=STR)) if not isinstance(categories, pd.Index) else categories
-    return pd.Series(pd.Categorical.from_codes(np.asarray(codes), dtype=pd.CategoricalDtype(cats)))
+    return pd.Series(pd.Categorical.from_codes(np.asarray(codes), dtype=_categorical_dtype(cats)))
+
+
+def _categorical_dtype(cats: pd.Index) -> pd.CategoricalDtype:
+    """pandas checks that categories are unique through a hash table of Python strings that it then keeps (90 MB
+    for a million ids); the check is done in arrow here instead, and the dtype built without repeating it."""
+    if len(cats) < 10_000 or not hasattr(pd.CategoricalDtype, "_from_fastpath"):
+        return pd.CategoricalDtype(cats)
+    arr = _arrow(pd.Series(cats.array))
+    if arr.null_count or pc.count_distinct(arr).as_py() != len(arr):
+        raise ValueError("Categorical categories must be unique and not null")
+    return pd.CategoricalDtype._from_fastpath(cats, False)
 
 
 def to_cat(s: pd.Series) -> pd.Series:

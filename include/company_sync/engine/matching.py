@@ -27,8 +27,13 @@ class StepResult:
 
 
 def resolve_step(
-    cs: np.ndarray, ct: np.ndarray, src_free: np.ndarray, tgt_free: np.ndarray,
-    src_rank: np.ndarray, tgt_rank: np.ndarray, n_tgt: int,
+    cs: np.ndarray,
+    ct: np.ndarray,
+    src_free: np.ndarray,
+    tgt_free: np.ndarray,
+    src_rank: np.ndarray,
+    tgt_rank: np.ndarray,
+    n_tgt: int,
 ) -> StepResult:
     """Each free source takes its best (lowest-rank) free candidate; a target chosen by several sources goes
     to the lowest-rank source, and the sources that lost it try their next free candidate (rounds until no
@@ -46,13 +51,25 @@ def resolve_step(
     win_s, win_t = np.concatenate(wins_s), np.concatenate(wins_t)
     got = np.full(len(src_free), -1, dtype=np.int64)
     got[win_s] = win_t
-    return StepResult(src=win_s, tgt=win_t, dup_src=first.dup_src, dup_matched=got[first.dup_src],
-                      dup_cand=first.dup_cand, dup_kind=first.dup_kind, losers=first.losers[got[first.losers] < 0])
+    return StepResult(
+        src=win_s,
+        tgt=win_t,
+        dup_src=first.dup_src,
+        dup_matched=got[first.dup_src],
+        dup_cand=first.dup_cand,
+        dup_kind=first.dup_kind,
+        losers=first.losers[got[first.losers] < 0],
+    )
 
 
 def _resolve_round(
-    cs: np.ndarray, ct: np.ndarray, src_free: np.ndarray, tgt_free: np.ndarray,
-    src_rank: np.ndarray, tgt_rank: np.ndarray, n_tgt: int,
+    cs: np.ndarray,
+    ct: np.ndarray,
+    src_free: np.ndarray,
+    tgt_free: np.ndarray,
+    src_rank: np.ndarray,
+    tgt_rank: np.ndarray,
+    n_tgt: int,
 ) -> StepResult:
     ok = (cs >= 0) & (ct >= 0)
     cs, ct = cs[ok], ct[ok]
@@ -76,10 +93,14 @@ def _resolve_round(
     got = np.full(len(src_free), -1, dtype=np.int64)
     got[win_s] = win_t
     return StepResult(
-        src=win_s, tgt=win_t,
-        dup_src=np.r_[o_s, lose_s], dup_matched=np.r_[got[o_s], got[lose_s]], dup_cand=np.r_[o_t, lose_t],
-        dup_kind=np.r_[np.full(len(o_s), "several_candidates", dtype=object),
-                       np.full(len(lose_s), "target_taken", dtype=object)],
+        src=win_s,
+        tgt=win_t,
+        dup_src=np.r_[o_s, lose_s],
+        dup_matched=np.r_[got[o_s], got[lose_s]],
+        dup_cand=np.r_[o_t, lose_t],
+        dup_kind=np.r_[
+            np.full(len(o_s), "several_candidates", dtype=object), np.full(len(lose_s), "target_taken", dtype=object)
+        ],
         losers=lose_s,
     )
 
@@ -95,7 +116,10 @@ def pairs_on_codes(src_codes: np.ndarray, src_mask: np.ndarray, tgt_codes: np.nd
 
 
 def counterpart_keys(
-    changed_accounts: pd.DataFrame, changed_companies: pd.DataFrame, links: pd.DataFrame, mirror: pd.DataFrame,
+    changed_accounts: pd.DataFrame,
+    changed_companies: pd.DataFrame,
+    links: pd.DataFrame,
+    mirror: pd.DataFrame,
 ) -> tuple[pd.Series, pd.Series]:
     """Which ids of the other system to fetch before planning an incremental run (no full scans).
 
@@ -116,10 +140,16 @@ def counterpart_keys(
     m_acc, m_com = mir[(m_sys == "salesforce").to_numpy()], mir[(m_sys == "hubspot").to_numpy()]
     lk_a, lk_c = as_str(links.get("account_id")), as_str(links.get("company_id"))
 
-    want_c = [lk_c[lookup(a_id, lk_a) >= 0], as_str(a.get("HubSpot_Company_ID__c")),
-              as_str(m_com["record_id"])[lookup(a_id, as_str(m_com["external_id"])) >= 0]]
-    want_a = [lk_a[lookup(c_id, lk_c) >= 0], as_str(c.get("salesforceaccountid")),
-              as_str(m_acc["record_id"])[lookup(c_id, as_str(m_acc["external_id"])) >= 0]]
+    want_c = [
+        lk_c[lookup(a_id, lk_a) >= 0],
+        as_str(a.get("HubSpot_Company_ID__c")),
+        as_str(m_com["record_id"])[lookup(a_id, as_str(m_com["external_id"])) >= 0],
+    ]
+    want_a = [
+        lk_a[lookup(c_id, lk_c) >= 0],
+        as_str(c.get("salesforceaccountid")),
+        as_str(m_acc["record_id"])[lookup(c_id, as_str(m_acc["external_id"])) >= 0],
+    ]
 
     a_dom = matchable_domain(as_str(a.get("Website"), len(a)))
     c_dom = matchable_domain(as_str(c.get("domain"), len(c))).fillna(matchable_domain(as_str(c.get("website"), len(c))))

@@ -182,6 +182,16 @@ def _owner_maps(users: pd.DataFrame, owners: pd.DataFrame) -> tuple[dict[str, st
     return dict(zip(m["user"], m["owner"], strict=True)), dict(zip(m["owner"], m["user"], strict=True))
 
 
+def _pick(conds: list[np.ndarray], labels: list, default, n: int | None = None) -> np.ndarray:
+    """``np.select`` for labels (enum strings), as an object array of references to them: numpy's own select
+    would build a new string per row (70 MB for a million rows)."""
+    table = np.empty(len(labels) + 1, dtype=object)
+    table[:] = [*labels, default]
+    if not conds:
+        return table[np.full(n, len(labels), dtype=np.int8)]
+    return table[np.select(conds, np.arange(len(labels)), len(labels))]
+
+
 def _in(ids: pd.Series, chosen) -> np.ndarray:
     if not chosen:
         return np.zeros(len(ids), dtype=bool)
@@ -347,7 +357,7 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     edited_after = _ts_gt(A["SystemModstamp"], ctx.sync_enabled_at)
     eligible = created_after | imp | edited_after | rs_a
     a_src = a_changed & ~a_deleted & ~a_linked & eligible
-    a_src_reason = np.select(
+    a_src_reason = _pick(
         [rs_a, imp, created_after],
         [Reason.R8_MANUAL_RESYNC, Reason.R3A_IMPORTED, Reason.R2_NEW_ACCOUNT],
         Reason.R3B_EDITED_AFTER_ENABLE,
@@ -361,7 +371,7 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
         s, t = (res.src, res.tgt) if src_is_account else (res.tgt, res.src)
         m_a.append(s)
         m_c.append(t)
-        m_r.append(np.full(len(s), reason, dtype=object))
+        m_r.append(_pick([], [], reason, len(s)))
         free_a[s] = False
         free_c[t] = False
         if len(res.dup_src):
@@ -369,13 +379,9 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
             dups.append(
                 _frame(
                     system="salesforce" if src_is_account else "hubspot",
-                    record_id=src_ids.to_numpy()[res.dup_src],
-                    matched_id=np.where(
-                        res.dup_matched >= 0,
-                        tgt_ids.to_numpy()[np.maximum(res.dup_matched, 0)] if len(tgt_ids) else None,
-                        None,
-                    ),
-                    candidate_id=tgt_ids.to_numpy()[res.dup_cand],
+                    record_id=take(src_ids, res.dup_src),
+                    matched_id=take(tgt_ids, res.dup_matched),  # -1: none
+                    candidate_id=take(tgt_ids, res.dup_cand),
                     step=str(reason),
                     kind=res.dup_kind,
                 )
@@ -403,6 +409,7 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
             Reason.R9_LINKED_BY_CONTACTS,
             True,
         )
+        del as_email, e_sf, e_hs  # a million-row plan holds only what later steps read (here and below)
     a_create = a_src & free_a
 
     # ---- HubSpot side: mirrored matching, then R5/R6/R8
@@ -442,7 +449,7 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
         dups.append(
             _frame(
                 system="hubspot",
-                record_id=c_id.to_numpy()[ds],
+                record_id=take(c_id, ds),
                 matched_id=None,
                 candidate_id=None,
                 step=str(Reason.R9_DUPLICATE_CANDIDATE),
@@ -450,6 +457,7 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
             )
         )
     c_cand = c_src_m
+    del a_web, a_dom, c_dom, a_dc, c_dc
 
     crit = _criteria(inputs, st, C, cts, c_cand)
     c_create = c_cand & (crit["create"] | rs_c)
@@ -482,32 +490,31 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     syncing[new_c] = True
     syncing[np.flatnonzero(c_create)[~sf_cr["rejected"]]] = True
     lc_pos, lc_val = _lifecycle(inputs, C, cts, syncing)
+    del cts, base
 
-    # ---- HubSpot updates
-    hs_parts = [
-        _writes(take(c_id, pc[res_pairs["hs"]["pos"].to_numpy()]), res_pairs["hs"]["field"], res_pairs["hs"]["value"])
-    ]
+    # ---- updates
+    npair = len(pa)
+    hs_w, sf_w = res_pairs.pop("hs"), res_pairs.pop("sf")
+    p_hs_w = np.zeros(npair, dtype=bool)
+    p_hs_w[hs_w["pos"].to_numpy()] = True
+    p_sf_w = np.zeros(npair, dtype=bool)
+    p_sf_w[sf_w["pos"].to_numpy()] = True
+    hs_parts = [_writes(take(c_id, pc[hs_w["pos"].to_numpy()]), hs_w["field"], hs_w["value"])]
     link_hs = p_new & ~same(
         C["salesforceaccountid"].take(pc).reset_index(drop=True), a_id.take(pa).reset_index(drop=True)
     )
     hs_parts.append(_writes(take(c_id, pc[link_hs]), "salesforceaccountid", take(a_id, pa[link_hs])))
     hs_parts.append(_writes(take(c_id, lc_pos), "lifecyclestage", lc_val))
     hubspot_updates = _concat_writes(hs_parts, "hubspot_updates")
-    sf_parts = [
-        _writes(take(a_id, pa[res_pairs["sf"]["pos"].to_numpy()]), res_pairs["sf"]["field"], res_pairs["sf"]["value"])
-    ]
+    sf_parts = [_writes(take(a_id, pa[sf_w["pos"].to_numpy()]), sf_w["field"], sf_w["value"])]
     link_sf = p_new & ~same(
         A["HubSpot_Company_ID__c"].take(pa).reset_index(drop=True), c_id.take(pc).reset_index(drop=True)
     )
     sf_parts.append(_writes(take(a_id, pa[link_sf]), "HubSpot_Company_ID__c", take(c_id, pc[link_sf])))
     salesforce_updates = _concat_writes(sf_parts, "salesforce_updates")
+    del hs_w, sf_w, hs_parts, sf_parts
 
     # ---- decisions
-    npair = len(pa)
-    p_hs_w = np.zeros(npair, dtype=bool)
-    p_hs_w[res_pairs["hs"]["pos"].to_numpy()] = True
-    p_sf_w = np.zeros(npair, dtype=bool)
-    p_sf_w[res_pairs["sf"]["pos"].to_numpy()] = True
     p_rej = res_pairs["rej"]
     c_lc = np.zeros(nc, dtype=bool)
     c_lc[lc_pos] = True
@@ -515,25 +522,12 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     a_dec = _DecisionBuilder(na)
     c_dec = _DecisionBuilder(nc)
     # pair-level decisions (rejected > linked > updated > unchanged)
-    p_reason = np.where(
-        p_rej,
-        "rej",
-        np.where(
-            p_new,
-            "new",
-            np.where(
-                p_hs_w | p_sf_w, Reason.UPDATED, np.where(c_lc[pc], Reason.R7_LIFECYCLE_ADVANCED, Reason.UNCHANGED)
-            ),
-        ),
-    )
-    p_action = np.select(
+    p_action = _pick(
         [p_rej, p_new, p_hs_w | p_sf_w | c_lc[pc]], [Action.REJECTED, Action.LINKED, Action.UPDATED], Action.UNCHANGED
     )
-    p_reason = np.where(
-        p_rej,
-        res_pairs["rej_reason"].to_numpy(dtype=object),
-        np.where(p_new, np.r_[np.full(considered_ex.sum(), "", dtype=object), new_r], p_reason),
-    )
+    p_reason = _pick([p_hs_w | p_sf_w, c_lc[pc]], [Reason.UPDATED, Reason.R7_LIFECYCLE_ADVANCED], Reason.UNCHANGED)
+    p_reason[p_new] = new_r  # the new pairs are the last ones
+    p_reason[p_rej] = res_pairs["rej_reason"].to_numpy(dtype=object)[p_rej]
     # templated (the pair's ids are the decision's record_id and new_links): four texts + rare rejections
     p_msg = pd.Series(
         np.array([f"{h} HubSpot write(s), {w} Salesforce write(s)" for h in (0, 1) for w in (0, 1)], dtype=object)[
@@ -549,7 +543,7 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     ca = np.flatnonzero(a_create)
     a_dec.set(
         ca,
-        np.where(hs_cr["rejected"], Action.REJECTED, Action.CREATED),
+        _pick([hs_cr["rejected"]], [Action.REJECTED], Action.CREATED),
         np.where(hs_cr["rejected"], hs_cr["rej_reason"].to_numpy(dtype=object), a_src_reason[ca]),
         (
             "create company from account ("
@@ -559,10 +553,11 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
         ),
     )
     cc = np.flatnonzero(c_create)
-    cre_reason = np.where(rs_c[cc], Reason.R8_MANUAL_RESYNC, crit["reason"][cc])
+    cre_reason = crit["reason"][cc]
+    cre_reason[rs_c[cc]] = Reason.R8_MANUAL_RESYNC
     c_dec.set(
         cc,
-        np.where(sf_cr["rejected"], Action.REJECTED, Action.CREATED),
+        _pick([sf_cr["rejected"]], [Action.REJECTED], Action.CREATED),
         np.where(sf_cr["rejected"], sf_cr["rej_reason"].to_numpy(dtype=object), cre_reason),
         (
             "create account from company; rules held: "
@@ -685,7 +680,7 @@ class _DecisionBuilder:
 
     def __init__(self, n: int):
         self.done = np.zeros(n, dtype=bool)
-        self.idx = {c: np.full(n, -1, dtype=np.int64) for c in self.COLS}
+        self.idx = {c: np.full(n, -1, dtype=np.int32) for c in self.COLS}
         self.pool: dict[str, list] = {c: [] for c in self.COLS}
         self.size = dict.fromkeys(self.COLS, 0)
 
@@ -848,7 +843,7 @@ def _criteria(inputs: SyncInputs, st: Settings, C: pd.DataFrame, cts: _Contacts,
     names = np.array(
         ["+".join(r for i, r in enumerate(_CRIT) if k >> i & 1) or "none" for k in range(64)], dtype=object
     )
-    reason = np.select(
+    reason = _pick(
         [create & r5a, create & r5b, create & r5c, r6a, r6b, r6c],
         [
             Reason.R5A_AUTO_CREATED_COMPANY,
@@ -859,14 +854,12 @@ def _criteria(inputs: SyncInputs, st: Settings, C: pd.DataFrame, cts: _Contacts,
             Reason.R6C_NOT_IN_INCLUSION_LIST,
         ],
         Reason.R5_NO_CREATE_RULE,
-    ).astype(object)
+    )
     pr = np.flatnonzero(private_row)
     private_pairs = pd.DataFrame(
         {
             "c_pos": as_c[pr],
-            "contact_id": as_str(HC["salesforcecontactid"]).to_numpy()[as_h[pr]]
-            if len(pr)
-            else np.zeros(0, dtype=object),
+            "contact_id": take(HC["salesforcecontactid"], as_h[pr]),
         }
     )
     return {"create": create, "reason": reason, "held": names[code], "private_pairs": private_pairs}
@@ -945,10 +938,10 @@ def _resolve_pairs(A, C, pa, pc, maps, base_rows, owner_of_user, user_of_owner, 
                 pd.DataFrame(
                     {
                         "pos": cp,
-                        "field": m.salesforce,
-                        "salesforce_value": S.canon.iloc[cp].to_numpy(),
-                        "hubspot_value": H.canon.iloc[cp].to_numpy(),
-                        "base_value": base.iloc[cp].to_numpy(),
+                        "field": const_cat(m.salesforce, len(cp)),
+                        "salesforce_value": take(S.canon, cp),
+                        "hubspot_value": take(H.canon, cp),
+                        "base_value": take(base, cp),
                         "winner": np.where(to_sf[cp], "hubspot", "salesforce"),
                         "kind": np.where(has_base[cp], "both_changed", "no_baseline"),
                     }

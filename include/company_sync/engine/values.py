@@ -15,10 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from include.company_sync.settings import FieldMapping
 
-from ._util import STR, as_str, const_str, map_values
+from ._util import STR, as_str, const_str, from_arrow, map_values, to_arrow
 from .reasons import RejectCode
 
 
@@ -36,15 +38,25 @@ def canon_text(s: pd.Series) -> pd.Series:
 
 
 def _format_numbers(x: np.ndarray) -> pd.Series:
-    out = const_str(None, len(x))
+    """Shortest decimal text: whole numbers without ``.0`` (formatted in arrow), others as Python prints them."""
     ok = ~np.isnan(x)
-    whole = ok & (np.abs(np.where(ok, x, 0)) < 1e15) & (np.where(ok, x, 0) == np.round(np.where(ok, x, 0)))
-    if whole.any():
-        out[whole] = pd.Series(x[whole].astype(np.int64)).astype(STR).to_numpy()
+    v = np.where(ok, x, 0)
+    whole = ok & (np.abs(v) < 1e15) & (v == np.round(v))
+    ints = pc.cast(pa.array(v.astype(np.int64)), pa.large_string())
+    out = from_arrow(pc.if_else(pa.array(whole), ints, pa.scalar(None, pa.large_string())))
     frac = ok & ~whole
-    if frac.any():
+    if frac.any():  # rare: Python's repr keeps them short and exact
         out[frac] = pd.Series(x[frac]).astype(STR).to_numpy()
     return out
+
+
+def _to_float(text: pd.Series) -> np.ndarray:
+    """Canonical text -> floats (NaN where blank or not a number). Arrow parses plain decimals in one pass; a
+    column with anything else goes through pandas, which turns the unparseable values into NaN."""
+    try:
+        return np.asarray(pc.cast(to_arrow(text), pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def parse_number(s: pd.Series) -> tuple[np.ndarray, pd.Series, np.ndarray]:
@@ -53,7 +65,7 @@ def parse_number(s: pd.Series) -> tuple[np.ndarray, pd.Series, np.ndarray]:
         x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         return x, _format_numbers(x), np.zeros(len(s), dtype=bool)
     text = canon_text(s)
-    x = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    x = _to_float(text)
     bad = text.notna().to_numpy() & np.isnan(x)
     canon = _format_numbers(x)
     if bad.any():
@@ -65,10 +77,12 @@ def _no_error(n: int) -> pd.Series:
     return const_str(None, n)
 
 
-def _set_error(err: pd.Series, mask: np.ndarray, code: str) -> None:
-    m = mask & err.isna().to_numpy()
-    if m.any():
-        err[m] = code
+def _set_error(err: pd.Series, mask: np.ndarray, code: str) -> pd.Series:
+    """``err`` with ``code`` where ``mask`` holds and no error was set yet."""
+    m = np.asarray(mask, dtype=bool) & err.isna().to_numpy()
+    if not m.any():
+        return err
+    return from_arrow(pc.if_else(pa.array(m), pa.scalar(str(code), pa.large_string()), to_arrow(err)))
 
 
 def salesforce_to_hubspot(m: FieldMapping, s: pd.Series, owner_of_user: dict[str, str]) -> Converted:
@@ -79,12 +93,12 @@ def salesforce_to_hubspot(m: FieldMapping, s: pd.Series, owner_of_user: dict[str
     if m.kind == "number":
         _, canon, bad = parse_number(s)
         other = canon.where(~bad)
-        _set_error(err, bad, RejectCode.INVALID_NUMBER)
+        err = _set_error(err, bad, RejectCode.INVALID_NUMBER)
     else:
         canon = canon_text(s)
         if m.kind == "picklist":
             other = map_values(canon, dict(m.to_hubspot))
-            _set_error(err, (canon.notna() & other.isna()).to_numpy(), RejectCode.PICKLIST_VALUE_NOT_MAPPED)
+            err = _set_error(err, (canon.notna() & other.isna()).to_numpy(), RejectCode.PICKLIST_VALUE_NOT_MAPPED)
         elif m.kind == "owner":
             other = map_values(canon, owner_of_user)
             unmatched = (canon.notna() & other.isna()).to_numpy()
@@ -101,24 +115,25 @@ def hubspot_to_salesforce(m: FieldMapping, s: pd.Series, user_of_owner: dict[str
     if m.kind == "number":
         x, canon, bad = parse_number(s)
         other = canon.where(~bad)
-        _set_error(err, bad, RejectCode.INVALID_NUMBER)
+        err = _set_error(err, bad, RejectCode.INVALID_NUMBER)
         if m.integer:
             frac = ~np.isnan(x) & (x != np.round(np.nan_to_num(x)))
-            _set_error(err, frac, RejectCode.NOT_AN_INTEGER)
+            err = _set_error(err, frac, RejectCode.NOT_AN_INTEGER)
             other = other.where(~frac)
     else:
         canon = canon_text(s)
         if m.kind == "picklist":
             other = map_values(canon, dict(m.to_salesforce))
-            _set_error(err, (canon.notna() & other.isna()).to_numpy(), RejectCode.PICKLIST_VALUE_NOT_MAPPED)
+            err = _set_error(err, (canon.notna() & other.isna()).to_numpy(), RejectCode.PICKLIST_VALUE_NOT_MAPPED)
         elif m.kind == "owner":
             other = map_values(canon, user_of_owner)
             unmatched = (canon.notna() & other.isna()).to_numpy()
         else:
             other = canon
         if m.max_length is not None and m.kind in ("text", "url"):
-            _set_error(err, (other.str.len() > m.max_length).fillna(False).to_numpy(dtype=bool),
-                       RejectCode.STRING_TOO_LONG)
+            err = _set_error(
+                err, (other.str.len() > m.max_length).fillna(False).to_numpy(dtype=bool), RejectCode.STRING_TOO_LONG
+            )
     return Converted(canon, other, err, unmatched)
 
 

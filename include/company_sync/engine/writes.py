@@ -28,8 +28,10 @@ def hubspot_inputs(frame: pd.DataFrame, id_property: str | None = None) -> list[
     Account Id and ``idProperty`` is set."""
     out = []
     for rid, fields, values in _grouped(frame):
-        rec = {"id": str(rid), "properties": {f: ("" if _na(v) else str(v)) for f, v in
-                                              zip(fields, values, strict=True)}}
+        rec = {
+            "id": str(rid),
+            "properties": {f: ("" if _na(v) else str(v)) for f, v in zip(fields, values, strict=True)},
+        }
         if id_property:
             rec["idProperty"] = id_property
         out.append(rec)
