@@ -60,20 +60,22 @@ def _arrow(s: pd.Series) -> pa.Array:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
-def cat_from_codes(codes: np.ndarray, categories) -> pd.Series:
-    """A ``category`` Series (categories of dtype ``str``) from integer codes (-1 = NA)."""
+def cat_from_codes(codes: np.ndarray, categories, verified: bool = False) -> pd.Series:
+    """A ``category`` Series (categories of dtype ``str``) from integer codes (-1 = NA). ``verified``: the
+    categories are known to be distinct and not NA."""
     cats = pd.Index(pd.array(categories, dtype=STR)) if not isinstance(categories, pd.Index) else categories
-    return pd.Series(pd.Categorical.from_codes(np.asarray(codes), dtype=_categorical_dtype(cats)))
+    return pd.Series(pd.Categorical.from_codes(np.asarray(codes), dtype=_categorical_dtype(cats, verified)))
 
 
-def _categorical_dtype(cats: pd.Index) -> pd.CategoricalDtype:
+def _categorical_dtype(cats: pd.Index, verified: bool = False) -> pd.CategoricalDtype:
     """pandas checks that categories are unique through a hash table of Python strings that it then keeps (90 MB
     for a million ids); the check is done in arrow here instead, and the dtype built without repeating it."""
     if len(cats) < 10_000 or not hasattr(pd.CategoricalDtype, "_from_fastpath"):
         return pd.CategoricalDtype(cats)
-    arr = _arrow(pd.Series(cats.array))
-    if arr.null_count or pc.count_distinct(arr).as_py() != len(arr):
-        raise ValueError("Categorical categories must be unique and not null")
+    if not verified:
+        arr = _arrow(pd.Series(cats.array))
+        if arr.null_count or pc.count_distinct(arr).as_py() != len(arr):
+            raise ValueError("Categorical categories must be unique and not null")
     return pd.CategoricalDtype._from_fastpath(cats, False)
 
 
@@ -111,10 +113,13 @@ def concat_cat(parts: list[pd.Series]) -> pd.Series:
     return cat_from_codes(np.concatenate(codes) if codes else np.zeros(0, np.int32), union)
 
 
-def take_cat(s: pd.Series, idx: np.ndarray) -> pd.Series:
-    """``s`` at positions ``idx`` (-1 -> NA) as ``category``: each distinct position's string is built once,
-    the rows are int codes (ids repeated over many rows cost 4 bytes a row instead of the whole id)."""
+def take_cat(s: pd.Series, idx: np.ndarray, distinct: bool = False) -> pd.Series:
+    """``s`` at positions ``idx`` (-1 -> NA) as ``category``: the rows are int codes (ids repeated over many rows
+    cost 4 bytes a row instead of the whole id). ``distinct``: the caller knows ``s`` has no duplicate and no NA,
+    so ``s`` itself is the categories (no string is copied or hashed)."""
     idx = np.asarray(idx, dtype=np.int64)
+    if distinct:
+        return cat_from_codes(idx.astype(np.int32), pd.Index(s), verified=True)
     used = np.zeros(len(s) + 1, dtype=bool)  # positions are bounded: mark them instead of hashing
     used[idx] = True  # -1 marks the extra last slot
     used[-1] = False
@@ -151,20 +156,21 @@ def shared_codes(*series: pd.Series) -> list[np.ndarray]:
     return np.split(codes, np.cumsum(lens)[:-1]) if lens else []
 
 
-def lookup_many(keys: pd.Series, *queries: pd.Series) -> list[np.ndarray]:
-    """Position in ``keys`` of each value of each query (first occurrence), -1 when absent or NA.
-
-    The keys are hashed once for all the queries (one arrow dictionary pass over keys + queries)."""
+def lookup_many(keys: pd.Series, *queries: pd.Series) -> tuple[bool, list[np.ndarray]]:
+    """(whether the keys are distinct and never NA, the position in ``keys`` of each value of each query (first
+    occurrence; -1 when absent or NA)). The keys are hashed once for all the queries (one arrow dictionary pass
+    over keys + queries)."""
     n = len(keys)
     kc, *qcs = shared_codes(keys, *queries)
     ok = kc >= 0
+    distinct = n == 0 or bool(ok.all() and kc.max() == n - 1)  # codes number first appearances, keys first
     pos = np.full((int(kc.max()) + 1 if n and ok.any() else 0) + 1, -1, dtype=np.int64)
     pos[kc[ok][::-1]] = np.arange(n, dtype=np.int64)[ok][::-1]  # reversed: the first occurrence wins
     out = []
     for qc in qcs:
         hit = (qc >= 0) & (qc < len(pos) - 1)
         out.append(np.where(hit, pos[np.where(hit, qc, -1)], -1))
-    return out
+    return distinct, out
 
 
 def lookup(keys: pd.Series, queries: pd.Series) -> np.ndarray:

@@ -314,10 +314,10 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     L = schemas.conform(inputs.links, "links").drop_duplicates("account_id").drop_duplicates("company_id")
     cts = _Contacts(inputs)
     SV = schemas.conform(inputs.synced_values, "synced_values")
-    la, c_sfid_pos, sc_a, sv_a = lookup_many(
+    a_distinct, (la, c_sfid_pos, sc_a, sv_a) = lookup_many(
         a_id, L["account_id"], C["salesforceaccountid"], cts.SC["AccountId"], SV["account_id"]
     )
-    lc, a_hsid_pos, cts.as_c, sv_c = lookup_many(
+    c_distinct, (lc, a_hsid_pos, cts.as_c, sv_c) = lookup_many(
         c_id, L["company_id"], A["HubSpot_Company_ID__c"], cts.AS["company_id"], SV["company_id"]
     )
 
@@ -638,12 +638,13 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     sp, hp, fp = (f["pos"].to_numpy() for f in sv)
     synced_values = pd.DataFrame(
         {
-            "account_id": take_cat(a_id, np.concatenate([pa[sp], ca[hp], np.full(len(fp), -1)])),
-            "company_id": take_cat(c_id, np.concatenate([pc[sp], np.full(len(hp), -1), cc[fp]])),
+            "account_id": take_cat(a_id, np.concatenate([pa[sp], ca[hp], np.full(len(fp), -1)]), a_distinct),
+            "company_id": take_cat(c_id, np.concatenate([pc[sp], np.full(len(hp), -1), cc[fp]]), c_distinct),
             "field": concat_cat([f["field"] for f in sv]),
             "value": as_str(pd.concat([f["value"] for f in sv], ignore_index=True)),
             "synced_at": pd.Series(pd.DatetimeIndex([ctx.now]).repeat(sum(map(len, sv))), dtype=schemas.TS),
-        }
+        },
+        copy=False,
     )
     return Plan(
         hubspot_creates=hubspot_creates,
