@@ -60,3 +60,18 @@ class Runtime:
         from include.company_sync.connectors.http_policy import RetryPolicy
 
         return RetryPolicy(backoff_factor=self.retry_backoff)
+
+
+def use_jemalloc_for_arrow() -> str:
+    """Send this process's arrow allocations to jemalloc, when this pyarrow build has it, and name the pool used.
+
+    Planning a million accounts against a million companies peaks about 0.25 GiB lower, and runs faster, than
+    with mimalloc (the wheels' default, which keeps freed pages for reuse; see benchmarks/bench_engine.py).
+    Process-wide, so it is called by the task that plans, never by the engine itself."""
+    import pyarrow as pa
+
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+    except NotImplementedError:  # a build without jemalloc keeps its default pool
+        pass
+    return pa.default_memory_pool().backend_name

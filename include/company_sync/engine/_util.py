@@ -96,6 +96,9 @@ def concat_cat(parts: list[pd.Series]) -> pd.Series:
     """Concatenate ``category`` (or ``str``) Series into one ``category`` Series over the union of their values;
     codes are remapped, the rows never become strings."""
     parts = [p if isinstance(p.dtype, pd.CategoricalDtype) else to_cat(p) for p in parts]
+    if parts and all(p.cat.categories is parts[0].cat.categories for p in parts):  # same id column: just codes
+        codes = np.concatenate([p.cat.codes.to_numpy() for p in parts])
+        return cat_from_codes(codes, parts[0].cat.categories, verified=True)
     union = pd.Index(
         pd.unique(
             pd.array(
@@ -113,13 +116,14 @@ def concat_cat(parts: list[pd.Series]) -> pd.Series:
     return cat_from_codes(np.concatenate(codes) if codes else np.zeros(0, np.int32), union)
 
 
-def take_cat(s: pd.Series, idx: np.ndarray, distinct: bool = False) -> pd.Series:
+def take_cat(s: pd.Series, idx: np.ndarray, categories: pd.Index | None = None) -> pd.Series:
     """``s`` at positions ``idx`` (-1 -> NA) as ``category``: the rows are int codes (ids repeated over many rows
-    cost 4 bytes a row instead of the whole id). ``distinct``: the caller knows ``s`` has no duplicate and no NA,
-    so ``s`` itself is the categories (no string is copied or hashed)."""
+    cost 4 bytes a row instead of the whole id). ``categories``: ``pd.Index(s)``, given by a caller that knows
+    ``s`` has no duplicate and no NA; the codes are then the positions (no string is copied or hashed), and
+    frames built that way concatenate without merging categories."""
     idx = np.asarray(idx, dtype=np.int64)
-    if distinct:
-        return cat_from_codes(idx.astype(np.int32), pd.Index(s), verified=True)
+    if categories is not None:
+        return cat_from_codes(idx.astype(np.int32), categories, verified=True)
     used = np.zeros(len(s) + 1, dtype=bool)  # positions are bounded: mark them instead of hashing
     used[idx] = True  # -1 marks the extra last slot
     used[-1] = False

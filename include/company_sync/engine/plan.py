@@ -142,7 +142,7 @@ def _writes(record_id, fld, value) -> pd.DataFrame:
     n = len(record_id)
     return pd.DataFrame(
         {
-            "record_id": as_str(record_id),
+            "record_id": to_cat(record_id),
             "field": const_cat(fld, n) if isinstance(fld, str) else to_cat(fld),
             "value": _s(value, n),
         }
@@ -153,7 +153,7 @@ def _concat_writes(parts: list[pd.DataFrame], name: str) -> pd.DataFrame:
     return _conform_out(
         pd.DataFrame(
             {
-                "record_id": pd.concat([p["record_id"] for p in parts], ignore_index=True),
+                "record_id": concat_cat([p["record_id"] for p in parts]),
                 "field": concat_cat([p["field"] for p in parts]),
                 "value": as_str(pd.concat([p["value"] for p in parts], ignore_index=True)),
             }
@@ -320,6 +320,14 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     c_distinct, (lc, a_hsid_pos, cts.as_c, sv_c) = lookup_many(
         c_id, L["company_id"], A["HubSpot_Company_ID__c"], cts.AS["company_id"], SV["company_id"]
     )
+    # the ids of rows in the outputs, as category codes over the input id columns (when those are distinct)
+    a_cats, c_cats = (pd.Index(a_id) if a_distinct else None), (pd.Index(c_id) if c_distinct else None)
+
+    def a_key(pos):
+        return take_cat(a_id, pos, a_cats)
+
+    def c_key(pos):
+        return take_cat(c_id, pos, c_cats)
 
     # ---- links (state store)
     a_linked, c_linked = np.zeros(na, dtype=bool), np.zeros(nc, dtype=bool)
@@ -482,8 +490,10 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     res_pairs = _resolve_pairs(A, C, pa, pc, maps, base, owner_of_user, user_of_owner, a_url, c_dom_norm)
 
     # ---- creates
-    hs_cr = _hubspot_creates(A, np.flatnonzero(a_create), maps, owner_of_user, a_url)
-    sf_cr = _salesforce_creates(C, np.flatnonzero(c_create), maps, user_of_owner, ctx.integration_user_id, c_rank)
+    hs_cr = _hubspot_creates(A, np.flatnonzero(a_create), maps, owner_of_user, a_url, a_key)
+    sf_cr = _salesforce_creates(
+        C, np.flatnonzero(c_create), maps, user_of_owner, ctx.integration_user_id, c_rank, c_key
+    )
 
     # ---- R7 lifecycle for companies that sync
     syncing = c_has_pair.copy()
@@ -499,18 +509,18 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     p_hs_w[hs_w["pos"].to_numpy()] = True
     p_sf_w = np.zeros(npair, dtype=bool)
     p_sf_w[sf_w["pos"].to_numpy()] = True
-    hs_parts = [_writes(take(c_id, pc[hs_w["pos"].to_numpy()]), hs_w["field"], hs_w["value"])]
+    hs_parts = [_writes(c_key(pc[hs_w["pos"].to_numpy()]), hs_w["field"], hs_w["value"])]
     link_hs = p_new & ~same(
         C["salesforceaccountid"].take(pc).reset_index(drop=True), a_id.take(pa).reset_index(drop=True)
     )
-    hs_parts.append(_writes(take(c_id, pc[link_hs]), "salesforceaccountid", take(a_id, pa[link_hs])))
-    hs_parts.append(_writes(take(c_id, lc_pos), "lifecyclestage", lc_val))
+    hs_parts.append(_writes(c_key(pc[link_hs]), "salesforceaccountid", take(a_id, pa[link_hs])))
+    hs_parts.append(_writes(c_key(lc_pos), "lifecyclestage", lc_val))
     hubspot_updates = _concat_writes(hs_parts, "hubspot_updates")
-    sf_parts = [_writes(take(a_id, pa[sf_w["pos"].to_numpy()]), sf_w["field"], sf_w["value"])]
+    sf_parts = [_writes(a_key(pa[sf_w["pos"].to_numpy()]), sf_w["field"], sf_w["value"])]
     link_sf = p_new & ~same(
         A["HubSpot_Company_ID__c"].take(pa).reset_index(drop=True), c_id.take(pc).reset_index(drop=True)
     )
-    sf_parts.append(_writes(take(a_id, pa[link_sf]), "HubSpot_Company_ID__c", take(c_id, pc[link_sf])))
+    sf_parts.append(_writes(a_key(pa[link_sf]), "HubSpot_Company_ID__c", take(c_id, pc[link_sf])))
     salesforce_updates = _concat_writes(sf_parts, "salesforce_updates")
     del hs_w, sf_w, hs_parts, sf_parts
 
@@ -638,8 +648,8 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     sp, hp, fp = (f["pos"].to_numpy() for f in sv)
     synced_values = pd.DataFrame(
         {
-            "account_id": take_cat(a_id, np.concatenate([pa[sp], ca[hp], np.full(len(fp), -1)]), a_distinct),
-            "company_id": take_cat(c_id, np.concatenate([pc[sp], np.full(len(hp), -1), cc[fp]]), c_distinct),
+            "account_id": a_key(np.concatenate([pa[sp], ca[hp], np.full(len(fp), -1)])),
+            "company_id": c_key(np.concatenate([pc[sp], np.full(len(hp), -1), cc[fp]])),
             "field": concat_cat([f["field"] for f in sv]),
             "value": as_str(pd.concat([f["value"] for f in sv], ignore_index=True)),
             "synced_at": pd.Series(pd.DatetimeIndex([ctx.now]).repeat(sum(map(len, sv))), dtype=schemas.TS),
@@ -1014,7 +1024,7 @@ def _concat_pos(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------- creates
-def _hubspot_creates(A: pd.DataFrame, ca: np.ndarray, maps, owner_of_user, a_url) -> dict:
+def _hubspot_creates(A: pd.DataFrame, ca: np.ndarray, maps, owner_of_user, a_url, a_key) -> dict:
     """Companies created from accounts (upsert key salesforceaccountid = Account Id). Every mapping that moves
     Salesforce values to HubSpot contributes its non-blank values; an unmatched owner leaves the company without
     one; a value HubSpot would refuse rejects the whole create."""
@@ -1040,7 +1050,7 @@ def _hubspot_creates(A: pd.DataFrame, ca: np.ndarray, maps, owner_of_user, a_url
     out = _concat_pos(parts)
     synced = [_pos_frame(put[~rej[put]], fld, canon) for fld, put, canon in conv]
     return {
-        "cells": _writes(take(ids, out["pos"].to_numpy()), out["field"], out["value"]),
+        "cells": _writes(a_key(ca[out["pos"].to_numpy()]), out["field"], out["value"]),
         "rejected": rej,
         "rej_reason": ("rejected_" + code).where(rej),
         "rej_msg": msg.where(rej),
@@ -1049,7 +1059,7 @@ def _hubspot_creates(A: pd.DataFrame, ca: np.ndarray, maps, owner_of_user, a_url
 
 
 def _salesforce_creates(
-    C: pd.DataFrame, cc: np.ndarray, maps, user_of_owner, integration_user_id, c_rank: np.ndarray
+    C: pd.DataFrame, cc: np.ndarray, maps, user_of_owner, integration_user_id, c_rank: np.ndarray, c_key
 ) -> dict:
     """Accounts created from companies (upsert key HubSpot_Company_ID__c = company id). Mappings that may move
     HubSpot values to Salesforce on a blank account (prefer_salesforce_unless_blank, two_way) contribute; an
@@ -1089,7 +1099,7 @@ def _salesforce_creates(
         return _attachments(C, cc[ok], crit_pairs, c_rank)
 
     return {
-        "cells": _writes(take(ids, out["pos"].to_numpy()), out["field"], out["value"]),
+        "cells": _writes(c_key(cc[out["pos"].to_numpy()]), out["field"], out["value"]),
         "rejected": rej,
         "rej_reason": ("rejected_" + code).where(rej),
         "rej_msg": msg.where(rej),

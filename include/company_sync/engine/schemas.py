@@ -1,10 +1,10 @@
 """Input and output frame schemas of the sync engine (a contract with the extract and load tasks).
 
 Conventions: ids are strings (``str`` dtype); output columns with few distinct values (field names, systems,
-actions, reasons, rules, messages, kinds), and the ids of ``synced_values`` (each repeats once per field), are
-``category`` with ``str`` categories, so that a million rows cost a few bytes each (``.astype(str)`` gives the
-strings back; Parquet keeps them dictionary-encoded); timestamps are tz-aware UTC ``datetime64``; missing values
-are NA; HubSpot values are strings as HubSpot returns them.
+actions, reasons, rules, messages, kinds), and the ids of the write frames and ``synced_values`` (each repeats
+once per field), are ``category`` with ``str`` categories, so that a million rows cost a few bytes each
+(``.astype(str)`` gives the strings back; Parquet keeps them dictionary-encoded); timestamps are tz-aware UTC
+``datetime64``; missing values are NA; HubSpot values are strings as HubSpot returns them.
 Extra columns are ignored; missing optional columns are treated as all-NA. Mapped fields are those of
 ``settings.field_mappings`` (Salesforce field names on ``sf_accounts``, HubSpot property names on
 ``hs_companies``).
@@ -73,10 +73,10 @@ INPUTS: dict[str, dict[str, tuple[str, str]]] = {
 
 WRITE_COLUMNS = {
     "record_id": (
-        STR,
+        CAT,
         "target record: company id / Account Id for updates; the upsert key for creates "
         "(salesforceaccountid = Account Id for hubspot_creates, HubSpot_Company_ID__c = company id "
-        "for salesforce_creates)",
+        "for salesforce_creates); category codes, usually over every input id (unused ones included)",
     ),
     "field": (CAT, "HubSpot property name / Salesforce field name"),
     "value": (STR, "canonical string in the target's space; NA = clear the field (never NA in creates)"),
