@@ -121,9 +121,9 @@ def take_cat(s: pd.Series, idx: np.ndarray, categories: pd.Index | None = None) 
     cost 4 bytes a row instead of the whole id). ``categories``: ``pd.Index(s)``, given by a caller that knows
     ``s`` has no duplicate and no NA; the codes are then the positions (no string is copied or hashed), and
     frames built that way concatenate without merging categories."""
-    idx = np.asarray(idx, dtype=np.int64)
     if categories is not None:
-        return cat_from_codes(idx.astype(np.int32), categories, verified=True)
+        return cat_from_codes(np.asarray(idx, dtype=np.int32), categories, verified=True)
+    idx = np.asarray(idx, dtype=np.int64)
     used = np.zeros(len(s) + 1, dtype=bool)  # positions are bounded: mark them instead of hashing
     used[idx] = True  # -1 marks the extra last slot
     used[-1] = False

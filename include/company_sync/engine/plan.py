@@ -182,6 +182,17 @@ def _owner_maps(users: pd.DataFrame, owners: pd.DataFrame) -> tuple[dict[str, st
     return dict(zip(m["user"], m["owner"], strict=True)), dict(zip(m["owner"], m["user"], strict=True))
 
 
+def _stack_positions(*parts) -> np.ndarray:
+    """Concatenated int32 positions, filled in place; an int ``-k`` stands for ``k`` NA (-1) positions."""
+    out = np.empty(sum(-p if isinstance(p, int) else len(p) for p in parts), dtype=np.int32)
+    at = 0
+    for p in parts:
+        k = -p if isinstance(p, int) else len(p)
+        out[at : at + k] = -1 if isinstance(p, int) else p
+        at += k
+    return out
+
+
 def _pick(conds: list[np.ndarray], labels: list, default, n: int | None = None) -> np.ndarray:
     """``np.select`` for labels (enum strings), as an object array of references to them: numpy's own select
     would build a new string per row (70 MB for a million rows)."""
@@ -629,11 +640,13 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     a_dec.set_mask(np.ones(na, dtype=bool), Action.SKIPPED, Reason.NOT_CHANGED, "not changed in the window")
     c_dec.set_mask(np.ones(nc, dtype=bool), Action.SKIPPED, Reason.NOT_CHANGED, "not changed in the window")
     decisions = _DecisionBuilder.concat([a_dec.frame("salesforce", a_id), c_dec.frame("hubspot", c_id)])
+    del a_dec, c_dec, p_action, p_reason, p_msg
 
     # ---- the rest
     new_links = _frame(account_id=take(a_id, new_a), company_id=take(c_id, new_c), reason=new_r)
     removed_links = _frame(account_id=removed["account_id"], company_id=removed["company_id"], reason="deleted")
-    att = sf_cr["attach"](inputs, crit["private_pairs"])
+    att = sf_cr["attach"](inputs, crit.pop("private_pairs"))
+    del crit, sc_a, c_sfid_pos, a_hsid_pos, la, lc
     conflicts = res_pairs["conflicts"]
     if len(conflicts):
         conflicts = conflicts.assign(
@@ -648,11 +661,10 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     sp, hp, fp = (f["pos"].to_numpy() for f in sv)
     synced_values = pd.DataFrame(
         {
-            "account_id": a_key(np.concatenate([pa[sp], ca[hp], np.full(len(fp), -1)])),
-            "company_id": c_key(np.concatenate([pc[sp], np.full(len(hp), -1), cc[fp]])),
+            "account_id": a_key(_stack_positions(pa[sp], ca[hp], -len(fp))),
+            "company_id": c_key(_stack_positions(pc[sp], -len(hp), cc[fp])),
             "field": concat_cat([f["field"] for f in sv]),
             "value": as_str(pd.concat([f["value"] for f in sv], ignore_index=True)),
-            "synced_at": pd.Series(pd.DatetimeIndex([ctx.now]).repeat(sum(map(len, sv))), dtype=schemas.TS),
         },
         copy=False,
     )

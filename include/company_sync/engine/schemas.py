@@ -135,7 +135,8 @@ OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
         "company_id": (CAT, "NA likewise for hubspot_creates"),
         "field": (CAT, "Salesforce field name"),
         "value": (STR, "NA = agreed blank"),
-        "synced_at": (TS, "PlanContext.now"),
+        # no synced_at: the state store stamps the values when the loads have landed (one timestamp for
+        # millions of rows would cost 8 bytes each here)
     },
 }
 
