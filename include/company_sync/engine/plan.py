@@ -37,6 +37,7 @@ from ._util import (
     const_cat,
     const_str,
     first_per_group,
+    from_arrow,
     lookup,
     lookup_many,
     map_values,
@@ -428,7 +429,7 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
             Reason.R9_LINKED_BY_CONTACTS,
             True,
         )
-        del as_email, e_sf, e_hs  # a million-row plan holds only what later steps read (here and below)
+        del as_email, e_sf, e_hs, as_c, as_h, ps, pt, s_ok, t_ok  # a million-row plan keeps only what later steps read
     a_create = a_src & free_a
 
     # ---- HubSpot side: mirrored matching, then R5/R6/R8
@@ -511,7 +512,7 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     syncing[new_c] = True
     syncing[np.flatnonzero(c_create)[~sf_cr["rejected"]]] = True
     lc_pos, lc_val = _lifecycle(inputs, C, cts, syncing)
-    del cts, base
+    del cts, base, a_url, c_dom_norm
 
     # ---- updates
     npair = len(pa)
@@ -550,14 +551,14 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     p_reason[p_new] = new_r  # the new pairs are the last ones
     p_reason[p_rej] = res_pairs["rej_reason"].to_numpy(dtype=object)[p_rej]
     # templated (the pair's ids are the decision's record_id and new_links): four texts + rare rejections
-    p_msg = pd.Series(
-        np.array([f"{h} HubSpot write(s), {w} Salesforce write(s)" for h in (0, 1) for w in (0, 1)], dtype=object)[
-            p_hs_w * 2 + p_sf_w
-        ],
-        dtype=STR,
-    )
-    if p_rej.any():
-        p_msg = p_msg.mask(p_rej, p_msg + res_pairs["rej_msg"].fillna("").radd("; "))
+    texts = np.empty(4, dtype=object)
+    texts[:] = [f"{h} HubSpot write(s), {w} Salesforce write(s)" for h in (0, 1) for w in (0, 1)]
+    p_msg = texts[p_hs_w * 2 + p_sf_w]
+    if p_rej.any():  # first set wins: the rejected pairs get their own message
+        r = np.flatnonzero(p_rej)
+        rej_msg = pd.Series(p_msg[r], dtype=STR) + take(res_pairs["rej_msg"], r).fillna("").radd("; ")
+        a_dec.set(pa[r], p_action[r], p_reason[r], rej_msg)
+        c_dec.set(pc[r], p_action[r], p_reason[r], rej_msg)
     a_dec.set(pa, p_action, p_reason, p_msg)
     c_dec.set(pc, p_action, p_reason, p_msg)
     # creates
@@ -650,8 +651,8 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
     conflicts = res_pairs["conflicts"]
     if len(conflicts):
         conflicts = conflicts.assign(
-            account_id=take(a_id, pa[conflicts["pos"].to_numpy()]),
-            company_id=take(c_id, pc[conflicts["pos"].to_numpy()]),
+            account_id=a_key(pa[conflicts["pos"].to_numpy()]),
+            company_id=c_key(pc[conflicts["pos"].to_numpy()]),
         )
     conflicts = _conform_out(conflicts, "conflicts")
     hubspot_creates = _conform_out(hs_cr.pop("cells"), "hubspot_creates")
@@ -721,16 +722,15 @@ class _DecisionBuilder:
         if isinstance(v, str):
             self.idx[col][p] = self._add(col, pa.array([str(v)]))
             return
-        if col == "msg" and not isinstance(v, pd.Series):
-            v = pd.Series(np.asarray(v, dtype=object), dtype=STR)  # NA messages stay NA
         if isinstance(v, pd.Series) and v.dtype == STR:
             d = pac.dictionary_encode(_arrow(v).filter(pa.array(free)))  # pool its distinct values only
             codes = np.asarray(d.indices.fill_null(-1), dtype=np.int64)
             self.idx[col][p] = np.where(codes >= 0, self._add(col, d.dictionary) + codes, -1)
             return
         # object arrays of a few distinct values (enums): str() each distinct value once, as astype(str) did
-        codes, uniques = pd.factorize(np.asarray(v, dtype=object)[free], use_na_sentinel=False)
-        self.idx[col][p] = self._add(col, pa.array([str(u) for u in uniques], pa.large_string())) + codes
+        codes, uniques = pd.factorize(np.asarray(v, dtype=object)[free], use_na_sentinel=True)  # NA stays NA
+        off = self._add(col, pa.array([str(u) for u in uniques], pa.large_string()))
+        self.idx[col][p] = np.where(codes >= 0, off + codes, -1)
 
     def set(self, pos, action, reason, msg, rule=None):
         pos = np.asarray(pos, dtype=np.int64)
@@ -986,8 +986,7 @@ def _resolve_pairs(A, C, pa, pc, maps, base_rows, owner_of_user, user_of_owner, 
     (hs_f, hs_bad), (sf_f, sf_bad) = hs_cells.frame(), sf_cells.frame()
     hs_rej, hs_code, hs_msg = _first_error(hs_bad, n)
     sf_rej, sf_code, sf_msg = _first_error(sf_bad, n)
-    hs_f = hs_f[~hs_rej[hs_f["pos"].to_numpy()]]
-    sf_f = sf_f[~sf_rej[sf_f["pos"].to_numpy()]]
+    hs_f, sf_f = _kept(hs_f, hs_rej), _kept(sf_f, sf_rej)
     # the company domain follows its website
     web = [m.hubspot for m in maps if m.kind == "url"]
     if web and len(hs_f):
@@ -1014,6 +1013,11 @@ def _resolve_pairs(A, C, pa, pc, maps, base_rows, owner_of_user, user_of_owner, 
         "synced": _concat_pos(parts),
         "conflicts": pd.concat(conflicts, ignore_index=True) if conflicts else pd.DataFrame(),
     }
+
+
+def _kept(cells: pd.DataFrame, rejected: np.ndarray) -> pd.DataFrame:
+    """The cells of records not rejected (no copy when none is)."""
+    return cells[~rejected[cells["pos"].to_numpy()]] if rejected.any() else cells
 
 
 def _pos_frame(pos: np.ndarray, fld: str, values: pd.Series, aligned: bool = False) -> pd.DataFrame:
@@ -1049,7 +1053,7 @@ def _hubspot_creates(A: pd.DataFrame, ca: np.ndarray, maps, owner_of_user, a_url
         conv.append((m.salesforce, put, S.canon))
     f, bad = cells.frame()
     rej, code, msg = _first_error(bad, n)
-    f = f[~rej[f["pos"].to_numpy()]]
+    f = _kept(f, rej)
     ok = np.flatnonzero(~rej)
     ids = take(A["Id"], ca)
     parts = [f[["pos", "field", "value"]], _pos_frame(ok, "salesforceaccountid", ids)]
@@ -1101,7 +1105,7 @@ def _salesforce_creates(
     )
     f, bad = cells.frame()
     rej, code, msg = _first_error(bad, n)
-    f = f[~rej[f["pos"].to_numpy()]]
+    f = _kept(f, rej)
     ok = np.flatnonzero(~rej)
     ids = take(C["id"], cc)
     out = _concat_pos([f[["pos", "field", "value"]], _pos_frame(ok, "HubSpot_Company_ID__c", ids)])
@@ -1160,4 +1164,4 @@ def _lifecycle(inputs: SyncInputs, C: pd.DataFrame, cts: _Contacts, syncing: np.
     if ok.any():
         np.maximum.at(best, as_c[ok], h_rank[as_h[ok]])
     adv = np.flatnonzero(syncing & cur_known & (best > cur_r))
-    return adv, _s(np.asarray(stages, dtype=object)[best[adv]] if len(adv) else [])
+    return adv, from_arrow(pa.array(stages, pa.large_string()).take(best[adv]))

@@ -109,8 +109,8 @@ OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
         ),
     },
     "conflicts": {
-        "account_id": (STR, ""),
-        "company_id": (STR, ""),
+        "account_id": (CAT, "category codes over the input ids, like the write frames'"),
+        "company_id": (CAT, ""),
         "field": (CAT, "Salesforce field"),
         "salesforce_value": (STR, ""),
         "hubspot_value": (STR, ""),
@@ -177,4 +177,4 @@ def conform(df: pd.DataFrame | None, name: str, extra: tuple[str, ...] = ()) -> 
     for c in extra:
         if c not in out:
             out[c] = df[c] if c in df.columns else const_str(None, n)
-    return pd.DataFrame(out, index=pd.RangeIndex(n))
+    return pd.DataFrame(out, index=pd.RangeIndex(n), copy=False)  # the inputs are not copied
