@@ -1015,6 +1015,21 @@ def _resolve_pairs(A, C, pa, pc, maps, base_rows, owner_of_user, user_of_owner, 
     }
 
 
+def _leading_cells(cells: pd.DataFrame, rejected: np.ndarray, blocks: list[np.ndarray], names: list[str]):
+    """The (pos, field, value) rows of the first ``blocks`` of kept ``cells`` (their positions, in order), as a
+    slice (no copy); the field codes are renamed through ``names``."""
+    k = sum(int((~rejected[put]).sum()) for put in blocks)
+    head = cells.iloc[:k]
+    return pd.DataFrame(
+        {
+            "pos": head["pos"].to_numpy(),
+            "field": cat_from_codes(head["field"].cat.codes.to_numpy(), names),
+            "value": head["value"].reset_index(drop=True),
+        },
+        copy=False,
+    )
+
+
 def _kept(cells: pd.DataFrame, rejected: np.ndarray) -> pd.DataFrame:
     """The cells of records not rejected (no copy when none is)."""
     return cells[~rejected[cells["pos"].to_numpy()]] if rejected.any() else cells
@@ -1045,15 +1060,19 @@ def _hubspot_creates(A: pd.DataFrame, ca: np.ndarray, maps, owner_of_user, a_url
     Salesforce values to HubSpot contributes its non-blank values; an unmatched owner leaves the company without
     one; a value HubSpot would refuse rejects the whole create."""
     n = len(ca)
-    cells, conv = _Cells(), []
-    for m in maps:
+    cells, shared, conv = _Cells(), [], []
+    # fields whose HubSpot value is the canonical Salesforce one (text, url, number) come first: their cells are
+    # then also the synced values (a slice, not a copy); picklists and owners are mapped, so taken apart
+    for m in sorted(maps, key=lambda m: m.kind in ("picklist", "owner")):
         S = salesforce_to_hubspot(m, take_rows(A[m.salesforce], ca), owner_of_user)
         put = np.flatnonzero(S.canon.notna().to_numpy() & ~S.unmatched)
         cells.add(put, m.hubspot, S.other, S.error, S.canon, "HubSpot " + m.hubspot)
-        conv.append((m.salesforce, put, S.canon))
+        (shared if m.kind not in ("picklist", "owner") else conv).append((m.salesforce, put, S.canon))
     f, bad = cells.frame()
     rej, code, msg = _first_error(bad, n)
     f = _kept(f, rej)
+    sf_name = {m.hubspot: m.salesforce for m in maps}
+    synced = [_leading_cells(f, rej, [put for _, put, _ in shared], [sf_name[h] for h in cells.fields])]
     ok = np.flatnonzero(~rej)
     ids = take(A["Id"], ca)
     parts = [f[["pos", "field", "value"]], _pos_frame(ok, "salesforceaccountid", ids)]
@@ -1064,7 +1083,7 @@ def _hubspot_creates(A: pd.DataFrame, ca: np.ndarray, maps, owner_of_user, a_url
         nn = dom.notna().to_numpy()
         parts.append(_pos_frame(wp[nn], "domain", dom[nn].reset_index(drop=True), aligned=True))
     out = _concat_pos(parts)
-    synced = [_pos_frame(put[~rej[put]], fld, canon) for fld, put, canon in conv]
+    synced += [_pos_frame(put[~rej[put]], fld, canon) for fld, put, canon in conv]
     return {
         "cells": _writes(a_key(ca[out["pos"].to_numpy()]), out["field"], out["value"]),
         "rejected": rej,
@@ -1081,7 +1100,7 @@ def _salesforce_creates(
     HubSpot values to Salesforce on a blank account (prefer_salesforce_unless_blank, two_way) contribute; an
     unmatched or blank owner falls back to the integration user; Name is required."""
     n = len(cc)
-    cells, conv = _Cells(), []
+    cells, conv, fallback = _Cells(), [], []
     has_name = np.zeros(n, dtype=bool)
     for m in maps:
         if m.rule not in (SyncRule.PREFER_SALESFORCE_UNLESS_BLANK, SyncRule.TWO_WAY):
@@ -1090,12 +1109,13 @@ def _salesforce_creates(
         putm = H.canon.notna().to_numpy() & ~H.unmatched
         put = np.flatnonzero(putm)
         cells.add(put, m.salesforce, H.other, H.error, H.canon, "Salesforce " + m.salesforce)
-        conv.append((m.salesforce, put, H.other))
+        conv.append(put)
         if m.salesforce == "Name":
             has_name = putm
         if m.kind == "owner" and integration_user_id:
-            fb = np.flatnonzero(~putm)
-            cells.add(fb, m.salesforce, integration_user_id)
+            fallback.append((np.flatnonzero(~putm), m.salesforce))
+    for fb, fld in fallback:  # after the mapped cells, which are then also the synced values (a slice)
+        cells.add(fb, fld, integration_user_id)
     cells.add(
         np.flatnonzero(~has_name),
         "Name",
@@ -1109,7 +1129,7 @@ def _salesforce_creates(
     ok = np.flatnonzero(~rej)
     ids = take(C["id"], cc)
     out = _concat_pos([f[["pos", "field", "value"]], _pos_frame(ok, "HubSpot_Company_ID__c", ids)])
-    synced = [_pos_frame(put[~rej[put]], fld, other) for fld, put, other in conv]
+    synced = [_leading_cells(f, rej, conv, cells.fields)]
 
     def attach(inputs: SyncInputs, crit_pairs: pd.DataFrame | None = None) -> pd.DataFrame:
         return _attachments(C, cc[ok], crit_pairs, c_rank)
