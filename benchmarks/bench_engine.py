@@ -117,10 +117,10 @@ def generate(n: int, out: Path, seed: int = 7) -> None:
 
 def run_plan(staged: Path) -> dict:
     from include.company_sync.engine import PlanContext, SyncInputs, plan_sync
-    from include.company_sync.runtime import use_jemalloc_for_arrow
+    from include.company_sync.runtime import lean_memory_for_planning
     from include.company_sync.settings import parse_settings
 
-    pool = use_jemalloc_for_arrow()  # as the plan task does
+    memory = lean_memory_for_planning()  # as the plan task does
     t = time.perf_counter()
     frames = {name: pd.read_parquet(staged / f"{name}.parquet") for name in FRAMES}
     load_s = time.perf_counter() - t
@@ -132,7 +132,7 @@ def run_plan(staged: Path) -> dict:
     plan_s = time.perf_counter() - t
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
-        "arrow_pool": pool, "load_s": round(load_s, 2), "plan_s": round(plan_s, 2),
+        "memory": memory, "load_s": round(load_s, 2), "plan_s": round(plan_s, 2),
         "peak_rss_mib": round(rss / 1024, 1),
         "rss_after_load_mib": round(rss_loaded / 1024, 1),
         "hubspot_creates": plan.hubspot_creates["record_id"].nunique(),

@@ -466,9 +466,9 @@ PLAN_FRAMES = (
 
 def plan(run_data: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
     from include.company_sync.engine import PlanContext, SyncInputs, plan_sync
-    from include.company_sync.runtime import use_jemalloc_for_arrow
+    from include.company_sync.runtime import lean_memory_for_planning
 
-    log.info("arrow memory pool: %s", use_jemalloc_for_arrow())
+    log.info("memory: %s", lean_memory_for_planning())
     run = Run(run_data)
     frames = {name: run.read(url) for name, url in inputs["frames"].items()}
     stages = tuple(frames.pop("lifecycle_stages")["stage"].astype(str))

@@ -12,7 +12,6 @@ from .engine_fixtures import (
     AFTER,
     BEFORE,
     INTEGRATION_USER,
-    NOW,
     T0,
     account,
     apply_plan,
