@@ -1,10 +1,12 @@
 """Benchmark the sync engine's plan on N accounts x N companies (default 1,000,000).
 
-    .venv/bin/python benchmarks/bench_engine.py [N]
+    .venv/bin/python benchmarks/bench_engine.py [N] [--default-allocators]
 
 Generates a realistic universe (about 40 % shared domains, links for half of the overlap, messy websites,
 1.5 N contacts on each side with associations, owners), stages it as Parquet, then plans in a child process and
-prints the plan's wall time and the child's peak RSS (ru_maxrss; inputs included, generation excluded).
+prints the plan's wall time and the child's peak RSS (ru_maxrss; inputs included, generation excluded). The child
+tunes its allocators as the plan task does (``runtime.lean_memory_for_planning``) unless
+``--default-allocators`` is given.
 """
 
 from __future__ import annotations
@@ -115,12 +117,12 @@ def generate(n: int, out: Path, seed: int = 7) -> None:
         df.to_parquet(out / f"{name}.parquet", index=False)
 
 
-def run_plan(staged: Path) -> dict:
+def run_plan(staged: Path, lean: bool = True) -> dict:
     from include.company_sync.engine import PlanContext, SyncInputs, plan_sync
     from include.company_sync.runtime import lean_memory_for_planning
     from include.company_sync.settings import parse_settings
 
-    memory = lean_memory_for_planning()  # as the plan task does
+    memory = lean_memory_for_planning() if lean else "default allocators"  # as the plan task does
     t = time.perf_counter()
     frames = {name: pd.read_parquet(staged / f"{name}.parquet") for name in FRAMES}
     load_s = time.perf_counter() - t
@@ -146,14 +148,17 @@ def run_plan(staged: Path) -> dict:
 
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
-        print(json.dumps(run_plan(Path(sys.argv[2]))))
+        print(json.dumps(run_plan(Path(sys.argv[2]), lean="--default-allocators" not in sys.argv)))
         return
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    flags = [a for a in sys.argv[1:] if a.startswith("--")]
+    n = int(args[0]) if args else 1_000_000
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         generate(n, Path(tmp))
         print(f"generated {n:,} accounts x {n:,} companies in {time.perf_counter() - t:.1f} s")
-        out = subprocess.run([sys.executable, __file__, "--child", tmp], check=True, capture_output=True, text=True)
+        out = subprocess.run([sys.executable, __file__, "--child", tmp, *flags], check=True, capture_output=True,
+                             text=True)
         res = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"plan: {res['plan_s']} s wall, peak RSS {res['peak_rss_mib']} MiB "
           f"(inputs loaded: {res['rss_after_load_mib']} MiB, load {res['load_s']} s)")
