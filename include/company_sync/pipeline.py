@@ -554,6 +554,38 @@ def _ledger_rows(
 
 # Records per ledgered chunk: one HubSpot batch call; for Salesforce, large enough for Bulk API jobs.
 WRITE_CHUNK = {"hubspot": 100, "salesforce": 10_000}
+# Chunks in flight at once. A HubSpot batch takes ~100 ms to land, so one at a time reaches half of the
+# 190 calls / 10 s the shared limiter allows; Salesforce chunks are Bulk jobs, sent one after the other.
+WRITE_WORKERS = {"hubspot": 4, "salesforce": 1}
+
+
+def _send_chunks(chunks: list[list[dict]], send, workers: int, on_landed) -> list[pd.DataFrame]:
+    """`send` each chunk, `workers` at a time, calling `on_landed` (the ledger) as each lands, in this thread.
+
+    On a failure nothing new is started; the chunks already in flight finish and are ledgered before the error
+    is raised, so a retry of the task resends exactly the chunks that did not land."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    results: list[pd.DataFrame | None] = [None] * len(chunks)
+    error: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="write") as pool:
+        futures = {pool.submit(send, part): i for i, part in enumerate(chunks)}
+        for future in as_completed(futures):
+            if future.cancelled():
+                continue
+            i = futures[future]
+            try:
+                results[i] = future.result()
+            except Exception as exc:  # re-raised once the chunks in flight are ledgered
+                if error is None:
+                    error = exc
+                    for other in futures:
+                        other.cancel()
+                continue
+            on_landed(chunks[i], results[i])
+    if error is not None:
+        raise error
+    return [r for r in results if r is not None]
 
 
 def _write(run: Run, system: str, operation: str, records: list[dict], key: str, send) -> pd.DataFrame:
@@ -569,14 +601,14 @@ def _write(run: Run, system: str, operation: str, records: list[dict], key: str,
             operation,
             len(records) - len(todo),
         )
-    # Ledger each chunk as it lands, so a task killed half-way resumes where it stopped on retry.
+
+    def ledger(part: list[dict], result: pd.DataFrame) -> None:  # per chunk: a killed task resumes after it
+        run.state.append_ledger(_ledger_rows(run, system, operation, result, {str(r[key]): r for r in part}))
+
     chunk = WRITE_CHUNK[system]
-    parts = [results_frame([])]
-    for start in range(0, len(todo), chunk):
-        part = todo[start : start + chunk]
-        parts.append(send(part))
-        run.state.append_ledger(_ledger_rows(run, system, operation, parts[-1], {str(r[key]): r for r in part}))
-    results = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    chunks = [todo[start : start + chunk] for start in range(0, len(todo), chunk)]
+    landed = _send_chunks(chunks, send, WRITE_WORKERS[system], on_landed=ledger)
+    results = pd.concat([results_frame([]), *landed], ignore_index=True)
     failed = results[~results["success"]]
     log.info(
         "%s %s: %d sent, %d succeeded, %d failed%s",
