@@ -268,6 +268,15 @@ def test_429_storm_and_5xx_are_retried_on_reads_and_writes(connect, clean_sandbo
     assert hs.calls["companies.batch_upsert"] == 2  # retries are the policy's, not extra calls
 
 
+def test_a_retry_takes_a_rate_limiter_slot_like_any_call(connect, clean_sandbox):
+    limits = HubSpotRateLimits()
+    hs = connect(limits=limits)
+    fault(clean_sandbox, count=2, method="POST", path_prefix=f"{BATCH}/upsert", status=429, retry_after=0)
+    fault(clean_sandbox, count=1, method="POST", path_prefix=f"{BATCH}/upsert", status=503)
+    assert hs.upsert_companies(companies(10, "001SL"))["success"].all()
+    assert len(limits.general._calls) == 4  # the call and its three retries: none may exceed the window
+
+
 def test_whole_batch_refusal_is_bisected(connect, clean_sandbox):
     hs = connect()
     fault(clean_sandbox, count=1, method="POST", path_prefix=f"{BATCH}/upsert", status=400)

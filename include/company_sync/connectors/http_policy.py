@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -87,10 +88,13 @@ class ApiRetry(Retry):
     def __init__(self, *args: Any, api: str = "API", **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.api = api
+        # called before each retry is sent (a connector sets it to take a rate-limiter slot: a retry is a call)
+        self.before_retry: Callable[[], Any] | None = None
 
     def new(self, **kw: Any) -> ApiRetry:
         retry = super().new(**kw)
         retry.api = self.api
+        retry.before_retry = self.before_retry
         return retry
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # noqa: ANN001
@@ -120,6 +124,8 @@ class ApiRetry(Retry):
             log.info("%s: waiting %.2f s before retrying%s", self.api, delay,
                      " (Retry-After)" if response is not None and response.headers.get("Retry-After") else "")
         super().sleep(response)
+        if self.before_retry is not None:
+            self.before_retry()
 
 
 @dataclass(frozen=True)

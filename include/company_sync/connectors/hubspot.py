@@ -28,6 +28,7 @@ import pandas as pd
 
 from include.company_sync.connectors.http_policy import (
     DEFAULT_POLICY,
+    ApiRetry,
     CallCounter,
     ConnectorError,
     HubSpotRateLimits,
@@ -160,6 +161,9 @@ class HubSpotConnector:
             (str(client.config.get("host")), str(client.config.get("access_token")))
         )
         self.calls = counter or CallCounter()
+        retry = client.config.get("retry")
+        if isinstance(retry, ApiRetry):  # a retried call takes a limiter slot like any other call
+            retry.before_retry = self.limits.general.acquire
         self.timeout = policy.timeout
         self.search_cap = search_cap
         self.search_page_size = min(search_page_size, 200)
