@@ -146,17 +146,17 @@ def _chunks(series) -> pa.ChunkedArray:
     return pa.chunked_array(out, type=pa.large_string())
 
 
-def _codes(encoded) -> np.ndarray:
-    """The int64 indices of a dictionary-encoded (chunked) array, -1 for null."""
-    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
-    parts = [np.asarray(c.indices.fill_null(-1)).astype(np.int64, copy=False) for c in chunks]
+def _ints(arr, indices: bool = False) -> np.ndarray:
+    """An arrow (chunked) integer array, or the indices of a dictionary-encoded one, as int64 (-1 for null)."""
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    parts = [np.asarray((c.indices if indices else c).fill_null(-1)).astype(np.int64, copy=False) for c in chunks]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def shared_codes(*series: pd.Series) -> list[np.ndarray]:
     """Factorize several Series together: equal values get equal int codes; NA gets -1. One arrow hash pass."""
     lens = [len(s) for s in series]
-    codes = _codes(pc.dictionary_encode(_chunks(series)))
+    codes = _ints(pc.dictionary_encode(_chunks(series)), indices=True)
     return np.split(codes, np.cumsum(lens)[:-1]) if lens else []
 
 
@@ -181,14 +181,7 @@ def lookup(keys: pd.Series, queries: pd.Series) -> np.ndarray:
     """Position in ``keys`` of each query (first occurrence), -1 when absent or NA. Hash based, O(n)."""
     if len(keys) == 0 or len(queries) == 0:
         return np.full(len(queries), -1, dtype=np.int64)
-    found = pc.index_in(_chunks([queries]), value_set=_chunks([keys]).combine_chunks(), skip_nulls=True)
-    return _codes_of_index(found)
-
-
-def _codes_of_index(found) -> np.ndarray:
-    chunks = found.chunks if isinstance(found, pa.ChunkedArray) else [found]
-    parts = [np.asarray(c.fill_null(-1)).astype(np.int64, copy=False) for c in chunks]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    return _ints(pc.index_in(_chunks([queries]), value_set=_chunks([keys]).combine_chunks(), skip_nulls=True))
 
 
 def map_values(s: pd.Series, mapping: dict) -> pd.Series:

@@ -1000,7 +1000,8 @@ def _resolve_pairs(A, C, pa, pc, maps, base_rows, owner_of_user, user_of_owner, 
     parts = []
     for rec, fld, value, needs in synced:
         ok = (needs == 0) | ((needs == 1) & ~hs_rej[rec]) | ((needs == 2) & ~sf_rej[rec])
-        parts.append(_pos_frame(rec[ok], fld, value[ok].reset_index(drop=True), aligned=True))
+        kept = value if ok.all() else value[ok].reset_index(drop=True)  # no copy when nothing was refused
+        parts.append(_pos_frame(rec[ok], fld, kept, aligned=True))
     rej = hs_rej | sf_rej
     code = hs_code.fillna(sf_code)
     msg = hs_msg.fillna("").str.cat(sf_msg.fillna(""), sep=" ").str.strip()
