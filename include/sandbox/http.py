@@ -100,6 +100,7 @@ class PersistentState:
         self.lock = threading.RLock()
         self.data: dict[str, Any] = {}
         self._dirty = False
+        self._file_lock = threading.Lock()  # one snapshot written at a time (the flusher and close() may race)
         self._stop = threading.Event()
         self._interval = flush_interval
         if path.exists():
@@ -117,9 +118,10 @@ class PersistentState:
                 return
             blob = pickle.dumps(self.data, protocol=pickle.HIGHEST_PROTOCOL)
             self._dirty = False
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(blob)
-        tmp.replace(self.path)
+        with self._file_lock:
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_bytes(blob)
+            tmp.replace(self.path)
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(self._interval):
@@ -130,6 +132,7 @@ class PersistentState:
 
     def close(self) -> None:
         self._stop.set()
+        self._thread.join(timeout=10)  # a snapshot in progress ends before the last one
         self.flush()
 
 
