@@ -394,13 +394,11 @@ def complete_inputs(run_data: dict[str, Any], sf_out: dict[str, Any], hs_out: di
 
     associations = hs.associations(_ids(companies["id"]))
     hs_contacts = hs.contacts_by_ids(_ids(associations["contact_id"]))
-    sf_contacts = pd.concat(
-        [
-            sf.contacts(account_ids=_ids(accounts["Id"])),
-            sf.contacts(ids=_ids(hs_contacts.get("salesforcecontactid"))),
-        ],
-        ignore_index=True,
-    ).drop_duplicates("Id")
+    by_account = sf.contacts(account_ids=_ids(accounts["Id"]))
+    # the contacts HubSpot knows that the first query did not return (private ones, R5b; other accounts')
+    fetched = set(_ids(by_account["Id"]))
+    synced = [i for i in _ids(hs_contacts.get("salesforcecontactid")) if i not in fetched]
+    sf_contacts = pd.concat([by_account, sf.contacts(ids=synced)], ignore_index=True).drop_duplicates("Id")
     sf_leads = sf.leads(_ids(hs_contacts.get("salesforceleadid")))
 
     state.upsert_mirror("salesforce", _mirror_rows(accounts, "salesforce"))
