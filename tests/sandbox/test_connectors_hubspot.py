@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
@@ -275,6 +276,8 @@ def test_a_retry_takes_a_rate_limiter_slot_like_any_call(connect, clean_sandbox)
     fault(clean_sandbox, count=1, method="POST", path_prefix=f"{BATCH}/upsert", status=503)
     assert hs.upsert_companies(companies(10, "001SL"))["success"].all()
     assert len(limits.general._calls) == 4  # the call and its three retries: none may exceed the window
+    configuration = hs._api("companies.batch_api").api_client.configuration
+    assert copy.deepcopy(configuration).retries.before_retry.__self__ is limits.general  # copies share the limiter
 
 
 def test_whole_batch_refusal_is_bisected(connect, clean_sandbox):

@@ -238,6 +238,9 @@ class RateLimiter:
         self.total_waits = 0
         self.total_waited = 0.0
 
+    def __deepcopy__(self, memo: dict) -> RateLimiter:
+        return self  # shared state: a deep copy of a client's configuration (its retry hook) shares the limiter
+
     def acquire(self) -> float:
         """Take a slot, waiting as needed; returns the seconds waited."""
         waited = 0.0
