@@ -181,12 +181,12 @@ def lookup(keys: pd.Series, queries: pd.Series) -> np.ndarray:
     """Position in ``keys`` of each query (first occurrence), -1 when absent or NA. Hash based, O(n)."""
     if len(keys) == 0 or len(queries) == 0:
         return np.full(len(queries), -1, dtype=np.int64)
-    return _ints(pc.index_in(_chunks([queries]), value_set=_chunks([keys]).combine_chunks(), skip_nulls=True))
+    return _ints(pc.index_in(to_arrow(queries), value_set=_arrow(keys), skip_nulls=True))
 
 
 def map_values(s: pd.Series, mapping: dict) -> pd.Series:
     """``s.map(mapping)`` through the distinct values only (fast for low-cardinality columns)."""
-    d = pc.dictionary_encode(_chunks([s]).combine_chunks())
+    d = pc.dictionary_encode(_arrow(s))
     mapped = pa.array(
         [None if (x := mapping.get(v)) is None or pd.isna(x) else str(x) for v in d.dictionary.to_pylist()],
         pa.large_string(),
