@@ -24,23 +24,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from airflow.sdk import ObjectStoragePath
 
+from include.company_sync.identifiers import safe_segment
+
 DEFAULT_BASE = (Path(__file__).resolve().parents[2] / ".staging").as_uri()
 SUFFIX = ".parquet"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-def safe_segment(value: str) -> str:
-    """A path segment from an id: characters other than letters, digits, `.`, `_`, `-` become `_`.
-
-    `scheduled__2026-11-28T02:00:00+00:00` → `scheduled__2026-11-28T02_00_00_00_00`.
-    """
-    if not value:
-        raise ValueError("an empty id cannot name a staging folder")
-    segment = _UNSAFE.sub("_", value)
-    if segment in (".", ".."):
-        raise ValueError(f"{value!r} cannot name a staging folder")
-    return segment
 
 
 class Staging:
