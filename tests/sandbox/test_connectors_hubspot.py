@@ -19,8 +19,8 @@ from include.company_sync.connectors.http_policy import (
     SetupError,
 )
 from include.company_sync.connectors.hubspot import ID_PROPERTY, HubSpotConnector
+from include.company_sync.connectors.hubspot_hook import HubSpotHook
 from include.company_sync.settings import parse_field_mappings
-from plugins.hubspot_hook import HubSpotHook
 
 PROPERTIES = [m.hubspot for m in parse_field_mappings(None)]
 FAST = RetryPolicy(total=5, backoff_factor=0.01, backoff_max=0.2, backoff_jitter=0.0, retry_after_max=5)

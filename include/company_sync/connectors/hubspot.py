@@ -1,5 +1,5 @@
 """HubSpot I/O: companies, contacts, associations, list memberships, owners and properties through the
-official `hubspot-api-client` (built by `plugins.hubspot_hook.HubSpotHook`).
+official `hubspot-api-client` (built by `connectors.hubspot_hook.HubSpotHook`).
 
 * Every call takes a slot from the client-side rate limiter (190 calls / 10 s overall, 5 searches / s by
   default), is counted per operation (`connector.calls`), has a timeout, and is retried by the urllib3
@@ -189,10 +189,7 @@ class HubSpotConnector:
     def from_connection(
         cls, conn_id: str = "hubspot_default", *, policy: RetryPolicy = DEFAULT_POLICY, **kwargs: Any
     ) -> HubSpotConnector:
-        try:
-            from plugins.hubspot_hook import HubSpotHook
-        except ImportError:  # Airflow puts the plugins folder itself on sys.path
-            from hubspot_hook import HubSpotHook
+        from include.company_sync.connectors.hubspot_hook import HubSpotHook
 
         return cls.from_hook(HubSpotHook(conn_id, retry=hubspot_retry(policy)), **kwargs)
 
