@@ -326,15 +326,15 @@ def test_client_limiter_keeps_search_under_the_server_limit(connect, clean_sandb
 
 
 def test_batches_never_repeat_a_key_and_keep_its_order():
-    from include.company_sync.connectors.hubspot import _batches_without_repeats
+    from include.company_sync.connectors.hubspot_writes import batches_without_repeats
 
     records = [{"k": k, "n": n} for n, k in enumerate(["a", "b", "a", "c", "a", "d"])]
-    batches = _batches_without_repeats(records, lambda r: r["k"], 3)
+    batches = batches_without_repeats(records, lambda r: r["k"], 3)
     assert all(len({r["k"] for r in b}) == len(b) <= 3 for b in batches)
     order_of_a = [r["n"] for b in batches for r in b if r["k"] == "a"]
     assert order_of_a == [0, 2, 4]
     assert len(batches) == 3
-    assert len(_batches_without_repeats([{"k": str(i)} for i in range(250)], lambda r: r["k"], 100)) == 3
+    assert len(batches_without_repeats([{"k": str(i)} for i in range(250)], lambda r: r["k"], 100)) == 3
 
 
 def test_207_errors_map_by_ids_and_input_indexes():
@@ -372,3 +372,18 @@ def test_companies_modified_in_one_millisecond_are_all_extracted(connect, edited
     hs = connect(search_cap=cap, search_page_size=15)
     found = hs.companies_changed([], datetime(2026, 1, 1, tzinfo=UTC), FAR_FUTURE)
     assert len(found) == found["id"].nunique() == len(clean_sandbox.hubspot.store.records("companies"))
+
+
+def test_paginate_follows_the_cursor_to_the_last_page():
+    from include.company_sync.connectors.hubspot_common import next_after, paginate
+
+    pages = {None: {"results": [1], "paging": {"next": {"after": "a"}}}, "a": {"results": [2], "paging": {}}}
+    asked: list[str | None] = []
+
+    def fetch(after):
+        asked.append(after)
+        return pages[after]
+
+    assert [p["results"] for p in paginate(fetch)] == [[1], [2]] and asked == [None, "a"]
+    assert list(paginate(lambda after: None)) == [{}]  # an empty answer is one empty page
+    assert next_after({"paging": {"next": {"after": ""}}}) is None and next_after(None) is None

@@ -10,18 +10,18 @@ official `hubspot-api-client` (built by `connectors.hubspot_hook.HubSpotHook`).
 * Incremental extracts use search on `hs_lastmodifieddate`, and **split the time window** whenever a
   query would match more than search's 10,000-result ceiling, so nothing is silently truncated; archived
   companies come from the list endpoint (`archived=true`) because search never returns them.
+  (`hubspot_search`).
 * Writes are `batch/upsert` on `salesforceaccountid` (a unique-value property) and `batch/update` by id,
   100 inputs a call. A 207 is mapped error by error back to its input record; a batch refused as a
-  whole (400) is split until the bad record is isolated, so the good ones still land.
+  whole (400) is split until the bad record is isolated, so the good ones still land (`hubspot_writes`).
+* Every cursor-paged endpoint is read through one helper, `hubspot_common.paginate`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -30,7 +30,6 @@ from include.company_sync.connectors.http_policy import (
     DEFAULT_POLICY,
     ApiRetry,
     CallCounter,
-    ConnectorError,
     HubSpotRateLimits,
     RetryPolicy,
     SetupError,
@@ -38,21 +37,25 @@ from include.company_sync.connectors.http_policy import (
     shared_hubspot_limits,
     unwrap_retries_exhausted,
 )
-from include.company_sync.connectors.results import (
-    BatchRefused,
-    Category,
-    RecordResult,
-    hubspot_category,
-    results_frame,
-    write_bisecting,
+from include.company_sync.connectors.hubspot_common import (
+    ID_PROPERTY,
+    HubSpotApiError,
+    chunks,
+    dedupe,
+    iso,
+    log,
+    next_after,
+    paginate,
+    parse_dt,
 )
+from include.company_sync.connectors.hubspot_search import CompanySearch
+from include.company_sync.connectors.hubspot_writes import CompanyWrites
 
 if TYPE_CHECKING:
     from hubspot import HubSpot
 
-log = logging.getLogger(__name__)
+__all__ = ["BATCH_LIMIT", "ID_PROPERTY", "SEARCH_CAP", "HubSpotApiError", "HubSpotConnector"]
 
-ID_PROPERTY = "salesforceaccountid"
 COMPANY_BASE_PROPERTIES = [
     "createdate",
     "hs_lastmodifieddate",
@@ -67,81 +70,12 @@ SEARCH_CAP = 10_000
 BATCH_LIMIT = 100
 
 
-class HubSpotApiError(ConnectorError):
-    """A HubSpot call failed for good; `category` and `body` come from HubSpot's error body when present."""
+class HubSpotConnector(CompanySearch, CompanyWrites):
+    """HubSpot reads and writes for the sync. Build with `from_connection`, `from_hook` or `from_client`.
 
-    def __init__(
-        self, message: str, *, operation: str, status: int | None, category: str | None = None, body: Any = None
-    ):
-        super().__init__(message, api="HubSpot", operation=operation, status=status)
-        self.category = category
-        self.body = body
-
-
-def _ms(value: datetime) -> str:
-    """Epoch milliseconds (what HubSpot search compares datetime properties with)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return str(int(math.floor(value.timestamp() * 1000)))
-
-
-def _iso(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _parse_dt(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    text = str(value)
-    if text.isdigit():
-        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
-    stamp = pd.Timestamp(text)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.to_pydatetime()
-
-
-def _dedupe(values: Iterable[Any]) -> list[str]:
-    seen: dict[str, None] = {}
-    for value in values:
-        if value is None or (isinstance(value, float) and pd.isna(value)):
-            continue
-        text = str(value).strip()
-        if text:
-            seen.setdefault(text, None)
-    return list(seen)
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _property_value(value: Any) -> str:
-    """HubSpot property values are strings; None/NaN clears the property."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if pd.isna(value):
-            return ""
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, datetime):
-        return _iso(value)
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        return _property_value(value.item())
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value)
-
-
-class HubSpotConnector:
-    """HubSpot reads and writes for the sync. Build with `from_connection`, `from_hook` or `from_client`."""
+    Window searches come from `CompanySearch` (`hubspot_search`), writes from `CompanyWrites`
+    (`hubspot_writes`); this class holds the client, the one `_call` every request goes through, and the reads.
+    """
 
     def __init__(
         self,
@@ -276,7 +210,7 @@ class HubSpotConnector:
 
     # --- companies ------------------------------------------------------------------------------------
     def company_properties(self, properties: Iterable[str]) -> list[str]:
-        return _dedupe([*COMPANY_BASE_PROPERTIES, *properties])
+        return dedupe([*COMPANY_BASE_PROPERTIES, *properties])
 
     def companies_changed(self, properties: Iterable[str], start: datetime | None, end: datetime) -> pd.DataFrame:
         """Companies with `hs_lastmodifieddate` in `[start, end)` (everything before `end` when start is
@@ -287,10 +221,10 @@ class HubSpotConnector:
             rows = [
                 r
                 for r in self._list_companies(props, archived=False)
-                if (dt := _parse_dt(r.get("hs_lastmodifieddate"))) is None or dt < end
+                if (dt := parse_dt(r.get("hs_lastmodifieddate"))) is None or dt < end
             ]
         else:
-            log.info("HubSpot: searching companies modified in [%s, %s)", _iso(start), _iso(end))
+            log.info("HubSpot: searching companies modified in [%s, %s)", iso(start), iso(end))
             rows = list(self._search_window(props, start, end))
         archived = [r for r in self._list_companies(props, archived=True) if self._archived_in(r, start, end)]
         frame = self._company_frame(rows + archived, props)
@@ -300,186 +234,21 @@ class HubSpotConnector:
 
     @staticmethod
     def _archived_in(row: dict, start: datetime | None, end: datetime) -> bool:
-        when = _parse_dt(row.get("archived_at")) or _parse_dt(row.get("hs_lastmodifieddate"))
+        when = parse_dt(row.get("archived_at")) or parse_dt(row.get("hs_lastmodifieddate"))
         if when is None:
             return start is None
         return (start is None or when >= start) and when < end
 
+    def _pages(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Iterator[dict]:
+        """Every page of a list endpoint that takes the cursor as an `after` keyword (none for the first page)."""
+        return paginate(lambda after: self._call(operation, fn, *args, **kwargs, **({"after": after} if after else {})))
+
     def _list_companies(self, props: list[str], archived: bool) -> Iterator[dict]:
         api = self._api("companies.basic_api")
-        after = None
-        while True:
-            kwargs = {"limit": 100, "properties": props, "archived": archived}
-            if after:
-                kwargs["after"] = after
-            page = self._call("companies.list" + (".archived" if archived else ""), api.get_page, **kwargs) or {}
+        operation = "companies.list" + (".archived" if archived else "")
+        for page in self._pages(operation, api.get_page, limit=100, properties=props, archived=archived):
             for obj in page.get("results", []):
                 yield self._flatten(obj)
-            after = ((page.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
-                return
-
-    def _search_window(self, props: list[str], start: datetime, end: datetime) -> Iterator[dict]:
-        """Search `[start, end)`; a window matching more than `search_cap` results is split in time, so no
-        query ever pages past the cap (HubSpot answers 400 beyond 10,000 results, and tools that stop
-        there silently lose the rest).
-
-        The split point is the modification time of the cap-th result (one `limit=1` probe at offset
-        cap-1): everything before it fits under the cap. Should the probe come back empty (the data moved
-        meanwhile) the window is bisected evenly instead. More than `search_cap` companies modified in one
-        millisecond are walked by id."""
-        one_ms = timedelta(milliseconds=1)
-        # (lo, hi, first page if already fetched, known to fit under the cap)
-        pending: list[tuple[datetime, datetime, dict | None, bool]] = [(start, end, None, False)]
-        seen: set[str] = set()
-        while pending:
-            lo, hi, page, fits = pending.pop(0)
-            if page is None:
-                page = self._search_page(props, lo, hi, after=None)
-            total = int(page.get("total") or 0)
-            if fits or total <= self.search_cap:
-                rows = self._keyset_pages(props, lo, hi, page)
-            else:
-                split = self._split_point(props, lo, hi, page, total)
-                if split is None:  # the hot millisecond at `lo`: walk it by id, continue after it
-                    rows = self._search_by_id(props, lo, lo + one_ms)
-                    pending.insert(0, (lo + one_ms, hi, None, False))
-                else:
-                    # the left part's first page is this page when all of it lies before the split
-                    head = page if self._all_before(page, split) else None
-                    pending[:0] = [(lo, split, head, head is not None), (split, hi, None, False)]
-                    continue
-            for row in rows:
-                if row["id"] not in seen:
-                    seen.add(row["id"])
-                    yield row
-
-    def _split_point(self, props: list[str], lo: datetime, hi: datetime, page: dict, total: int) -> datetime | None:
-        """Where to cut `[lo, hi)` so the left part holds fewer than `search_cap` results (None: the first
-        `search_cap` results share lo's millisecond)."""
-        probe = self._search_page(props, lo, hi, after=str(self.search_cap - 1), limit=1)
-        found = probe.get("results") or []
-        at = _parse_dt((found[0].get("properties") or {}).get("hs_lastmodifieddate")) if found else None
-        if at is not None:
-            at = _floor_ms(at)
-            if at <= lo:
-                return None
-            if at < hi:
-                log.info(
-                    "HubSpot: %s companies modified in [%s, %s) exceed search's %s-result cap; splitting the "
-                    "window at %s",
-                    f"{total:,}",
-                    _iso(lo),
-                    _iso(hi),
-                    f"{self.search_cap:,}",
-                    _iso(at),
-                )
-                return at
-        # no usable probe: bisect evenly (from the first result on: nothing lies before it)
-        first = page.get("results") or [{}]
-        first_at = _parse_dt((first[0].get("properties") or {}).get("hs_lastmodifieddate"))
-        if first_at is not None and lo < _floor_ms(first_at) < hi:
-            lo = _floor_ms(first_at)
-        if hi - lo <= timedelta(milliseconds=1):
-            return None
-        middle = _floor_ms(lo + (hi - lo) / 2)
-        log.info(
-            "HubSpot: %s companies modified in [%s, %s) exceed search's %s-result cap; bisecting the window",
-            f"{total:,}",
-            _iso(lo),
-            _iso(hi),
-            f"{self.search_cap:,}",
-        )
-        return middle if lo < middle < hi else None
-
-    @staticmethod
-    def _all_before(page: dict, moment: datetime) -> bool:
-        stamps = [_parse_dt((o.get("properties") or {}).get("hs_lastmodifieddate")) for o in page.get("results", [])]
-        return all(s is not None and s < moment for s in stamps)
-
-    def _keyset_pages(self, props: list[str], lo: datetime, hi: datetime, page: dict) -> Iterator[dict]:
-        """Page through `[lo, hi)` by re-querying from the last modification time seen (never `after`).
-
-        Offset paging skips records when others leave the window while it runs (a company edited mid-
-        extract moves past `hi` and shifts every later result up a slot); restarting from the last
-        timestamp cannot. Records on the boundary millisecond come back twice and are deduplicated."""
-        seen: set[str] = set()
-        cursor = lo
-        while True:
-            results = page.get("results", [])
-            for obj in results:
-                key = str(obj.get("id"))
-                if key not in seen:
-                    seen.add(key)
-                    yield self._flatten(obj)
-            more = ((page.get("paging") or {}).get("next") or {}).get("after")
-            if not more or not results:
-                return
-            last_at = _parse_dt((results[-1].get("properties") or {}).get("hs_lastmodifieddate"))
-            if last_at is None:
-                raise HubSpotApiError(
-                    "HubSpot companies.search: results carry no hs_lastmodifieddate to page on",
-                    operation="companies.search",
-                    status=None,
-                )
-            last_at = _floor_ms(last_at)
-            if last_at <= cursor:  # a whole page in one millisecond: walk that millisecond by id, move on
-                step = cursor + timedelta(milliseconds=1)
-                for row in self._search_by_id(props, cursor, step):
-                    if row["id"] not in seen:
-                        seen.add(row["id"])
-                        yield row
-                cursor = step
-            else:
-                cursor = last_at
-            if cursor >= hi:
-                return
-            page = self._search_page(props, cursor, hi, after=None)
-
-    def _search_page(
-        self,
-        props: list[str],
-        lo: datetime,
-        hi: datetime,
-        after: str | None,
-        extra_filters: list[dict] | None = None,
-        sort: str = "hs_lastmodifieddate",
-        limit: int | None = None,
-    ) -> dict:
-        from hubspot.crm.companies import PublicObjectSearchRequest
-
-        filters = [
-            {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": _ms(lo)},
-            {"propertyName": "hs_lastmodifieddate", "operator": "LT", "value": _ms(hi)},
-            *(extra_filters or []),
-        ]
-        request = PublicObjectSearchRequest(
-            filter_groups=[{"filters": filters}],
-            sorts=[{"propertyName": sort, "direction": "ASCENDING"}],
-            properties=props,
-            limit=limit or self.search_page_size,
-            after=after,
-        )
-        return self._call("companies.search", self._api("companies.search_api").do_search, request, search=True) or {}
-
-    def _search_by_id(self, props: list[str], lo: datetime, hi: datetime) -> Iterator[dict]:
-        """Last resort for more than `search_cap` companies in one millisecond: keyset pages on the id."""
-        last = "0"
-        while True:
-            page = self._search_page(
-                props,
-                lo,
-                hi,
-                after=None,
-                sort="hs_object_id",
-                extra_filters=[{"propertyName": "hs_object_id", "operator": "GT", "value": last}],
-            )
-            results = page.get("results", [])
-            for obj in results:
-                yield self._flatten(obj)
-            if len(results) < self.search_page_size:
-                return
-            last = str(results[-1]["id"])
 
     @staticmethod
     def _flatten(obj: dict) -> dict:
@@ -503,42 +272,43 @@ class HubSpotConnector:
 
     def companies_by_ids(self, ids: Iterable[str], properties: Iterable[str]) -> pd.DataFrame:
         props = self.company_properties(properties)
-        rows = self._batch_read("companies", _dedupe(ids), props, id_property=None)
+        rows = self._batch_read("companies", dedupe(ids), props, id_property=None)
         return self._company_frame(rows, props)
 
     def companies_by_property(self, prop: str, values: Iterable[str], properties: Iterable[str] = ()) -> pd.DataFrame:
         """Companies whose `prop` is one of `values`: batch read by `idProperty` for unique properties
         (`salesforceaccountid`, `hs_object_id`), search `IN` otherwise (e.g. `domain`)."""
         props = self.company_properties([*properties, prop])
-        values = _dedupe(values)
+        values = dedupe(values)
         if not values:
             return self._company_frame([], props)
         if prop in (ID_PROPERTY, "hs_object_id"):
             rows = self._batch_read("companies", values, props, id_property=prop)
             return self._company_frame(rows, props)
-        from hubspot.crm.companies import PublicObjectSearchRequest
-
         rows = []
-        for chunk in _chunks(values, 100):
-            after = None
-            while True:
-                request = PublicObjectSearchRequest(
-                    filter_groups=[{"filters": [{"propertyName": prop, "operator": "IN", "values": list(chunk)}]}],
-                    sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-                    properties=props,
-                    limit=self.search_page_size,
-                    after=after,
-                )
-                page = (
-                    self._call("companies.search", self._api("companies.search_api").do_search, request, search=True)
-                    or {}
-                )
+        for chunk in chunks(values, 100):
+            for page in self._search_in(prop, list(chunk), props):
                 rows.extend(self._flatten(o) for o in page.get("results", []))
-                after = ((page.get("paging") or {}).get("next") or {}).get("after")
-                if not after:
-                    break
         frame = self._company_frame(rows, props)
         return frame.drop_duplicates("id", ignore_index=True)
+
+    def _search_in(self, prop: str, values: list[str], props: list[str]) -> Iterator[dict]:
+        """The pages of a search for companies whose `prop` is one of `values` (at most 100), by id."""
+        from hubspot.crm.companies import PublicObjectSearchRequest
+
+        search = self._api("companies.search_api").do_search
+
+        def fetch(after: str | None) -> dict:
+            request = PublicObjectSearchRequest(
+                filter_groups=[{"filters": [{"propertyName": prop, "operator": "IN", "values": values}]}],
+                sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                properties=props,
+                limit=self.search_page_size,
+                after=after,
+            )
+            return self._call("companies.search", search, request, search=True)
+
+        return paginate(fetch)
 
     def _batch_read(self, object_type: str, ids: list[str], props: list[str], id_property: str | None) -> list[dict]:
         from hubspot.crm.companies import BatchReadInputSimplePublicObjectId as CompanyRead
@@ -547,7 +317,7 @@ class HubSpotConnector:
         api = self._api(f"{object_type}.batch_api")
         model = CompanyRead if object_type == "companies" else ContactRead
         rows = []
-        for chunk in _chunks(ids, BATCH_LIMIT):
+        for chunk in chunks(ids, BATCH_LIMIT):
             body = model(inputs=[{"id": i} for i in chunk], properties=props, properties_with_history=[])
             if id_property:
                 body.id_property = id_property
@@ -559,7 +329,7 @@ class HubSpotConnector:
 
     # --- contacts, associations, lists, owners, properties --------------------------------------------
     def contacts_by_ids(self, ids: Iterable[str]) -> pd.DataFrame:
-        rows = self._batch_read("contacts", _dedupe(ids), CONTACT_PROPERTIES, id_property=None)
+        rows = self._batch_read("contacts", dedupe(ids), CONTACT_PROPERTIES, id_property=None)
         columns = ["id", *CONTACT_PROPERTIES]
         frame = pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
         for column in columns:
@@ -571,7 +341,7 @@ class HubSpotConnector:
 
     def contacts_by_emails(self, emails: Iterable[str]) -> pd.DataFrame:
         """Contacts by email (batch read on the unique `email` property), for matching by shared contacts."""
-        rows = self._batch_read("contacts", _dedupe(e.lower() for e in emails), CONTACT_PROPERTIES, id_property="email")
+        rows = self._batch_read("contacts", dedupe(e.lower() for e in emails), CONTACT_PROPERTIES, id_property="email")
         columns = ["id", *CONTACT_PROPERTIES]
         frame = pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
         return frame[["id", "email"]].astype("string")
@@ -581,12 +351,12 @@ class HubSpotConnector:
         the companies' side, or from the contacts' side when `contact_ids` are given."""
         from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
 
-        from_contacts = bool(_dedupe(contact_ids))
+        from_contacts = bool(dedupe(contact_ids))
         source, target = ("contacts", "companies") if from_contacts else ("companies", "contacts")
 
         api = self._api("associations.v4.batch_api")
         pairs: list[tuple[str, str]] = []
-        pending = [{"id": i} for i in _dedupe(contact_ids if from_contacts else company_ids)]
+        pending = [{"id": i} for i in dedupe(contact_ids if from_contacts else company_ids)]
         while pending:
             chunk, pending = pending[:BATCH_LIMIT], pending[BATCH_LIMIT:]
             body = BatchInputPublicFetchAssociationsBatchRequest(inputs=chunk)
@@ -595,7 +365,7 @@ class HubSpotConnector:
                 origin = str((result.get("from") or {}).get("id"))
                 for to in result.get("to", []):
                     pairs.append((origin, str(to.get("toObjectId"))))
-                after = ((result.get("paging") or {}).get("next") or {}).get("after")
+                after = next_after(result)
                 if after:
                     pending.append({"id": origin, "after": after})
         columns = ["contact_id", "company_id"] if from_contacts else ["company_id", "contact_id"]
@@ -605,34 +375,18 @@ class HubSpotConnector:
     def list_members(self, list_id: str) -> pd.DataFrame:
         api = self._api("lists.memberships_api")
         members: list[str] = []
-        after = None
-        while True:
-            kwargs: dict[str, Any] = {"limit": 250}
-            if after:
-                kwargs["after"] = after
-            page = self._call("lists.memberships", api.get_page, str(list_id), **kwargs) or {}
+        for page in self._pages("lists.memberships", api.get_page, str(list_id), limit=250):
             for item in page.get("results", []):
                 members.append(str(item.get("recordId") if isinstance(item, dict) else item))
-            after = ((page.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
-                break
         return pd.DataFrame({"contact_id": pd.Series(members, dtype="string")}).drop_duplicates(ignore_index=True)
 
     def owners(self) -> pd.DataFrame:
         api = self._api("owners.owners_api")
+        fields = ("id", "email", "firstName", "lastName")
         rows: list[dict] = []
-        after = None
-        while True:
-            kwargs: dict[str, Any] = {"limit": 100, "archived": False}
-            if after:
-                kwargs["after"] = after
-            page = self._call("owners.list", api.get_page, **kwargs) or {}
-            fields = ("id", "email", "firstName", "lastName")
+        for page in self._pages("owners.list", api.get_page, limit=100, archived=False):
             rows.extend({k: o.get(k) for k in fields} for o in page.get("results", []))
-            after = ((page.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
-                break
-        return pd.DataFrame(rows, columns=["id", "email", "firstName", "lastName"]).astype("string")
+        return pd.DataFrame(rows, columns=list(fields)).astype("string")
 
     def lifecycle_stages(self, object_type: str = "contacts") -> list[str]:
         """Lifecycle stage option values, ordered by `displayOrder` (earliest stage first)."""
@@ -643,178 +397,3 @@ class HubSpotConnector:
         options = [o for o in prop.get("options", []) if not o.get("hidden")]
         options.sort(key=lambda o: o.get("displayOrder") if o.get("displayOrder") is not None else 1 << 30)
         return [str(o["value"]) for o in options]
-
-    # --- writes ---------------------------------------------------------------------------------------
-    def upsert_companies(self, records: list[dict]) -> pd.DataFrame:
-        """Create-or-update companies keyed on `salesforceaccountid`; each record is a dict of properties
-        that must include it. Returns one result row per record (key = the salesforceaccountid)."""
-        missing = [i for i, r in enumerate(records) if not _property_value(r.get(ID_PROPERTY))]
-        if missing:
-            raise ValueError(f"upsert_companies: record(s) {missing[:10]} have no {ID_PROPERTY}")
-        return self._write(records, key_of=lambda r: _property_value(r.get(ID_PROPERTY)), upsert=True)
-
-    def update_companies(self, records: list[dict]) -> pd.DataFrame:
-        """Update companies by id; each record is `{"id": ..., <property>: value, ...}`."""
-        missing = [i for i, r in enumerate(records) if not _property_value(r.get("id"))]
-        if missing:
-            raise ValueError(f"update_companies: record(s) {missing[:10]} have no id")
-        return self._write(records, key_of=lambda r: _property_value(r.get("id")), upsert=False)
-
-    def _write(self, records: list[dict], key_of: Callable[[dict], str], upsert: bool) -> pd.DataFrame:
-        verb = "upserted" if upsert else "updated"
-        results: list[RecordResult] = []
-        batches = _batches_without_repeats(records, key_of, self.batch_size)
-        for n, batch in enumerate(batches, 1):
-            results.extend(
-                write_bisecting(
-                    batch,
-                    lambda part: self._batch_attempt(part, key_of, upsert),
-                    key_of=key_of,
-                    label=f"HubSpot batch/{'upsert' if upsert else 'update'}",
-                )
-            )
-            if len(batches) > 1 and (n % 10 == 0 or n == len(batches)):
-                log.info("HubSpot: %s %s/%s companies", verb, f"{len(results):,}", f"{len(records):,}")
-        by_key: dict[str, list[RecordResult]] = {}
-        for result in results:
-            by_key.setdefault(result.key or "", []).append(result)
-        ordered = [by_key[key_of(r)].pop(0) for r in records]  # back to input order
-        frame = results_frame(ordered)
-        failed = int((~frame["success"]).sum())
-        log.info(
-            "HubSpot: %s %s companies, %d failed%s",
-            verb,
-            f"{len(frame) - failed:,}",
-            failed,
-            f" ({frame.loc[~frame['success'], 'category'].value_counts().to_dict()})" if failed else "",
-        )
-        return frame
-
-    def _batch_attempt(self, batch: list[dict], key_of: Callable[[dict], str], upsert: bool) -> list[RecordResult]:
-        from hubspot.crm.companies import (
-            BatchInputSimplePublicObjectBatchInput,
-            BatchInputSimplePublicObjectBatchInputUpsert,
-        )
-
-        api = self._api("companies.batch_api")
-        if upsert:
-            inputs = [
-                {
-                    "idProperty": ID_PROPERTY,
-                    "id": key_of(r),
-                    "properties": {k: _property_value(v) for k, v in r.items()},
-                }
-                for r in batch
-            ]
-            body = BatchInputSimplePublicObjectBatchInputUpsert(inputs=inputs)
-            operation, fn = "companies.batch_upsert", api.upsert
-        else:
-            inputs = [
-                {"id": key_of(r), "properties": {k: _property_value(v) for k, v in r.items() if k != "id"}}
-                for r in batch
-            ]
-            body = BatchInputSimplePublicObjectBatchInput(inputs=inputs)
-            operation, fn = "companies.batch_update", api.update
-        try:
-            response = self._call(operation, fn, body) or {}
-        except HubSpotApiError as exc:
-            if exc.status in (400, 404, 409, 413, 422):
-                message = exc.body.get("message") if isinstance(exc.body, dict) else str(exc)
-                sub = exc.body.get("subCategory") if isinstance(exc.body, dict) else None
-                raise BatchRefused(
-                    exc.category, hubspot_category(exc.category, exc.status, sub), str(message), exc.status
-                ) from exc
-            raise
-        return self._map_batch_response(batch, key_of, response, upsert)
-
-    @staticmethod
-    def _map_batch_response(
-        batch: list[dict], key_of: Callable[[dict], str], response: dict, upsert: bool
-    ) -> list[RecordResult]:
-        """Results and 207 errors back to the input records (results carry the key; errors `context.ids`)."""
-        keys = [key_of(r) for r in batch]
-        wanted = set(keys)
-        done: dict[str, RecordResult] = {}
-        unmatched_results = []
-        for result in response.get("results", []) or []:
-            props = result.get("properties") or {}
-            key = str(props.get(ID_PROPERTY) or "") if upsert else str(result.get("id") or "")
-            created = bool(result.get("new")) if upsert else False
-            if key in wanted and key not in done:
-                done[key] = RecordResult.ok(key, result.get("id"), created)
-            else:
-                unmatched_results.append(result)
-        unmatched_errors = []
-        for error in response.get("errors", []) or []:
-            context = error.get("context") or {}
-            ids = [str(i) for i in (context.get("ids") or context.get("id") or [])]
-            details = [d for d in (error.get("errors") or []) if isinstance(d, dict)]
-            sub = error.get("subCategory")
-            # the most specific code: a detail's (INVALID_OPTION...), the subCategory, else the category
-            code = (
-                next((d.get("code") for d in details if d.get("code")), None)
-                or (sub if isinstance(sub, str) else None)
-                or error.get("category")
-            )
-            category = hubspot_category(error.get("category"), error.get("status"), sub)
-            message = error.get("message")
-            fields = sorted(
-                {str(n) for d in details for n in ((d.get("context") or {}).get("propertyName") or [])}
-                | {str(n) for n in (context.get("propertyName") or [])}
-            )
-            if not ids and context.get("inputIndexes"):
-                ids = [keys[int(i)] for i in context["inputIndexes"] if str(i).isdigit() and int(i) < len(keys)]
-            matched = False
-            for key in ids:
-                if key in wanted and key not in done:
-                    done[key] = RecordResult.failed(key, code, category, message, fields)
-                    matched = True
-            if not matched:
-                unmatched_errors.append((code, category, message, fields))
-        missing = [k for k in keys if k not in done]
-        if missing and unmatched_results and len(unmatched_results) == len(missing) and not unmatched_errors:
-            for key, result in zip(missing, unmatched_results, strict=True):  # same order as the inputs
-                done[key] = RecordResult.ok(key, result.get("id"), bool(result.get("new")) if upsert else False)
-            missing = []
-        for key in missing:
-            if unmatched_errors:
-                code, category, message, fields = (
-                    unmatched_errors[0]
-                    if len(unmatched_errors) == 1
-                    else (
-                        unmatched_errors[0][0],
-                        unmatched_errors[0][1],
-                        " | ".join(str(e[2]) for e in unmatched_errors),
-                        None,
-                    )
-                )
-                done[key] = RecordResult.failed(key, code, category, message, fields)
-            else:
-                done[key] = RecordResult.failed(
-                    key, "NO_RESULT", Category.OTHER, "HubSpot returned neither a result nor an error for this record"
-                )
-        return [done[key] for key in keys]
-
-
-def _floor_ms(value: datetime) -> datetime:
-    return value.replace(microsecond=(value.microsecond // 1000) * 1000)
-
-
-def _batches_without_repeats(records: list[dict], key_of: Callable[[dict], str], size: int) -> list[list[dict]]:
-    """Batches of at most `size`, filled in input order; a key seen again goes to a later batch than its
-    previous occurrence (HubSpot refuses a batch naming one record twice, and writes of a key keep order)."""
-    batches: list[list[dict]] = []
-    last_batch: dict[str, int] = {}
-    first_open = 0
-    for record in records:
-        key = key_of(record)
-        i = max(last_batch.get(key, -1) + 1, first_open)
-        while i < len(batches) and len(batches[i]) >= size:
-            i += 1
-        if i == len(batches):
-            batches.append([])
-        batches[i].append(record)
-        last_batch[key] = i
-        while first_open < len(batches) and len(batches[first_open]) >= size:
-            first_open += 1
-    return batches
