@@ -304,7 +304,7 @@ def test_transient_record_errors_are_retried_once():
 
 def test_error_codes_map_to_sync_health_categories():
     from include.company_sync.connectors.results import salesforce_category
-    from include.company_sync.connectors.salesforce import _parse_bulk_error
+    from include.company_sync.connectors.salesforce_values import parse_bulk_error
 
     assert salesforce_category("REQUIRED_FIELD_MISSING") == "property_values"
     assert salesforce_category("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST") == "property_values"
@@ -317,7 +317,7 @@ def test_error_codes_map_to_sync_health_categories():
     assert salesforce_category("REQUEST_LIMIT_EXCEEDED") == "rate_limits"
     assert salesforce_category("UNABLE_TO_LOCK_ROW") == "transient"
     assert salesforce_category(None, 503) == "transient"
-    assert _parse_bulk_error("STRING_TOO_LONG:Account Name: data value too large:Name --") == (
+    assert parse_bulk_error("STRING_TOO_LONG:Account Name: data value too large:Name --") == (
         "STRING_TOO_LONG", "Account Name: data value too large", ["Name"])
-    assert _parse_bulk_error("REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:--")[0] == (
+    assert parse_bulk_error("REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:--")[0] == (
         "REQUIRED_FIELD_MISSING")

@@ -68,9 +68,7 @@ class RetriesExhausted(MaxRetryError):
         self.attempts = len(history)
         self.last_status = next((h.status for h in reversed(history) if h.status), None)
         last = f"last status {self.last_status}" if self.last_status else f"last error {reason!r}"
-        self.summary = (
-            f"{api} {self.method} {self.path}: gave up after {self.attempts} attempt(s); {last}"
-        )
+        self.summary = f"{api} {self.method} {self.path}: gave up after {self.attempts} attempt(s); {last}"
         super().__init__(pool, url or "", reason)
 
     def __str__(self) -> str:
@@ -105,8 +103,13 @@ class ApiRetry(Retry):
             raise RetriesExhausted(self.api, method, url, history, exc.reason, _pool) from exc.reason
         what = f"status {response.status}" if response is not None and response.status else f"{type(error).__name__}"
         log.warning(
-            "%s %s %s: %s, retry %d of %s", self.api, method, urlsplit(url or "").path, what,
-            len(new_retry.history), self.total_budget(new_retry),
+            "%s %s %s: %s, retry %d of %s",
+            self.api,
+            method,
+            urlsplit(url or "").path,
+            what,
+            len(new_retry.history),
+            self.total_budget(new_retry),
         )
         return new_retry
 
@@ -121,8 +124,12 @@ class ApiRetry(Retry):
         if delay is None:
             delay = self.get_backoff_time()
         if delay > 0:
-            log.info("%s: waiting %.2f s before retrying%s", self.api, delay,
-                     " (Retry-After)" if response is not None and response.headers.get("Retry-After") else "")
+            log.info(
+                "%s: waiting %.2f s before retrying%s",
+                self.api,
+                delay,
+                " (Retry-After)" if response is not None and response.headers.get("Retry-After") else "",
+            )
         super().sleep(response)
         if self.before_retry is not None:
             self.before_retry()
@@ -186,8 +193,9 @@ class _PolicyAdapter(HTTPAdapter):
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):  # noqa: ANN001
         if self._ca_bundle and verify is not False:
             verify = self._ca_bundle
-        return super().send(request, stream=stream, timeout=timeout or self._timeout, verify=verify,
-                            cert=cert, proxies=proxies)
+        return super().send(
+            request, stream=stream, timeout=timeout or self._timeout, verify=verify, cert=cert, proxies=proxies
+        )
 
 
 def salesforce_session(ca_bundle: str | None = None, policy: RetryPolicy = DEFAULT_POLICY) -> requests.Session:
@@ -265,8 +273,14 @@ class RateLimiter:
         self.total_waits += 1
         self.total_waited += waited
         if now - self._last_log >= self._log_every:
-            log.info("%s (%d calls / %g s): waited %d time(s), %.2f s in all, to stay under the limit",
-                     self.name, self.max_calls, self.period, self._waits, self._waited)
+            log.info(
+                "%s (%d calls / %g s): waited %d time(s), %.2f s in all, to stay under the limit",
+                self.name,
+                self.max_calls,
+                self.period,
+                self._waits,
+                self._waited,
+            )
             self._last_log = now
             self._waits = 0
             self._waited = 0.0
@@ -280,8 +294,9 @@ class HubSpotRateLimits:
     clock and HubSpot's never turns a call at the window's edge into a 429.
     """
 
-    def __init__(self, calls_per_window: int = 190, window_seconds: float = 10.0, search_per_second: int = 4,
-                 margin: float = 0.1):
+    def __init__(
+        self, calls_per_window: int = 190, window_seconds: float = 10.0, search_per_second: int = 4, margin: float = 0.1
+    ):
         self.general = RateLimiter(calls_per_window, window_seconds + margin, "HubSpot rate limiter")
         self.search = RateLimiter(search_per_second, 1.0 + margin, "HubSpot search rate limiter")
 

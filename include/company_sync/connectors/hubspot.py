@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from include.company_sync.connectors.common import chunks, dedupe
 from include.company_sync.connectors.http_policy import (
     DEFAULT_POLICY,
     ApiRetry,
@@ -40,8 +41,6 @@ from include.company_sync.connectors.http_policy import (
 from include.company_sync.connectors.hubspot_common import (
     ID_PROPERTY,
     HubSpotApiError,
-    chunks,
-    dedupe,
     iso,
     log,
     next_after,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,22 +52,6 @@ def parse_dt(value: Any) -> datetime | None:
     stamp = pd.Timestamp(text)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return stamp.to_pydatetime()
-
-
-def dedupe(values: Iterable[Any]) -> list[str]:
-    seen: dict[str, None] = {}
-    for value in values:
-        if value is None or (isinstance(value, float) and pd.isna(value)):
-            continue
-        text = str(value).strip()
-        if text:
-            seen.setdefault(text, None)
-    return list(seen)
-
-
-def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def property_value(value: Any) -> str:

@@ -32,22 +32,48 @@ class Category:
 _SALESFORCE_CODES: dict[str, str] = {}
 for _category, _codes in {
     Category.PROPERTY_VALUES: [
-        "REQUIRED_FIELD_MISSING", "STRING_TOO_LONG", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "INVALID_TYPE",
-        "INVALID_TYPE_ON_FIELD_IN_RECORD", "NUMBER_OUTSIDE_VALID_RANGE", "INVALID_EMAIL_ADDRESS", "MALFORMED_ID",
-        "INVALID_FIELD", "JSON_PARSER_ERROR", "FIELD_INTEGRITY_EXCEPTION", "INVALID_ID_FIELD",
+        "REQUIRED_FIELD_MISSING",
+        "STRING_TOO_LONG",
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        "INVALID_TYPE",
+        "INVALID_TYPE_ON_FIELD_IN_RECORD",
+        "NUMBER_OUTSIDE_VALID_RANGE",
+        "INVALID_EMAIL_ADDRESS",
+        "MALFORMED_ID",
+        "INVALID_FIELD",
+        "JSON_PARSER_ERROR",
+        "FIELD_INTEGRITY_EXCEPTION",
+        "INVALID_ID_FIELD",
         "TEXT_DATA_OUTSIDE_SUPPORTED_CHARSET",
-        "INVALID_FIELD_WHEN_USING_TEMPLATE", "MISSING_ARGUMENT", "BAD_VALUE", "INVALID_MULTIPICKLIST",
-        "MALFORMED_QUERY", "INVALID_DATE", "INVALID_DATETIME",
+        "INVALID_FIELD_WHEN_USING_TEMPLATE",
+        "MISSING_ARGUMENT",
+        "BAD_VALUE",
+        "INVALID_MULTIPICKLIST",
+        "MALFORMED_QUERY",
+        "INVALID_DATE",
+        "INVALID_DATETIME",
     ],
     Category.CUSTOM_CODE: [
-        "FIELD_CUSTOM_VALIDATION_EXCEPTION", "CANNOT_EXECUTE_FLOW_TRIGGER", "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY",
-        "APEX_ERROR", "FLOW_EXCEPTION", "FIELD_FILTER_VALIDATION_EXCEPTION",
+        "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        "CANNOT_EXECUTE_FLOW_TRIGGER",
+        "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY",
+        "APEX_ERROR",
+        "FLOW_EXCEPTION",
+        "FIELD_FILTER_VALIDATION_EXCEPTION",
     ],
     Category.DUPLICATES: ["DUPLICATES_DETECTED", "DUPLICATE_VALUE", "DUPLICATE_EXTERNAL_ID", "DUPLICATE_USERNAME"],
     Category.PERMISSIONS: [
-        "INSUFFICIENT_ACCESS", "INSUFFICIENT_ACCESS_OR_READONLY", "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY",
-        "INVALID_FIELD_FOR_INSERT_UPDATE", "INVALID_SESSION_ID", "API_DISABLED_FOR_ORG", "FUNCTIONALITY_NOT_ENABLED",
-        "CANNOT_UPDATE_CONVERTED_LEAD", "INVALID_ACCESS_LEVEL", "NOT_AUTHORIZED", "FORBIDDEN",
+        "INSUFFICIENT_ACCESS",
+        "INSUFFICIENT_ACCESS_OR_READONLY",
+        "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY",
+        "INVALID_FIELD_FOR_INSERT_UPDATE",
+        "INVALID_SESSION_ID",
+        "API_DISABLED_FOR_ORG",
+        "FUNCTIONALITY_NOT_ENABLED",
+        "CANNOT_UPDATE_CONVERTED_LEAD",
+        "INVALID_ACCESS_LEVEL",
+        "NOT_AUTHORIZED",
+        "FORBIDDEN",
     ],
     Category.ASSOCIATIONS: ["INVALID_CROSS_REFERENCE_KEY", "ENTITY_IS_LOCKED", "CIRCULAR_DEPENDENCY"],
     Category.RATE_LIMITS: ["REQUEST_LIMIT_EXCEEDED", "TOO_MANY_REQUESTS", "TXN_SECURITY_NO_ACCESS"],
@@ -150,12 +176,20 @@ class RecordResult:
         return cls(key=_str(key), id=_str(id), success=True, created=created)
 
     @classmethod
-    def failed(cls, key: Any, code: str | None, category: str, message: str | None,
-               fields: Any = None, id: Any = None) -> RecordResult:  # noqa: A002
+    def failed(
+        cls, key: Any, code: str | None, category: str, message: str | None, fields: Any = None, id: Any = None
+    ) -> RecordResult:  # noqa: A002
         if isinstance(fields, (list, tuple)):
             fields = ",".join(map(str, fields)) or None
-        return cls(key=_str(key), id=_str(id), success=False, error_code=code, category=category,
-                   message=message, fields=_str(fields))
+        return cls(
+            key=_str(key),
+            id=_str(id),
+            success=False,
+            error_code=code,
+            category=category,
+            message=message,
+            fields=_str(fields),
+        )
 
 
 def _str(value: Any) -> str | None:
@@ -205,8 +239,12 @@ def write_bisecting(records: list[Any], attempt: Any, key_of: Any, label: str = 
         refused = exc
     logger = logging.getLogger(__name__)
     budget = [4 * math.ceil(math.log2(max(len(records), 2))) + 4]
-    logger.warning("%s of %d records refused as a whole (%s); splitting it to isolate the bad record(s)",
-                   label, len(records), refused)
+    logger.warning(
+        "%s of %d records refused as a whole (%s); splitting it to isolate the bad record(s)",
+        label,
+        len(records),
+        refused,
+    )
 
     def split(part: list[Any], error: BatchRefused) -> list[RecordResult]:
         if len(part) == 1 or budget[0] <= 0:

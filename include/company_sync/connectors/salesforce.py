@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from include.company_sync.connectors.common import chunks, dedupe
 from include.company_sync.connectors.http_policy import (
     DEFAULT_POLICY,
     CallCounter,
@@ -57,6 +58,15 @@ from include.company_sync.connectors.results import (
     results_frame,
     salesforce_category,
     write_bisecting,
+)
+from include.company_sync.connectors.salesforce_values import (
+    csv_ready,
+    json_ready,
+    parse_bulk_error,
+    salesforce_error,
+    to_bool,
+    to_text,
+    utc,
 )
 
 if TYPE_CHECKING:
@@ -80,28 +90,6 @@ def _field_kinds() -> dict[str, tuple[str, bool]]:
     from include.company_sync.settings import catalogue
 
     return {name: (spec.kind, spec.integer) for name, spec in catalogue().salesforce_fields.items()}
-
-
-def _utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _dedupe(values: Iterable[Any]) -> list[str]:
-    seen: dict[str, None] = {}
-    for value in values:
-        if value is None or (isinstance(value, float) and pd.isna(value)):
-            continue
-        text = str(value).strip()
-        if text:
-            seen.setdefault(text, None)
-    return list(seen)
 
 
 class SalesforceConnector:
@@ -250,7 +238,7 @@ class SalesforceConnector:
 
     # --- reads ----------------------------------------------------------------------------------------
     def account_fields(self, fields: Iterable[str]) -> list[str]:
-        return _dedupe([*ACCOUNT_BASE_FIELDS, *fields])
+        return dedupe([*ACCOUNT_BASE_FIELDS, *fields])
 
     def accounts_changed(self, fields: Iterable[str], start: datetime | None, end: datetime) -> pd.DataFrame:
         """Accounts whose `SystemModstamp` is in `[start, end)` (all up to `end` when start is None),
@@ -262,12 +250,12 @@ class SalesforceConnector:
         from simple_salesforce import format_soql
 
         columns = self.account_fields(fields)
-        end = _utc(end)
+        end = utc(end)
         if end.microsecond:
             end = end.replace(microsecond=0) + timedelta(seconds=1)
         where = format_soql("SystemModstamp < {}", end)
         if start is not None:
-            where = format_soql("SystemModstamp >= {} AND ", _utc(start)) + where
+            where = format_soql("SystemModstamp >= {} AND ", utc(start)) + where
         log.info("Salesforce: extracting Accounts changed in [%s, %s)", start or "-inf", end)
         frame = self._select("Account", columns, where, include_deleted=True)
         log.info(
@@ -336,13 +324,13 @@ class SalesforceConnector:
         """`key IN (...)` in chunks short enough for a URL (or a Bulk SOQL body above the threshold)."""
         from simple_salesforce import format_soql
 
-        values = _dedupe(values)
+        values = dedupe(values)
         if not values:
             return self._frame([], columns)
         bulk = len(values) > self.bulk_query_threshold
         size = self.ids_per_bulk_query if bulk else self.ids_per_query
         frames = []
-        for chunk in _chunks(values, size):
+        for chunk in chunks(values, size):
             where = format_soql(f"{key} IN {{}}", list(chunk))
             soql = f"SELECT {', '.join(columns)} FROM {sobject} WHERE {where}"
             if bulk:
@@ -379,12 +367,12 @@ class SalesforceConnector:
             if column in _DATETIME_FIELDS:
                 frame[column] = pd.to_datetime(series, utc=True, format="ISO8601").astype("datetime64[us, UTC]")
             elif column in _BOOLEAN_FIELDS:
-                frame[column] = series.map(_to_bool, na_action="ignore").astype("boolean")
+                frame[column] = series.map(to_bool, na_action="ignore").astype("boolean")
             elif kinds.get(column, ("text", False))[0] == "number":
                 numbers = pd.to_numeric(series, errors="coerce")
                 frame[column] = numbers.round().astype("Int64") if kinds[column][1] else numbers.astype("Float64")
             else:
-                frame[column] = series.map(_to_text, na_action="ignore").astype("string")
+                frame[column] = series.map(to_text, na_action="ignore").astype("string")
         return frame
 
     # --- writes ---------------------------------------------------------------------------------------
@@ -421,7 +409,7 @@ class SalesforceConnector:
             results = self._bulk_write(sobject, records, key=key, upsert=upsert)
         else:
             results = []
-            for chunk in _chunks(records, self.collection_size):
+            for chunk in chunks(records, self.collection_size):
                 results.extend(self._collection_write(sobject, list(chunk), key=key, upsert=upsert))
                 if len(records) > self.collection_size:
                     log.info("Salesforce: %s %s/%s %s", verb, f"{len(results):,}", f"{len(records):,}", noun)
@@ -439,7 +427,7 @@ class SalesforceConnector:
         return frame
 
     def _collection_body(self, sobject: str, records: list[dict]) -> dict:
-        return {"allOrNone": False, "records": [{"attributes": {"type": sobject}, **_json_ready(r)} for r in records]}
+        return {"allOrNone": False, "records": [{"attributes": {"type": sobject}, **json_ready(r)} for r in records]}
 
     def _collection_write(self, sobject: str, records: list[dict], *, key: str, upsert: bool) -> list[RecordResult]:
         """One sObject Collections call (≤200 records); a whole-request refusal is bisected so the good
@@ -461,7 +449,7 @@ class SalesforceConnector:
         except SalesforceError as exc:
             status = exc.status or 0
             if status in (400, 404, 413, 414, 415, 422):
-                code, message = _salesforce_error(exc)
+                code, message = salesforce_error(exc)
                 raise BatchRefused(code, salesforce_category(code, status), message, status) from exc
             raise self._fail(f"PATCH {path}", exc) from exc
         except requests.RequestException as exc:
@@ -499,7 +487,7 @@ class SalesforceConnector:
             return results
         log.info("Salesforce: retrying %d %s record(s) that failed transiently", len(again), sobject)
         retried: list[RecordResult] = []
-        for chunk in _chunks([records[i] for i in again], self.collection_size):
+        for chunk in chunks([records[i] for i in again], self.collection_size):
             retried.extend(self._collection_write(sobject, list(chunk), key=key, upsert=upsert))
         for i, result in zip(again, retried, strict=True):
             results[i] = result
@@ -508,10 +496,10 @@ class SalesforceConnector:
     def _bulk_write(self, sobject: str, records: list[dict], *, key: str, upsert: bool) -> list[RecordResult]:
         """Bulk API 2.0 ingest (one job per 10,000 records); per-record results from the job's result sets."""
         bulk = getattr(self.sf.bulk2, sobject)
-        rows = [_csv_ready(r) for r in records]
+        rows = [csv_ready(r) for r in records]
         results: dict[str, RecordResult] = {}
         done = 0
-        for chunk in _chunks(rows, 10_000):
+        for chunk in chunks(rows, 10_000):
             chunk = list(chunk)
             if upsert:
                 jobs = self._call(
@@ -531,7 +519,7 @@ class SalesforceConnector:
                         row.get(key) or row.get("sf__Id"), row.get("sf__Id"), created if upsert else False
                     )
                 for row in outcome["failedRecords"]:
-                    code, message, fields = _parse_bulk_error(row.get("sf__Error", ""))
+                    code, message, fields = parse_bulk_error(row.get("sf__Error", ""))
                     results[str(row.get(key))] = RecordResult.failed(
                         row.get(key), code, salesforce_category(code), message, fields, id=row.get("sf__Id") or None
                     )
@@ -555,69 +543,3 @@ class SalesforceConnector:
                 or RecordResult.failed(k, "NO_RESULT", Category.OTHER, "Bulk job returned no result for this record")
             )
         return out
-
-
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() == "true"
-    return bool(value)
-
-
-def _to_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _json_ready(record: dict) -> dict:
-    out = {}
-    for name, value in record.items():
-        if value is not None and not isinstance(value, (str, bool, list, dict)) and pd.isna(value):
-            value = None
-        elif hasattr(value, "item") and not isinstance(value, (str, bytes)):
-            value = value.item()  # numpy / pandas scalars
-        elif isinstance(value, datetime):
-            value = _utc(value).isoformat().replace("+00:00", "Z")
-        out[name] = value
-    return out
-
-
-def _csv_ready(record: dict) -> dict:
-    """Bulk API 2.0 CSV: `#N/A` sets a field to null (an empty cell leaves it unchanged)."""
-    out = {}
-    for name, value in _json_ready(record).items():
-        if value is None:
-            out[name] = "#N/A"
-        elif isinstance(value, bool):
-            out[name] = "true" if value else "false"
-        elif isinstance(value, float) and value.is_integer():
-            out[name] = str(int(value))
-        else:
-            out[name] = value
-    return out
-
-
-def _salesforce_error(exc: Any) -> tuple[str | None, str]:
-    content = getattr(exc, "content", None)
-    if isinstance(content, list) and content and isinstance(content[0], dict):
-        return content[0].get("errorCode"), content[0].get("message") or str(content[0])
-    if isinstance(content, dict):
-        return content.get("errorCode"), content.get("message") or str(content)
-    return None, str(content if content is not None else exc)
-
-
-def _parse_bulk_error(text: str) -> tuple[str | None, str, list[str]]:
-    """`STRING_TOO_LONG:Account Name: data value too large:Name --` -> (code, message, fields)."""
-    text = (text or "").strip()
-    if not text:
-        return None, "", []
-    code, _, rest = text.partition(":")
-    fields: list[str] = []
-    message = rest
-    if rest.endswith("--"):
-        body = rest[:-2].rstrip()
-        message, _, field_part = body.rpartition(":")
-        if not message:  # no field list
-            message, field_part = body, ""
-        fields = [f.strip() for f in field_part.split(",") if f.strip()]
-    return (code.strip() or None), message.strip(), fields
