@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import re
 
-# A Salesforce Account id: key prefix 001, 15 case-sensitive or 18 case-insensitive characters.
+# Salesforce record ids: a key prefix (001 Account, 003 Contact, 00Q Lead, 005 User), 15 case-sensitive or
+# 18 case-insensitive characters.
 ACCOUNT_ID_PATTERN = r"^001[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?$"
+CONTACT_ID_PATTERN = r"^003[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?$"
+LEAD_ID_PATTERN = r"^00Q[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?$"
+USER_ID_PATTERN = r"^005[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?$"
 # A HubSpot object id: a positive integer.
 HUBSPOT_ID_PATTERN = r"^[0-9]{1,20}$"
 

@@ -23,6 +23,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from include.company_sync.identifiers import (
+    ACCOUNT_ID_PATTERN,
+    CONTACT_ID_PATTERN,
+    HUBSPOT_ID_PATTERN,
+    LEAD_ID_PATTERN,
+    USER_ID_PATTERN,
+)
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -30,12 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SALESFORCE_ID = r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$"
-ACCOUNT_ID = r"^001[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?$"
-CONTACT_ID = r"^003[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?$"
-LEAD_ID = r"^00Q[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?$"
-USER_ID = r"^005[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?$"
-HUBSPOT_ID = r"^[0-9]{1,20}$"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 DOMAIN = r"^[A-Za-z0-9\-\.]+\.[A-Za-z0-9\-]+$"
 WEBSITE = r"^(?:[Hh][Tt][Tt][Pp][Ss]?://)?[^\s/]+\.[^\s/]+(?:/\S*)?$"
@@ -47,7 +49,6 @@ NUMBER_RANGES = {"AnnualRevenue": (0, 1e15), "NumberOfEmployees": (0, 99_999_999
 VOLUME_FACTOR = 10
 VOLUME_HISTORY = 30
 MIN_HISTORY = 5
-STAGES = {"inputs": "extracts", "plan": "plan"}
 
 
 class BlockingValidationError(RuntimeError):
@@ -99,27 +100,27 @@ def _mappings(settings: Settings | None):
     return settings.field_mappings if settings is not None else parse_field_mappings(None)
 
 
-def input_suites(settings: Settings | None = None, lifecycle_stages: Iterable[str] | None = None) -> dict[str, list]:
-    """Expectations per extracted frame (the engine's input schema), run on `input_check_frames(frames)`.
+def _id_checks(column: str, regex: str) -> list[Any]:
+    """A record id column: present, set, unique and well-formed (all blocking)."""
+    E, blocking, _ = _severity_helpers()
+    return [
+        blocking(E.ExpectColumnToExist, column=column),
+        blocking(E.ExpectColumnValuesToNotBeNull, column=column),
+        blocking(E.ExpectColumnValuesToBeUnique, column=column),
+        blocking(E.ExpectColumnValuesToMatchRegex, column=column, regex=regex),
+    ]
 
-    `settings` gives the mapped fields (picklist value sets from the value maps, number ranges; the shipped
-    defaults when None); `lifecycle_stages` the portal's stage ids (staged by extract_hubspot; no stage check
-    when None).
-    """
+
+def _dangling_check(column: str, *, block: bool = False) -> Any:
+    """No value of `column` points at a record missing from the extracts (see `input_check_frames`)."""
     E, blocking, warning = _severity_helpers()
-    mappings = _mappings(settings)
+    return (blocking if block else warning)(E.ExpectColumnValuesToBeNull, column=f"{column}_not_extracted")
 
-    def ids(column: str, regex: str) -> list[Any]:
-        return [
-            blocking(E.ExpectColumnToExist, column=column),
-            blocking(E.ExpectColumnValuesToNotBeNull, column=column),
-            blocking(E.ExpectColumnValuesToBeUnique, column=column),
-            blocking(E.ExpectColumnValuesToMatchRegex, column=column, regex=regex),
-        ]
 
-    def dangling(column: str, severity=warning) -> Any:
-        return severity(E.ExpectColumnValuesToBeNull, column=f"{column}_not_extracted")
-
+def _mapped_field_checks(mappings: Iterable[Any]) -> tuple[list[Any], list[Any]]:
+    """(Salesforce, HubSpot) checks that follow the field mappings: picklist value sets, number ranges, URLs,
+    owners, lengths, the required Name."""
+    E, blocking, warning = _severity_helpers()
     sf_extra: list[Any] = []
     hs_extra: list[Any] = []
     for m in mappings:
@@ -139,12 +140,12 @@ def input_suites(settings: Settings | None = None, lifecycle_stages: Iterable[st
             hs_extra.append(warning(E.ExpectColumnValuesToMatchRegex, column=m.hubspot, regex=WEBSITE))
         elif m.kind == "owner":
             sf_extra += [
-                warning(E.ExpectColumnValuesToMatchRegex, column=m.salesforce, regex=USER_ID),
-                dangling(m.salesforce),
+                warning(E.ExpectColumnValuesToMatchRegex, column=m.salesforce, regex=USER_ID_PATTERN),
+                _dangling_check(m.salesforce),
             ]
             hs_extra += [
-                warning(E.ExpectColumnValuesToMatchRegex, column=m.hubspot, regex=HUBSPOT_ID),
-                dangling(m.hubspot),
+                warning(E.ExpectColumnValuesToMatchRegex, column=m.hubspot, regex=HUBSPOT_ID_PATTERN),
+                _dangling_check(m.hubspot),
             ]
         if m.salesforce == "Name":
             sf_extra.append(blocking(E.ExpectColumnValuesToNotBeNull, column="Name"))  # required in Salesforce
@@ -152,66 +153,93 @@ def input_suites(settings: Settings | None = None, lifecycle_stages: Iterable[st
         elif m.max_length:
             sf_extra.append(warning(E.ExpectColumnValueLengthsToBeBetween, column=m.salesforce, max_value=m.max_length))
             hs_extra.append(warning(E.ExpectColumnValueLengthsToBeBetween, column=m.hubspot, max_value=m.max_length))
+    return sf_extra, hs_extra
 
+
+def input_suites(settings: Settings | None = None, lifecycle_stages: Iterable[str] | None = None) -> dict[str, list]:
+    """Expectations per extracted frame (the engine's input schema), run on `input_check_frames(frames)`.
+
+    `settings` gives the mapped fields (picklist value sets from the value maps, number ranges; the shipped
+    defaults when None); `lifecycle_stages` the portal's stage ids (staged by extract_hubspot; no stage check
+    when None).
+    """
+    E, _, warning = _severity_helpers()
+    sf_extra, hs_extra = _mapped_field_checks(_mappings(settings))
     stages: list[Any] = []
     stage_set = sorted({str(s) for s in lifecycle_stages}) if lifecycle_stages is not None else None
     if stage_set:
         stages = [warning(E.ExpectColumnValuesToBeInSet, column="lifecyclestage", value_set=stage_set)]
+    return {**_salesforce_suites(sf_extra), **_hubspot_suites(hs_extra, stages)}
 
+
+def _salesforce_suites(sf_extra: list[Any]) -> dict[str, list]:
+    E, blocking, warning = _severity_helpers()
     return {
         "sf_accounts": [
-            *ids("Id", ACCOUNT_ID),
+            *_id_checks("Id", ACCOUNT_ID_PATTERN),
             blocking(E.ExpectColumnToExist, column="SystemModstamp"),
             blocking(E.ExpectColumnValuesToNotBeNull, column="SystemModstamp"),
             blocking(E.ExpectColumnToExist, column="changed"),
             blocking(E.ExpectColumnValuesToBeInSet, column="changed", value_set=[True, False]),
-            warning(E.ExpectColumnValuesToMatchRegex, column="HubSpot_Company_ID__c", regex=HUBSPOT_ID),
+            warning(E.ExpectColumnValuesToMatchRegex, column="HubSpot_Company_ID__c", regex=HUBSPOT_ID_PATTERN),
             warning(E.ExpectColumnValuesToBeUnique, column="HubSpot_Company_ID__c"),
             *sf_extra,
         ],
         "sf_contacts": [
-            *ids("Id", CONTACT_ID),
-            warning(E.ExpectColumnValuesToMatchRegex, column="AccountId", regex=ACCOUNT_ID),
-            dangling("AccountId"),  # contacts fetched through a HubSpot contact's link may sit on other accounts
+            *_id_checks("Id", CONTACT_ID_PATTERN),
+            warning(E.ExpectColumnValuesToMatchRegex, column="AccountId", regex=ACCOUNT_ID_PATTERN),
+            _dangling_check("AccountId"),  # contacts fetched through a HubSpot contact's link may sit on other accounts
             warning(E.ExpectColumnValuesToMatchRegex, column="Email", regex=EMAIL),
         ],
-        "sf_leads": [*ids("Id", LEAD_ID), warning(E.ExpectColumnValuesToMatchRegex, column="Email", regex=EMAIL)],
-        "sf_users": [*ids("Id", USER_ID), warning(E.ExpectColumnValuesToMatchRegex, column="Email", regex=EMAIL)],
+        "sf_leads": [
+            *_id_checks("Id", LEAD_ID_PATTERN),
+            warning(E.ExpectColumnValuesToMatchRegex, column="Email", regex=EMAIL),
+        ],
+        "sf_users": [
+            *_id_checks("Id", USER_ID_PATTERN),
+            warning(E.ExpectColumnValuesToMatchRegex, column="Email", regex=EMAIL),
+        ],
+    }
+
+
+def _hubspot_suites(hs_extra: list[Any], stages: list[Any]) -> dict[str, list]:
+    E, blocking, warning = _severity_helpers()
+    return {
         "hs_companies": [
-            *ids("id", HUBSPOT_ID),
+            *_id_checks("id", HUBSPOT_ID_PATTERN),
             blocking(E.ExpectColumnToExist, column="hs_lastmodifieddate"),
             blocking(E.ExpectColumnValuesToNotBeNull, column="hs_lastmodifieddate"),
             blocking(E.ExpectColumnToExist, column="changed"),
             blocking(E.ExpectColumnValuesToBeInSet, column="changed", value_set=[True, False]),
-            warning(E.ExpectColumnValuesToMatchRegex, column="salesforceaccountid", regex=ACCOUNT_ID),
+            warning(E.ExpectColumnValuesToMatchRegex, column="salesforceaccountid", regex=ACCOUNT_ID_PATTERN),
             warning(E.ExpectColumnValuesToBeUnique, column="salesforceaccountid"),  # two companies, one account
             warning(E.ExpectColumnValuesToMatchRegex, column="domain", regex=DOMAIN),
             *stages,
             *hs_extra,
         ],
         "hs_contacts": [
-            *ids("id", HUBSPOT_ID),
+            *_id_checks("id", HUBSPOT_ID_PATTERN),
             warning(E.ExpectColumnValuesToMatchRegex, column="email", regex=EMAIL),
-            warning(E.ExpectColumnValuesToMatchRegex, column="salesforcecontactid", regex=CONTACT_ID),
-            warning(E.ExpectColumnValuesToMatchRegex, column="salesforceleadid", regex=LEAD_ID),
-            dangling("salesforcecontactid"),  # deleted or merged in Salesforce since the last sync
-            dangling("salesforceleadid"),
+            warning(E.ExpectColumnValuesToMatchRegex, column="salesforcecontactid", regex=CONTACT_ID_PATTERN),
+            warning(E.ExpectColumnValuesToMatchRegex, column="salesforceleadid", regex=LEAD_ID_PATTERN),
+            _dangling_check("salesforcecontactid"),  # deleted or merged in Salesforce since the last sync
+            _dangling_check("salesforceleadid"),
             *stages,
         ],
         "hs_associations": [
             blocking(E.ExpectColumnValuesToNotBeNull, column="company_id"),
             blocking(E.ExpectColumnValuesToNotBeNull, column="contact_id"),
-            blocking(E.ExpectColumnValuesToMatchRegex, column="company_id", regex=HUBSPOT_ID),
-            blocking(E.ExpectColumnValuesToMatchRegex, column="contact_id", regex=HUBSPOT_ID),
+            blocking(E.ExpectColumnValuesToMatchRegex, column="company_id", regex=HUBSPOT_ID_PATTERN),
+            blocking(E.ExpectColumnValuesToMatchRegex, column="contact_id", regex=HUBSPOT_ID_PATTERN),
             blocking(E.ExpectCompoundColumnsToBeUnique, column_list=["company_id", "contact_id"]),
-            dangling("company_id", blocking),  # associations are read for the extracted companies only
-            dangling("contact_id"),  # a contact archived between the two reads
+            _dangling_check("company_id", block=True),  # associations are read for the extracted companies only
+            _dangling_check("contact_id"),  # a contact archived between the two reads
         ],
         "hs_owners": [
-            *ids("id", HUBSPOT_ID),
+            *_id_checks("id", HUBSPOT_ID_PATTERN),
             warning(E.ExpectColumnValuesToMatchRegex, column="email", regex=EMAIL),
         ],
-        "hs_list_members": [warning(E.ExpectColumnValuesToMatchRegex, column="contact_id", regex=HUBSPOT_ID)],
+        "hs_list_members": [warning(E.ExpectColumnValuesToMatchRegex, column="contact_id", regex=HUBSPOT_ID_PATTERN)],
         "lifecycle_stages": [
             warning(E.ExpectColumnValuesToNotBeNull, column="stage"),
             warning(E.ExpectColumnValuesToBeUnique, column="stage"),
@@ -366,10 +394,10 @@ WRITE_FRAMES = ("hubspot_creates", "hubspot_updates", "salesforce_creates", "sal
 REQUIRED_ON_CREATE = {"hubspot_creates": "name", "salesforce_creates": "Name"}
 # The record_id of each write frame: the upsert key for creates (the other system's id), the own id for updates.
 WRITE_KEYS = {
-    "hubspot_creates": ACCOUNT_ID,
-    "hubspot_updates": HUBSPOT_ID,
-    "salesforce_creates": HUBSPOT_ID,
-    "salesforce_updates": ACCOUNT_ID,
+    "hubspot_creates": ACCOUNT_ID_PATTERN,
+    "hubspot_updates": HUBSPOT_ID_PATTERN,
+    "salesforce_creates": HUBSPOT_ID_PATTERN,
+    "salesforce_updates": ACCOUNT_ID_PATTERN,
 }
 ACTIONS = ["created", "updated", "linked", "unchanged", "skipped", "rejected"]
 
