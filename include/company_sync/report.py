@@ -10,21 +10,18 @@ folders and turns the report's "Resync these" buttons into `company_resync` runs
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from include.company_sync.staging import safe_segment
+from include.company_sync.identifiers import ACCOUNT_ID, HUBSPOT_ID, safe_segment
+from include.company_sync.report_html import ACTIONS, SIDES, render_html
 
 if TYPE_CHECKING:
     from include.company_sync.pipeline import Run
 
-ACTIONS = ("created", "updated", "linked", "unchanged", "skipped", "rejected")
-SIDES = {"salesforce": "Salesforce accounts", "hubspot": "HubSpot companies"}
 # HubSpot's Sync Health groups, in its order; not_found and other only appear when they occur.
 HEALTH_CATEGORIES = (
     "associations",
@@ -61,17 +58,7 @@ ADVICE = {
     "other": "Unexpected error: read the message; resync once fixed.",
 }
 ERROR_COLUMNS = ["source", "target", "operation", "key", "id", "category", "error_code", "message", "fields", "advice"]
-TABLE_ROWS = 200  # per table in the HTML; the CSV and JSON have everything
 HISTORY_RUNS = 30
-CHART_SERIES = (  # (label, colour, how to count from a run's summary)
-    ("created", "#2e7d32"),
-    ("updated", "#1565c0"),
-    ("linked", "#6a1b9a"),
-    ("rejected", "#ef6c00"),
-    ("write errors", "#c62828"),
-)
-_ACCOUNT_ID = re.compile(r"^001[a-zA-Z0-9]{12}([a-zA-Z0-9]{3})?$")
-_HUBSPOT_ID = re.compile(r"^[0-9]{1,20}$")
 
 
 def report_folder(reports_dir: Path | str, dag_id: str, run_id: str) -> Path:
@@ -103,9 +90,9 @@ def resync_ids(errors: list[dict[str, Any]]) -> dict[str, list[str]]:
     for error in errors:
         for value in (error.get("key"), error.get("id")):
             value = "" if value is None else str(value).strip()
-            if _ACCOUNT_ID.match(value):
+            if ACCOUNT_ID.match(value):
                 ids["salesforce_account_ids"].append(value)
-            elif _HUBSPOT_ID.match(value):
+            elif HUBSPOT_ID.match(value):
                 ids["hubspot_company_ids"].append(value)
     return {k: sorted(dict.fromkeys(v)) for k, v in ids.items()}
 
@@ -316,238 +303,3 @@ def text_summary(document: dict[str, Any]) -> str:
         + (" (dry run: nothing written)" if document["dry_run"] else "")
     )
     return "\n".join(lines)
-
-
-# --- HTML ----------------------------------------------------------------------------------------------
-e = html.escape
-
-
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "<td class='muted'>–</td>"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return "<td class='zero'>0</td>" if value == 0 else f"<td class='num'>{value:,}</td>"
-    return f"<td>{e(str(value))}</td>"
-
-
-def _table(rows: list[dict[str, Any]], columns: list[str] | None = None, cls: str = "") -> str:
-    if not rows:
-        return "<p class='none'>None.</p>"
-    columns = columns or list(rows[0])
-    head = "".join(f"<th>{e(c.replace('_', ' '))}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(_cell(r.get(c)) for c in columns) + "</tr>" for r in rows[:TABLE_ROWS])
-    more = (
-        f"<p class='none'>{len(rows) - TABLE_ROWS:,} more in report.json / errors.csv.</p>"
-        if len(rows) > TABLE_ROWS
-        else ""
-    )
-    return f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
-
-
-def resync_form(ids: dict[str, list[str]], label: str, source: str) -> str:
-    """A "Resync these" button: a POST to the Sync reports plugin (`../../../resync` from the report's URL
-    `/sync-reports/runs/<dag>/<run>/report.html`), which triggers company_resync with these ids."""
-    hs, sf = ids.get("hubspot_company_ids") or [], ids.get("salesforce_account_ids") or []
-    if not hs and not sf:
-        return ""
-    conf = json.dumps({"hubspot_company_ids": hs, "salesforce_account_ids": sf})
-    what = ", ".join(
-        p
-        for p in (
-            f"{len(hs)} compan{'y' if len(hs) == 1 else 'ies'}" if hs else "",
-            f"{len(sf)} account{'' if len(sf) == 1 else 's'}" if sf else "",
-        )
-        if p
-    )
-    return (
-        "<form class='resync' method='post' action='../../../resync'>"
-        f"<input type='hidden' name='hubspot_company_ids' value='{e(','.join(hs))}'>"
-        f"<input type='hidden' name='salesforce_account_ids' value='{e(','.join(sf))}'>"
-        f"<input type='hidden' name='source' value='{e(source)}'>"
-        f"<button type='submit' title='Trigger company_resync for {e(what)}'>{e(label)} ({e(what)})</button>"
-        f"<details><summary>or from a shell</summary><code>bin/airflow dags trigger company_resync -c "
-        f"'{e(conf)}'</code></details></form>"
-    )
-
-
-def chart_svg(history: list[dict[str, Any]], width: int = 900, height: int = 220) -> str:
-    """Stacked bars of the last runs' created / updated / linked / rejected / write errors (inline SVG)."""
-    if not history:
-        return "<p class='none'>No earlier runs recorded.</p>"
-    left, bottom, top, right = 44, 46, 10, 10
-    plot_w, plot_h = width - left - right, height - top - bottom
-    totals = [sum(r.get(name, 0) for name, _ in CHART_SERIES) for r in history]
-    peak = max(max(totals), 1)
-    slot = plot_w / max(len(history), 1)
-    bar = max(min(slot * 0.7, 36), 3)
-    parts = [
-        f"<svg class='chart' viewBox='0 0 {width} {height}' width='100%' role='img' "
-        f"aria-label='Records changed per run, last {len(history)} runs'>"
-    ]
-    for i in range(5):  # grid lines and y labels
-        value = peak * i / 4
-        y = top + plot_h - plot_h * i / 4
-        parts.append(f"<line x1='{left}' x2='{width - right}' y1='{y:.1f}' y2='{y:.1f}' class='grid'/>")
-        parts.append(f"<text x='{left - 6}' y='{y + 4:.1f}' class='axis' text-anchor='end'>{value:,.0f}</text>")
-    for i, row in enumerate(history):
-        x = left + slot * i + (slot - bar) / 2
-        y = top + plot_h
-        tip = [f"{row['run_id']} ({row['status']})"] + [f"{name}: {row.get(name, 0):,}" for name, _ in CHART_SERIES]
-        parts.append(f"<g><title>{e(chr(10).join(tip))}</title>")
-        parts.append(f"<rect x='{x:.1f}' y='{top}' width='{bar:.1f}' height='{plot_h}' class='hover'/>")
-        for name, colour in CHART_SERIES:
-            h = plot_h * row.get(name, 0) / peak
-            if h > 0:
-                y -= h
-                parts.append(f"<rect x='{x:.1f}' y='{y:.1f}' width='{bar:.1f}' height='{h:.1f}' fill='{colour}'/>")
-        if row["status"] not in ("success", "running"):
-            parts.append(f"<circle cx='{x + bar / 2:.1f}' cy='{top + plot_h + 8}' r='4' fill='#c62828'/>")
-        parts.append("</g>")
-        if len(history) <= 12 or i % max(len(history) // 10, 1) == 0 or i == len(history) - 1:
-            label = str(row["started_at"])[5:16].replace("T", " ")
-            parts.append(
-                f"<text x='{x + bar / 2:.1f}' y='{height - 20}' class='axis' text-anchor='middle'>{e(label)}</text>"
-            )
-    legend_x = left
-    for name, colour in CHART_SERIES:
-        parts.append(f"<rect x='{legend_x}' y='{height - 11}' width='10' height='10' fill='{colour}'/>")
-        parts.append(f"<text x='{legend_x + 14}' y='{height - 2}' class='axis'>{e(name)}</text>")
-        legend_x += 14 + 8 * len(name) + 18
-    parts.append(
-        f"<circle cx='{legend_x + 4}' cy='{height - 6}' r='4' fill='#c62828'/>"
-        f"<text x='{legend_x + 12}' y='{height - 2}' class='axis'>failed run</text>"
-    )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-CSS = """
-:root{--ink:#1d2733;--muted:#6b7a8c;--line:#e3e8ee;--bg:#f6f8fa;--ok:#2e7d32;--bad:#c62828;--warn:#b26a00}
-*{box-sizing:border-box} body{font:14px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:var(--ink);
-background:var(--bg)} main{max-width:1200px;margin:0 auto;padding:1.5rem 2rem 4rem}
-header{background:#fff;border-bottom:1px solid var(--line);padding:1rem 2rem}
-header h1{font-size:1.35rem;margin:0 0 .25rem} header p{margin:0;color:var(--muted)}
-h2{font-size:1.05rem;margin:2rem 0 .6rem} h3{font-size:.95rem;margin:1rem 0 .4rem}
-section.card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:1rem 1.2rem;margin:1rem 0}
-table{border-collapse:collapse;margin:.4rem 0;width:100%;background:#fff}
-td,th{border-bottom:1px solid var(--line);padding:.3rem .6rem;text-align:left;vertical-align:top}
-th{font-weight:600;color:var(--muted);font-size:.8rem;text-transform:uppercase;letter-spacing:.03em}
-td.num{text-align:right;font-variant-numeric:tabular-nums} td.zero{color:#b8c2cc;text-align:right}
-td.muted,.none{color:var(--muted)} .badge{display:inline-block;padding:.05rem .6rem;border-radius:1rem;color:#fff;
-font-size:.8rem;vertical-align:middle} .ok{background:var(--ok)} .bad{background:var(--bad)}
-.warn{background:var(--warn)}
-.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:.8rem}
-.tile{background:#fff;border:1px solid var(--line);border-radius:8px;padding:.7rem 1rem}
-.tile b{display:block;font-size:1.5rem} .tile span{color:var(--muted);font-size:.85rem}
-.health{display:grid;grid-template-columns:repeat(auto-fit,minmax(250px,1fr));gap:.8rem}
-.health .group{background:#fff;border:1px solid var(--line);border-left:4px solid var(--ok);border-radius:6px;
-padding:.6rem .9rem} .health .group.has{border-left-color:var(--bad)} .health h3{margin:0}
-.health p{margin:.3rem 0;color:var(--muted);font-size:.85rem}
-details.records{margin:.6rem 0;background:#fff;border:1px solid var(--line);border-radius:6px;padding:.5rem .9rem}
-details.records summary{cursor:pointer;font-weight:600}
-form.resync{margin:.5rem 0} form.resync button{background:#1565c0;color:#fff;border:0;border-radius:5px;
-padding:.35rem .9rem;font:inherit;cursor:pointer} form.resync details{display:inline-block;margin-left:.8rem;
-color:var(--muted);font-size:.8rem} form.resync code{display:block;white-space:pre-wrap;word-break:break-all}
-svg.chart .grid{stroke:var(--line)} svg.chart .axis{fill:var(--muted);font-size:11px}
-svg.chart .hover{fill:transparent} svg.chart g:hover .hover{fill:#eef3f8}
-nav.toc a{margin-right:1rem} a{color:#1565c0}
-"""
-
-
-def render_html(doc: dict[str, Any]) -> str:
-    counts = doc["summary"]["decisions"]
-    decision_rows = [
-        {"records": label, **{a: counts.get(side, {}).get(a, 0) for a in ACTIONS}} for side, label in SIDES.items()
-    ]
-    reasons = doc.get("reasons_table") or [
-        {"reason": k, "records": v} for k, v in sorted(doc["reasons"].items(), key=lambda kv: -kv[1])
-    ]
-    status_class = "ok" if doc["status"] == "success" else ("bad" if doc["status"] == "failed" else "warn")
-    checks = doc["checks"]
-    health = doc.get("sync_health") or []
-    errors = doc["errors"]
-    source = f"{doc['dag_id']} {doc['run_id']}"
-
-    loads = []
-    for task_id, ops in (doc["summary"].get("loads") or {}).items():
-        for op, c in (ops or {}).items():
-            loads.append({"task": task_id, "operation": op, **c})
-
-    tiles = [
-        ("created", sum(c.get("created", 0) for c in counts.values())),
-        ("updated", sum(c.get("updated", 0) for c in counts.values())),
-        ("linked", sum(c.get("linked", 0) for c in counts.values())),
-        ("rejected before writing", doc["summary"].get("rejected", 0)),
-        ("write errors", doc["summary"]["write_errors"]),
-        ("check warnings", checks.get("warnings", len(checks["failed"]))),
-    ]
-    tiles_html = "".join(f"<div class='tile'><b>{n:,}</b><span>{e(t)}</span></div>" for t, n in tiles)
-
-    groups = []
-    details = []
-    for g in health:
-        has = g["errors"] > 0
-        groups.append(
-            f"<div class='group{' has' if has else ''}'><h3>{e(g['label'])}</h3>"
-            f"<p><b>{g['errors']:,}</b> errors · <b>{g['records']:,}</b> records</p>"
-            + (f"<p>{e(g['advice'])}</p><p><a href='#errors-{e(g['category'])}'>See the records</a></p>" if has else "")
-            + "</div>"
-        )
-        if has:
-            rows = [x for x in errors if x.get("category") == g["category"]]
-            details.append(
-                f"<details class='records' id='errors-{e(g['category'])}' open><summary>{e(g['label'])}: "
-                f"{g['errors']:,} errors on {g['records']:,} records</summary><p>{e(g['advice'])}</p>"
-                + resync_form(g.get("resync") or {}, "Resync these", source)
-                + _table(rows, ["target", "source", "operation", "key", "id", "error_code", "message"])
-                + "</details>"
-            )
-
-    docs_links = (
-        " · ".join(
-            f"<a href='{e(path)}' class='datadocs'>Data Docs: {e(stage)}</a>"
-            for stage, path in (checks.get("data_docs") or {}).items()
-        )
-        or "<span class='none'>no Data Docs were built for this run</span>"
-    )
-    off = "<p><strong>Company sync is off (R1): nothing was extracted or written.</strong></p>"
-    failed_tasks = (
-        f"<p><span class='badge bad'>failed tasks</span> {e(', '.join(doc['failed_tasks']))}</p>"
-        if doc["failed_tasks"]
-        else ""
-    )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Sync report {e(doc["dag_id"])} {e(doc["run_id"])}</title><style>{CSS}</style></head><body>
-<header><h1>Sync report: {e(doc["dag_id"])}
-<span class="badge {status_class}" id="status">{e(doc["status"])}</span></h1>
-<p>Run <code>{e(doc["run_id"])}</code> · mode {e(doc["mode"])} · {e(doc["window"])}
-{" · <strong>dry run: nothing was written</strong>" if doc["dry_run"] else ""} · generated {e(doc["generated_at"])}</p>
-</header><main>
-{off if not doc["company_sync_enabled"] else ""}{failed_tasks}
-<nav class="toc"><a href="../../../" id="all-reports">← All sync reports</a>
-<a href="#totals">Totals</a><a href="#reasons">Reasons</a><a href="#health">Sync health</a>
-<a href="#conflicts">Conflicts</a><a href="#duplicates">Duplicates</a><a href="#checks">Validation</a>
-<a href="#history">Last runs</a><a href="report.json">JSON</a><a href="errors.csv">Errors CSV</a></nav>
-<div class="tiles">{tiles_html}</div>
-<h2 id="totals">Totals per side and action</h2>{_table(decision_rows, ["records", *ACTIONS])}
-<h3>Planned writes</h3>{_table([{"write": k, "records": v} for k, v in doc["summary"]["planned_writes"].items()])}
-<h3>Loads</h3>{_table(loads, ["task", "operation", "succeeded", "failed"])}
-<h2 id="reasons">Decisions by reason</h2>{_table(reasons, ["reason", "rule", *SIDES, "records"])}
-<h2 id="health">Sync health: errors by category</h2>
-{resync_form(doc.get("resync") or {}, "Resync all failed records", source)}
-<div class="health">{"".join(groups)}</div>{"".join(details)}
-<h2 id="conflicts">Two-way conflicts</h2>
-<p class="none">Both sides changed a two-way field since the last sync; the more recent change won.</p>
-{_table(doc["conflicts"])}
-<h2 id="duplicates">Duplicate candidates</h2>
-<p class="none">Records that matched more than one candidate, or whose match was already taken (R9).</p>
-{_table(doc["duplicate_candidates"])}
-<h2 id="checks">Validation</h2>
-<p>{checks["total"]:,} checks run · <b>{checks.get("blocking_failed", 0)}</b> blocking failures ·
-<b>{checks.get("warnings", 0)}</b> warnings · {docs_links}</p>
-{_table(checks["failed"], ["stage", "frame", "column", "expectation", "blocking", "unexpected_count", "examples"])}
-<h2 id="history">Last {len(doc.get("history") or [])} runs</h2>
-<section class="card">{chart_svg(doc.get("history") or [])}</section>
-</main></body></html>
-"""

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from include.company_sync import report as reporting
+from include.company_sync import report_html
 from include.company_sync.state import StateStore
 
 A1, A2, A3 = "001000000000001AAA", "001000000000002AAA", "001000000000003AAA"
@@ -223,12 +224,12 @@ def test_resync_ids_by_id_format(errors, expected):
 
 
 def test_chart_handles_no_history_and_marks_failed_runs():
-    assert "No earlier runs" in reporting.chart_svg([])
+    assert "No earlier runs" in report_html.chart_svg([])
     rows = [
         reporting.history_row(f"r{i}", f"2026-11-{i + 10}T02:00", "failed" if i == 3 else "success", {})
         for i in range(40)
     ]
-    svg = reporting.chart_svg(rows)
+    svg = report_html.chart_svg(rows)
     assert svg.count("<circle") == 2  # the failed run and the legend
 
 
@@ -240,3 +241,10 @@ def test_a_run_stopped_by_a_blocking_check_still_reports_the_failed_checks(run):
     document = reporting.build(run, {}, {"validate_inputs": "failed", "plan": "upstream_failed"})
     assert document["status"] == "failed" and document["failed_tasks"] == ["plan", "validate_inputs"]
     assert document["checks"]["total"] == 2 and document["checks"]["failed"][0]["column"] == "Email"
+
+
+def test_page_escapes_record_values_and_inlines_the_shared_stylesheet(document):
+    document["conflicts"][0]["hubspot_value"] = "<script>alert('x')</script>"
+    page = reporting.render_html(document)
+    assert "<script>" not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    assert report_html.STYLESHEET.read_text() in page
