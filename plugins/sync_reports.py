@@ -10,12 +10,12 @@
 
 Every route asks Airflow's auth manager: reading needs read access to DAG runs, resyncing needs permission
 to trigger `company_resync` (under `airflow standalone` with `simple_auth_manager_all_admins`, everyone is an
-admin). Module import stays light: no pandas, no Great Expectations, no state store until a page is asked for.
+admin). The pages are the report's Jinja2 templates with its stylesheet (`include/company_sync/report_html.py`).
+Module import stays light: no pandas, no Great Expectations, no state store until a page is asked for.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import re
@@ -29,20 +29,17 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from include.company_sync.identifiers import ACCOUNT_ID, HUBSPOT_ID, safe_segment
+from include.company_sync.report_html import TEMPLATES, render
+
 log = logging.getLogger(__name__)
 
 URL_PREFIX = "/sync-reports"
 SYNC_DAGS = ("company_sync", "company_resync", "salesforce_account_import")
 RESYNC_DAG = "company_resync"
 REPORT_TASK = "report"
-ACCOUNT_ID = re.compile(r"^001[a-zA-Z0-9]{12}(?:[a-zA-Z0-9]{3})?$")
-HUBSPOT_ID = re.compile(r"^[0-9]{1,20}$")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")  # as include.company_sync.staging.safe_segment
 MAX_IDS = 1000
-
-
-def safe_segment(value: str) -> str:
-    return _UNSAFE.sub("_", value)
+RUN_COLUMNS = ("started", "DAG", "run", "status", "created", "updated", "linked", "rejected", "write errors", "")
 
 
 def report_url(dag_id: str, run_id: str, path: str = "report.html") -> str:
@@ -78,33 +75,6 @@ async def _authorize(request: Request, method: str, dag_id: str | None = None) -
 
 
 # --- pages ---------------------------------------------------------------------------------------------
-CSS = """
-:root{--ink:#1d2733;--muted:#6b7a8c;--line:#e3e8ee;--ok:#2e7d32;--bad:#c62828;--warn:#b26a00;--run:#1565c0}
-body{font:14px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:var(--ink);background:#f6f8fa}
-main{max-width:1300px;margin:0 auto;padding:1.2rem 1.6rem} h1{font-size:1.3rem;margin:.2rem 0 .8rem}
-table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(--line)}
-td,th{border-bottom:1px solid var(--line);padding:.35rem .6rem;text-align:left;white-space:nowrap}
-th{font-size:.78rem;text-transform:uppercase;letter-spacing:.03em;color:var(--muted)}
-td.num{text-align:right;font-variant-numeric:tabular-nums} td.zero{text-align:right;color:#b8c2cc}
-.badge{display:inline-block;padding:0 .55rem;border-radius:1rem;color:#fff;font-size:.8rem}
-.success{background:var(--ok)} .failed{background:var(--bad)} .skipped{background:var(--warn)}
-.running{background:var(--run)} a{color:#1565c0} .muted{color:var(--muted)} nav a{margin-right:.8rem}
-.card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:1rem 1.2rem;margin:1rem 0}
-"""
-
-
-def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{CSS}</style></head><body><main>{body}</main></body></html>",
-        status_code=status_code,
-    )
-
-
-def _num(value: int) -> str:
-    return "<td class='zero'>0</td>" if not value else f"<td class='num'>{value:,}</td>"
-
-
 def _counts(summary: Any) -> dict[str, int]:
     summary = summary if isinstance(summary, dict) else {}
     decisions = summary.get("decisions") or {}
@@ -114,37 +84,27 @@ def _counts(summary: Any) -> dict[str, int]:
     return out
 
 
-def _runs_table(runs: list[dict[str, Any]], reports_dir: Path) -> str:
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("started", "DAG", "run", "status", "created", "updated", "linked", "rejected", "write errors", "")
-    )
-    rows = []
-    for r in runs:
-        counts = _counts(r["counts"])
-        folder = reports_dir / safe_segment(r["dag_id"]) / safe_segment(r["run_id"])
-        links = []
-        if (folder / "report.html").exists():
-            links.append(f"<a class='report' href='{report_url(r['dag_id'], r['run_id'])}'>report</a>")
-        for stage in ("extracts", "plan"):
-            if (folder / "data_docs" / stage / "index.html").exists():
-                url = report_url(r["dag_id"], r["run_id"], f"data_docs/{stage}/index.html")
-                links.append(f"<a class='datadocs' href='{url}'>Data Docs: {stage}</a>")
-        airflow_run = f"/dags/{quote(r['dag_id'])}/runs/{quote(r['run_id'], safe='')}"
-        links.append(f"<a href='{airflow_run}' target='_top'>Airflow run</a>")
-        status = str(r["status"])
-        dry = " <span class='muted'>(dry run)</span>" if r.get("dry_run") else ""
-        rows.append(
-            f"<tr class='run' data-dag='{html.escape(r['dag_id'])}' data-run='{html.escape(r['run_id'])}'>"
-            f"<td>{html.escape(str(r['started_at'])[:19].replace('T', ' '))}</td><td>{html.escape(r['dag_id'])}</td>"
-            f"<td>{html.escape(r['run_id'])}{dry}</td>"
-            f"<td><span class='badge {html.escape(status)}'>{html.escape(status)}</span></td>"
-            + "".join(_num(v) for v in counts.values())
-            + f"<td>{' · '.join(links)}</td></tr>"
-        )
-    if not rows:
-        return "<p class='muted'>No sync runs recorded yet: trigger company_sync.</p>"
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+def _run_row(r: dict[str, Any], reports_dir: Path) -> dict[str, Any]:
+    """One line of the runs table: counts, and links to the report, its Data Docs and the Airflow run."""
+    folder = reports_dir / safe_segment(r["dag_id"]) / safe_segment(r["run_id"])
+    links = []  # (class, href, text, opens in the whole window)
+    if (folder / "report.html").exists():
+        links.append(("report", report_url(r["dag_id"], r["run_id"]), "report", False))
+    for stage in ("extracts", "plan"):
+        if (folder / "data_docs" / stage / "index.html").exists():
+            url = report_url(r["dag_id"], r["run_id"], f"data_docs/{stage}/index.html")
+            links.append(("datadocs", url, f"Data Docs: {stage}", False))
+    airflow_run = f"/dags/{quote(r['dag_id'])}/runs/{quote(r['run_id'], safe='')}"
+    links.append((None, airflow_run, "Airflow run", True))
+    return {
+        "dag_id": r["dag_id"],
+        "run_id": r["run_id"],
+        "started": str(r["started_at"])[:19].replace("T", " "),
+        "dry_run": bool(r.get("dry_run")),
+        "status": str(r["status"]),
+        "numbers": list(_counts(r["counts"]).values()),
+        "links": links,
+    }
 
 
 def _recent_runs(dag_id: str | None, limit: int) -> list[dict[str, Any]]:
@@ -172,25 +132,21 @@ async def index(request: Request, dag_id: str | None = None, limit: int = 200) -
     if dag_id is not None and dag_id not in SYNC_DAGS:
         raise HTTPException(404, f"not a sync DAG: {dag_id}")
     runs = await run_in_threadpool(_recent_runs, dag_id, max(1, min(limit, 1000)))
-    filters = " ".join(
-        f"<a href='{URL_PREFIX}/?dag_id={d}'>{d}</a>" if d != dag_id else f"<b>{d}</b>" for d in SYNC_DAGS
+    reports_dir = _reports_dir()
+    page = render(
+        "runs.html",
+        prefix=URL_PREFIX,
+        dags=SYNC_DAGS,
+        dag_id=dag_id,
+        headings=RUN_COLUMNS,
+        runs=[_run_row(r, reports_dir) for r in runs],
     )
-    return _page(
-        "Sync reports",
-        f"<h1>Sync reports</h1><nav>Show: <a href='{URL_PREFIX}/'>all</a> {filters}</nav>"
-        f"<p class='muted'>The latest runs of the sync DAGs, newest first, with what each decided and wrote. "
-        f"Open a report for the errors by Sync Health category and to resync failed records.</p>"
-        + _runs_table(runs, _reports_dir()),
-    )
+    return HTMLResponse(page)
 
 
 @app.get("/icon.svg")
 async def icon() -> Response:
-    svg = (
-        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24' fill='none' stroke='currentColor' "
-        "stroke-width='2'><path d='M4 20V10M10 20V4M16 20v-7M22 20H2'/></svg>"
-    )
-    return Response(svg, media_type="image/svg+xml")
+    return Response((TEMPLATES / "icon.svg").read_text(), media_type="image/svg+xml")
 
 
 @app.get("/runs/{dag}/{run}/{path:path}")
@@ -243,16 +199,10 @@ async def resync(request: Request) -> HTMLResponse:
         raise HTTPException(409, f"could not trigger {RESYNC_DAG}: {exc}") from exc
     log.info("sync reports: %s triggered %s %s with %s", name, RESYNC_DAG, run_id, json.dumps(conf))
     airflow_run = f"/dags/{RESYNC_DAG}/runs/{quote(run_id, safe='')}"
-    n_hs, n_sf = len(conf["hubspot_company_ids"]), len(conf["salesforce_account_ids"])
-    return _page(
-        "Resync triggered",
-        f"<h1>Resync triggered</h1><div class='card'><p id='resync-run'>{RESYNC_DAG} run "
-        f"<code>{html.escape(run_id)}</code> was created for {n_hs} HubSpot compan{'y' if n_hs == 1 else 'ies'} "
-        f"and {n_sf} Salesforce account{'' if n_sf == 1 else 's'}.</p>"
-        f"<pre>{html.escape(json.dumps(conf, indent=2))}</pre>"
-        f"<p><a href='{airflow_run}' target='_top'>Follow the run in Airflow</a> · "
-        f"<a href='{URL_PREFIX}/'>All sync reports</a></p></div>",
+    page = render(
+        "resync_triggered.html", dag=RESYNC_DAG, run_id=run_id, conf=conf, airflow_run=airflow_run, prefix=URL_PREFIX
     )
+    return HTMLResponse(page)
 
 
 # --- extra link ----------------------------------------------------------------------------------------

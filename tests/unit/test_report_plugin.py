@@ -1,4 +1,5 @@
-"""The Sync reports plugin's pure parts: the extra link, URL segments, id parsing; and its import stays light."""
+"""The Sync reports plugin's pure parts: the extra link, URL segments, id parsing, its pages (the report's templates
+and stylesheet); and its import stays light."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from types import SimpleNamespace
 
 import pytest
 from fastapi import HTTPException
+from fastapi.testclient import TestClient
 
-from include.company_sync.staging import safe_segment
+from include.company_sync import identifiers, report_html
+from include.company_sync.identifiers import safe_segment
 from plugins import sync_reports as plugin
 
 
 @pytest.mark.parametrize("run_id", ["scheduled__2026-11-28T02:00:00+00:00", "manual__x y/z", "backfill__a.b-c_d"])
 def test_report_urls_use_the_report_folder_names(run_id):
-    assert plugin.safe_segment(run_id) == safe_segment(run_id)
+    assert plugin.safe_segment is safe_segment  # the shared one, as the report folders are named
     assert (
         plugin.report_url("company_sync", run_id)
         == f"/sync-reports/runs/company_sync/{safe_segment(run_id)}/report.html"
@@ -35,6 +38,10 @@ def test_report_urls_use_the_report_folder_names(run_id):
 def test_extra_link_only_on_the_report_task_of_sync_dags(dag_id, task_id, expected):
     ti_key = SimpleNamespace(dag_id=dag_id, task_id=task_id, run_id="manual__1")
     assert plugin.SyncReportLink().get_link(None, ti_key=ti_key) == expected
+
+
+def test_resync_ids_use_the_shared_id_patterns():
+    assert (plugin.ACCOUNT_ID, plugin.HUBSPOT_ID) == (identifiers.ACCOUNT_ID, identifiers.HUBSPOT_ID)
 
 
 def test_resync_ids_are_split_checked_and_deduplicated():
@@ -57,3 +64,36 @@ def test_plugin_import_is_light():
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
     assert out.stdout.strip() == "False"
+
+
+def test_runs_page_uses_the_report_stylesheet_and_escapes_ids(monkeypatch, tmp_path):
+    run_id = "manual__<b>x</b>"
+    folder = tmp_path / "company_sync" / safe_segment(run_id)
+    (folder / "data_docs" / "plan").mkdir(parents=True)
+    (folder / "report.html").write_text("report")
+    (folder / "data_docs" / "plan" / "index.html").write_text("docs")
+    runs = [
+        {
+            "dag_id": "company_sync",
+            "run_id": run_id,
+            "started_at": "2026-11-28T02:00:01+00:00",
+            "status": "success",
+            "dry_run": True,
+            "counts": {"decisions": {"hubspot": {"created": 1200}}, "write_errors": 0},
+        }
+    ]
+
+    async def allow(request, method, dag_id=None):
+        return None
+
+    monkeypatch.setattr(plugin, "_authorize", allow)
+    monkeypatch.setattr(plugin, "_recent_runs", lambda dag_id, limit: runs)
+    monkeypatch.setattr(plugin, "_reports_dir", lambda: tmp_path)
+    page = TestClient(plugin.app).get("/").text
+    assert report_html.STYLESHEET.read_text() in page
+    assert "<b>x</b>" not in page and "manual__&lt;b&gt;x&lt;/b&gt;" in page
+    assert "<td class='num'>1,200</td>" in page and "(dry run)" in page
+    assert f"href='{plugin.report_url('company_sync', run_id)}'" in page
+    assert "Data Docs: plan" in page and "Data Docs: extracts" not in page
+    monkeypatch.setattr(plugin, "_recent_runs", lambda dag_id, limit: [])
+    assert "No sync runs recorded yet" in TestClient(plugin.app).get("/?dag_id=company_resync").text
