@@ -3,6 +3,7 @@ and stylesheet); and its import stays light."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,6 @@ from types import SimpleNamespace
 
 import pytest
 from fastapi import HTTPException
-from fastapi.testclient import TestClient
 
 from include.company_sync import identifiers, report_html
 from include.company_sync.identifiers import safe_segment
@@ -89,11 +89,11 @@ def test_runs_page_uses_the_report_stylesheet_and_escapes_ids(monkeypatch, tmp_p
     monkeypatch.setattr(plugin, "_authorize", allow)
     monkeypatch.setattr(plugin, "_recent_runs", lambda dag_id, limit: runs)
     monkeypatch.setattr(plugin, "_reports_dir", lambda: tmp_path)
-    page = TestClient(plugin.app).get("/").text
+    page = asyncio.run(plugin.index(None)).body.decode()
     assert report_html.STYLESHEET.read_text() in page
     assert "<b>x</b>" not in page and "manual__&lt;b&gt;x&lt;/b&gt;" in page
     assert "<td class='num'>1,200</td>" in page and "(dry run)" in page
     assert f"href='{plugin.report_url('company_sync', run_id)}'" in page
     assert "Data Docs: plan" in page and "Data Docs: extracts" not in page
     monkeypatch.setattr(plugin, "_recent_runs", lambda dag_id, limit: [])
-    assert "No sync runs recorded yet" in TestClient(plugin.app).get("/?dag_id=company_resync").text
+    assert "No sync runs recorded yet" in asyncio.run(plugin.index(None, dag_id="company_resync")).body.decode()
