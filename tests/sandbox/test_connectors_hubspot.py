@@ -39,8 +39,11 @@ def seed(sandbox, n: int) -> None:
 
 
 def api_requests(sandbox, method: str | None = None, prefix: str = "") -> list[dict]:
-    return [r for r in control(sandbox, "GET", "/__sandbox/requests")["requests"]
-            if (method is None or r["method"] == method) and r["path"].startswith(prefix)]
+    return [
+        r
+        for r in control(sandbox, "GET", "/__sandbox/requests")["requests"]
+        if (method is None or r["method"] == method) and r["path"].startswith(prefix)
+    ]
 
 
 def clear_requests(sandbox) -> None:
@@ -54,9 +57,16 @@ def fault(sandbox, **spec) -> None:
 @pytest.fixture
 def connect(clean_sandbox, monkeypatch):
     """Build a connector from an Airflow connection set through the environment (as Airflow reads it)."""
-    monkeypatch.setenv("AIRFLOW_CONN_HUBSPOT_TEST", json.dumps({
-        "conn_type": "http", "host": clean_sandbox.hubspot_url, "password": "sandbox-hubspot-token",
-    }))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_HUBSPOT_TEST",
+        json.dumps(
+            {
+                "conn_type": "http",
+                "host": clean_sandbox.hubspot_url,
+                "password": "sandbox-hubspot-token",
+            }
+        ),
+    )
 
     def build(policy: RetryPolicy = FAST, **kwargs) -> HubSpotConnector:
         from include.company_sync.connectors.http_policy import hubspot_retry
@@ -69,8 +79,15 @@ def connect(clean_sandbox, monkeypatch):
 
 
 def companies(n: int, prefix: str = "001HS") -> list[dict]:
-    return [{ID_PROPERTY: f"{prefix}{i:013d}", "name": f"Company {prefix} {i}",
-             "domain": f"{prefix.lower()}{i}.example", "numberofemployees": i + 1} for i in range(n)]
+    return [
+        {
+            ID_PROPERTY: f"{prefix}{i:013d}",
+            "name": f"Company {prefix} {i}",
+            "domain": f"{prefix.lower()}{i}.example",
+            "numberofemployees": i + 1,
+        }
+        for i in range(n)
+    ]
 
 
 def test_hook_builds_the_client_from_the_connection(connect, clean_sandbox):
@@ -121,9 +138,17 @@ def test_check_setup_refuses_a_non_unique_property(connect, edited_sandbox):
 
     hs = connect()
     _drop_sandbox_property(clean_sandbox, ID_PROPERTY)
-    hs.client.crm.properties.core_api.create("companies", PropertyCreate(
-        name=ID_PROPERTY, label="SF id", type="string", field_type="text", group_name="companyinformation",
-        has_unique_value=False))
+    hs.client.crm.properties.core_api.create(
+        "companies",
+        PropertyCreate(
+            name=ID_PROPERTY,
+            label="SF id",
+            type="string",
+            field_type="text",
+            group_name="companyinformation",
+            has_unique_value=False,
+        ),
+    )
     with pytest.raises(SetupError, match="unique"):
         hs.check_setup()
 
@@ -133,8 +158,16 @@ def test_windowed_extract_and_archived_companies(connect, clean_sandbox):
     hs = connect()
     everything = hs.companies_changed(PROPERTIES, None, FAR_FUTURE)
     assert len(everything) == everything["id"].nunique() > 0
-    for column in ("id", "createdate", "hs_lastmodifieddate", "domain", ID_PROPERTY, "hs_object_source",
-                   "lifecyclestage", *PROPERTIES):
+    for column in (
+        "id",
+        "createdate",
+        "hs_lastmodifieddate",
+        "domain",
+        ID_PROPERTY,
+        "hs_object_source",
+        "lifecyclestage",
+        *PROPERTIES,
+    ):
         assert column in everything.columns
     assert str(everything["hs_lastmodifieddate"].dt.tz) == "UTC"
 
@@ -188,8 +221,14 @@ def test_reads_by_ids_property_contacts_associations_lists_owners(connect, clean
     assert list(pairs.columns) == ["company_id", "contact_id"] and len(pairs) > 0
     assert set(pairs["company_id"]) <= set(ids)
     contacts = hs.contacts_by_ids(list(pairs["contact_id"].unique()))
-    assert list(contacts.columns) == ["id", "email", "lifecyclestage", "salesforcecontactid", "salesforceleadid",
-                                      "lastmodifieddate"]
+    assert list(contacts.columns) == [
+        "id",
+        "email",
+        "lifecyclestage",
+        "salesforcecontactid",
+        "salesforceleadid",
+        "lastmodifieddate",
+    ]
     assert set(contacts["id"]) == set(pairs["contact_id"])
 
     members = hs.list_members("1")
@@ -240,9 +279,13 @@ def test_partial_failures_are_mapped_per_record(connect, clean_sandbox):
     assert "industry" in result.loc[records[1][ID_PROPERTY], "fields"]
 
     # a duplicate: give one company the salesforceaccountid another already holds
-    clash = hs.update_companies([{"id": existing["id"].iloc[0], ID_PROPERTY: existing["key"].iloc[1]},
-                                 {"id": existing["id"].iloc[1], "name": "still fine"},
-                                 {"id": "123456789012", "name": "gone"}]).set_index("key")
+    clash = hs.update_companies(
+        [
+            {"id": existing["id"].iloc[0], ID_PROPERTY: existing["key"].iloc[1]},
+            {"id": existing["id"].iloc[1], "name": "still fine"},
+            {"id": "123456789012", "name": "gone"},
+        ]
+    ).set_index("key")
     assert clash.loc[existing["id"].iloc[0], "category"] == "duplicates"
     assert bool(clash.loc[existing["id"].iloc[1], "success"]) is True
     assert clash.loc["123456789012", "category"] == "not_found"
@@ -342,12 +385,19 @@ def test_207_errors_map_by_ids_and_input_indexes():
     batch = [{ID_PROPERTY: k} for k in keys]
     response = {
         "status": "COMPLETE",
-        "results": [{"id": "11", "new": True, "properties": {ID_PROPERTY: "x1"}},
-                    {"id": "14", "new": False, "properties": {ID_PROPERTY: "x4"}}],
+        "results": [
+            {"id": "11", "new": True, "properties": {ID_PROPERTY: "x1"}},
+            {"id": "14", "new": False, "properties": {ID_PROPERTY: "x4"}},
+        ],
         "numErrors": 2,
         "errors": [
-            {"status": "error", "category": "VALIDATION_ERROR", "message": "bad option", "context": {"ids": ["x2"]},
-             "errors": [{"code": "INVALID_OPTION", "message": "bad", "context": {"propertyName": ["industry"]}}]},
+            {
+                "status": "error",
+                "category": "VALIDATION_ERROR",
+                "message": "bad option",
+                "context": {"ids": ["x2"]},
+                "errors": [{"code": "INVALID_OPTION", "message": "bad", "context": {"propertyName": ["industry"]}}],
+            },
             {"status": "error", "category": "RATE_LIMITS", "message": "slow down", "context": {"inputIndexes": ["2"]}},
         ],
     }
@@ -357,7 +407,10 @@ def test_207_errors_map_by_ids_and_input_indexes():
     assert by_key["x1"].success and by_key["x1"].created and by_key["x1"].id == "11"
     assert by_key["x4"].success and by_key["x4"].created is False
     assert (by_key["x2"].error_code, by_key["x2"].category, by_key["x2"].fields) == (
-        "INVALID_OPTION", "property_values", "industry")
+        "INVALID_OPTION",
+        "property_values",
+        "industry",
+    )
     assert by_key["x3"].category == "rate_limits"
 
 

@@ -21,8 +21,9 @@ COLLECTION_UPSERT = "/services/data/v59.0/composite/sobjects/Account/HubSpot_Com
 
 
 def control(sandbox, method: str, path: str, payload: dict | None = None) -> dict:
-    response = requests.request(method, f"{sandbox.salesforce_url}{path}", json=payload,
-                                verify=str(sandbox.ca_path), timeout=60)
+    response = requests.request(
+        method, f"{sandbox.salesforce_url}{path}", json=payload, verify=str(sandbox.ca_path), timeout=60
+    )
     response.raise_for_status()
     return response.json()
 
@@ -46,12 +47,20 @@ def fault(sandbox, **spec) -> None:
 @pytest.fixture
 def connect(clean_sandbox, monkeypatch):
     """Build a connector from an Airflow connection set through the environment (as Airflow reads it)."""
-    monkeypatch.setenv("AIRFLOW_CONN_SALESFORCE_TEST", json.dumps({
-        "conn_type": "salesforce",
-        "password": "sandbox-salesforce-token",
-        "extra": {"instance_url": clean_sandbox.salesforce_url, "version": "59.0",
-                  "ca_bundle": str(clean_sandbox.ca_path)},
-    }))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SALESFORCE_TEST",
+        json.dumps(
+            {
+                "conn_type": "salesforce",
+                "password": "sandbox-salesforce-token",
+                "extra": {
+                    "instance_url": clean_sandbox.salesforce_url,
+                    "version": "59.0",
+                    "ca_bundle": str(clean_sandbox.ca_path),
+                },
+            }
+        ),
+    )
 
     def build(**kwargs) -> SalesforceConnector:
         kwargs.setdefault("policy", FAST)
@@ -62,8 +71,16 @@ def connect(clean_sandbox, monkeypatch):
 
 
 def new_accounts(n: int, prefix: str = "hs") -> list[dict]:
-    return [{EXTERNAL_ID_FIELD: f"{prefix}{i}", "Name": f"Company {prefix} {i}", "Website": f"https://{prefix}{i}.example",
-             "NumberOfEmployees": i, "AnnualRevenue": 1000.5 + i} for i in range(n)]
+    return [
+        {
+            EXTERNAL_ID_FIELD: f"{prefix}{i}",
+            "Name": f"Company {prefix} {i}",
+            "Website": f"https://{prefix}{i}.example",
+            "NumberOfEmployees": i,
+            "AnnualRevenue": 1000.5 + i,
+        }
+        for i in range(n)
+    ]
 
 
 def test_check_setup_and_typed_window_extract(connect, clean_sandbox):
@@ -111,8 +128,9 @@ def test_bulk_query_above_threshold_matches_rest(connect, clean_sandbox):
     bulk = connect(bulk_query_threshold=50).accounts_changed(FIELDS, None, end)
     paths = [r["path"] for r in api_requests(clean_sandbox)]
     assert any("/jobs/query" in p for p in paths)
-    pd.testing.assert_frame_equal(bulk.sort_values("Id", ignore_index=True), rest.sort_values("Id", ignore_index=True),
-                                  check_dtype=True)
+    pd.testing.assert_frame_equal(
+        bulk.sort_values("Id", ignore_index=True), rest.sort_values("Id", ignore_index=True), check_dtype=True
+    )
 
 
 def test_reads_by_ids_chunk_the_in_lists(connect, clean_sandbox):
@@ -155,9 +173,19 @@ def test_collection_upsert_call_count_and_idempotence(connect, clean_sandbox):
 
 
 def test_partial_failures_are_categorised_and_the_rest_lands(connect, clean_sandbox):
-    control(clean_sandbox, "POST", "/__sandbox_sf/rules",
-            {"validation_rule": {"field": "Phone", "pattern": "^\\+", "message": "Phone must start with +",
-                                 "object": "Account"}})
+    control(
+        clean_sandbox,
+        "POST",
+        "/__sandbox_sf/rules",
+        {
+            "validation_rule": {
+                "field": "Phone",
+                "pattern": "^\\+",
+                "message": "Phone must start with +",
+                "object": "Account",
+            }
+        },
+    )
     sf = connect()
     records = new_accounts(6, "pf")
     records[1]["Name"] = None  # REQUIRED_FIELD_MISSING
@@ -286,8 +314,13 @@ class _LockingSalesforce:
         out = []
         for record in records:
             if len(self.calls) == 1 and record[EXTERNAL_ID_FIELD] == "k1":
-                out.append({"id": None, "success": False, "errors": [
-                    {"statusCode": "UNABLE_TO_LOCK_ROW", "message": "unable to lock", "fields": []}]})
+                out.append(
+                    {
+                        "id": None,
+                        "success": False,
+                        "errors": [{"statusCode": "UNABLE_TO_LOCK_ROW", "message": "unable to lock", "fields": []}],
+                    }
+                )
             else:
                 out.append({"id": "001" + record[EXTERNAL_ID_FIELD].rjust(15, "0"), "success": True, "created": True})
         return out
@@ -318,6 +351,10 @@ def test_error_codes_map_to_sync_health_categories():
     assert salesforce_category("UNABLE_TO_LOCK_ROW") == "transient"
     assert salesforce_category(None, 503) == "transient"
     assert parse_bulk_error("STRING_TOO_LONG:Account Name: data value too large:Name --") == (
-        "STRING_TOO_LONG", "Account Name: data value too large", ["Name"])
+        "STRING_TOO_LONG",
+        "Account Name: data value too large",
+        ["Name"],
+    )
     assert parse_bulk_error("REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:--")[0] == (
-        "REQUIRED_FIELD_MISSING")
+        "REQUIRED_FIELD_MISSING"
+    )
