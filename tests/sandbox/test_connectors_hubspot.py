@@ -440,3 +440,10 @@ def test_paginate_follows_the_cursor_to_the_last_page():
     assert [p["results"] for p in paginate(fetch)] == [[1], [2]] and asked == [None, "a"]
     assert list(paginate(lambda after: None)) == [{}]  # an empty answer is one empty page
     assert next_after({"paging": {"next": {"after": ""}}}) is None and next_after(None) is None
+
+
+def test_the_plugin_module_re_exports_the_include_hook():
+    from plugins import hubspot_hook as plugin_module
+
+    assert plugin_module.HubSpotHook is HubSpotHook
+    assert HubSpotHook.conn_type == "http" and HubSpotHook.default_conn_name == "hubspot_default"

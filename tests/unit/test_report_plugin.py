@@ -97,3 +97,17 @@ def test_runs_page_uses_the_report_stylesheet_and_escapes_ids(monkeypatch, tmp_p
     assert "Data Docs: plan" in page and "Data Docs: extracts" not in page
     monkeypatch.setattr(plugin, "_recent_runs", lambda dag_id, limit: [])
     assert "No sync runs recorded yet" in asyncio.run(plugin.index(None, dag_id="company_resync")).body.decode()
+
+
+def test_include_never_imports_plugins():
+    """`plugins/` registers what `include/` defines (the HubSpot hook, the report pages), never the reverse."""
+    root = Path(__file__).resolve().parents[2]
+    offenders = [
+        str(path.relative_to(root))
+        for path in (root / "include").rglob("*.py")
+        if any(
+            line.strip().startswith(("from plugins", "import plugins", "from hubspot_hook", "import hubspot_hook"))
+            for line in path.read_text().splitlines()
+        )
+    ]
+    assert offenders == []

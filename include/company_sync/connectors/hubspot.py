@@ -9,7 +9,7 @@ official `hubspot-api-client` (built by `connectors.hubspot_hook.HubSpotHook`).
   the generated models' per-object deserialisation on large extracts.
 * Incremental extracts use search on `hs_lastmodifieddate`, and **split the time window** whenever a
   query would match more than search's 10,000-result ceiling, so nothing is silently truncated; archived
-  companies come from the list endpoint (`archived=true`) because search never returns them.
+  companies come from the list endpoint (`archived=true`) because search never returns them
   (`hubspot_search`).
 * Writes are `batch/upsert` on `salesforceaccountid` (a unique-value property) and `batch/update` by id,
   100 inputs a call. A 207 is mapped error by error back to its input record; a batch refused as a
@@ -52,8 +52,6 @@ from include.company_sync.connectors.hubspot_writes import CompanyWrites
 
 if TYPE_CHECKING:
     from hubspot import HubSpot
-
-__all__ = ["BATCH_LIMIT", "ID_PROPERTY", "SEARCH_CAP", "HubSpotApiError", "HubSpotConnector"]
 
 COMPANY_BASE_PROPERTIES = [
     "createdate",
