@@ -88,3 +88,49 @@ def test_task_outputs_from_a_run_s_xcom_keep_what_finished():
     assert outputs.input_checks == s.Checked(URL.format("checks_inputs"), 0)
     assert outputs.planned is None and outputs.plan_checks is None
     assert list(outputs.loads) == ["load_hubspot"] and outputs.loads["load_hubspot"].dry_run
+
+
+def test_prepare_fixes_the_run_spec_and_records_the_run(tmp_path, monkeypatch):
+    """prepare: settings, chosen ids and the window into a RunSpec; the run recorded as running; refusals."""
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from include.company_sync.state import StateStore
+    from include.company_sync.tasks import prepare
+
+    monkeypatch.setenv("COMPANY_SYNC_STATE_URL", f"sqlite:///{tmp_path / 'state.db'}")
+    monkeypatch.setattr(prepare, "load_settings_json", lambda: '{"company_sync_enabled": true}')
+    dag_run = SimpleNamespace(
+        dag_id="company_resync",
+        run_id="manual__1",
+        run_type="manual",
+        data_interval_start=None,
+        data_interval_end=None,
+        run_after=datetime(2026, 11, 29, 10, tzinfo=UTC),
+        logical_date=None,
+    )
+    params = {"hubspot_company_ids": ["101", 102, "101"], "dry_run": True}
+    spec = prepare.prepare("resync", {"params": params, "dag_run": dag_run})
+
+    assert (spec.dag_id, spec.run_id, spec.mode, spec.dry_run, spec.enabled) == (
+        "company_resync",
+        "manual__1",
+        "resync",
+        True,
+        True,
+    )
+    assert spec.hubspot_company_ids == ("101", "102") and spec.salesforce_account_ids == ()
+    assert spec.window_end == datetime(2026, 11, 29, 10, tzinfo=UTC) and spec.enabled_at is not None
+    assert s.RunSpec.from_xcom(json.loads(json.dumps(spec.to_xcom()))) == spec
+    assert prepare.sync_enabled(spec) is True
+    runs = StateStore().recent_runs("company_resync")
+    assert runs["status"].tolist() == ["running"] and bool(runs["dry_run"].iloc[0])
+
+    with pytest.raises(AirflowFailException, match="needs hubspot_company_ids or salesforce_account_ids"):
+        prepare.prepare("resync", {"params": {}, "dag_run": dag_run})
+    monkeypatch.setattr(prepare, "load_settings_json", lambda: '{"company_sync_enabled": false}')
+    with pytest.raises(AirflowFailException, match="R1: company sync is off"):
+        prepare.prepare("import", {"params": {}, "dag_run": dag_run})
+    off = prepare.prepare("sync", {"params": {}, "dag_run": dag_run})
+    assert not off.enabled and prepare.sync_enabled(off) is False

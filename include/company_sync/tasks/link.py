@@ -7,6 +7,8 @@ import logging
 
 import pandas as pd
 
+from include.company_sync.connectors.hubspot import ID_PROPERTY
+from include.company_sync.connectors.salesforce import EXTERNAL_ID_FIELD
 from include.company_sync.tasks.load import summarise, writer
 from include.company_sync.tasks.resources import RunResources, distinct_ids
 from include.company_sync.tasks.spec import Loaded, Planned, RunSpec
@@ -41,14 +43,14 @@ def _write_back(
         write(
             "salesforce",
             "link",
-            [{"Id": a, "HubSpot_Company_ID__c": c} for a, c in new_companies.itertuples(index=False)],
+            [{"Id": a, EXTERNAL_ID_FIELD: c} for a, c in new_companies.itertuples(index=False)],
             "Id",
             sf.update_accounts,
         ),
         write(
             "hubspot",
             "link",
-            [{"id": c, "salesforceaccountid": a} for a, c in new_accounts.itertuples(index=False)],
+            [{"id": c, ID_PROPERTY: a} for a, c in new_accounts.itertuples(index=False)],
             "id",
             hs.update_companies,
         ),

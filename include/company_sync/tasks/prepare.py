@@ -11,7 +11,7 @@ from include.company_sync.runtime import Runtime
 from include.company_sync.settings import VARIABLE_KEY, SettingsError, parse_settings
 from include.company_sync.state import StateStore
 from include.company_sync.tasks.spec import MODES, Mode, RunSpec
-from include.company_sync.windows import Window, sync_window
+from include.company_sync.windows import SyncWindow, sync_window
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def _record_enablement(state: StateStore, enabled: bool, mode: Mode, now: pd.Tim
     return state.company_sync_enabled_at()
 
 
-def _window(dag_run: Any, state: StateStore, runtime: Runtime, mode: Mode, full_refresh: bool, now) -> Window:
+def _window(dag_run: Any, state: StateStore, runtime: Runtime, mode: Mode, full_refresh: bool, now) -> SyncWindow:
     last_success_end = state.last_successful_window_end(dag_run.dag_id)
     return sync_window(
         getattr(dag_run, "run_type", "manual"),
