@@ -23,8 +23,9 @@ from pathlib import Path
 import requests
 
 from include.company_sync.report import text_summary
-from include.company_sync.runtime import PROJECT_ROOT as ROOT
+from include.company_sync.runtime import default_reports_dir, default_state_file, project_home
 
+ROOT = project_home()
 SEED = int(os.environ.get("DEMO_SEED", "2000"))
 LOG_DIR = ROOT / ".demo"
 RUNS = ("salesforce_account_import", "company_sync", "company_sync")
@@ -73,8 +74,13 @@ def _write_calls() -> int:
     return calls
 
 
+def _shown(path: Path) -> Path:
+    """`path` relative to the project when it is inside it."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def _newest_report(dag_id: str) -> Path | None:
-    reports = sorted((ROOT / ".reports" / dag_id).glob("*/report.json"), key=lambda p: p.stat().st_mtime)
+    reports = sorted((default_reports_dir() / dag_id).glob("*/report.json"), key=lambda p: p.stat().st_mtime)
     return reports[-1] if reports else None
 
 
@@ -87,7 +93,7 @@ def main() -> int:
     print(f"demo: starting the sandbox with {SEED:,} accounts and {SEED:,} companies (state in .sandbox/)")
     sandbox = _start_sandbox()
     try:
-        shutil.rmtree(ROOT / ".state", ignore_errors=True)  # the sandbox was re-seeded: start the sync afresh
+        shutil.rmtree(default_state_file().parent, ignore_errors=True)  # the sandbox was re-seeded: start afresh
         _write_calls()
         for step, dag_id in enumerate(RUNS, 1):
             log_path = LOG_DIR / f"{step}-{dag_id}.log"
@@ -109,7 +115,7 @@ def main() -> int:
             print(text_summary(document))
             print(
                 f"{_write_calls()} write calls to the APIs, {time.monotonic() - t0:.0f} s; report: "
-                f"{report.with_name('report.html').relative_to(ROOT)}"
+                f"{_shown(report.with_name('report.html'))}"
             )
         print(
             f"\ndemo: done in {time.monotonic() - started:.0f} s. Open the reports above in a browser, or run "

@@ -5,17 +5,20 @@
         validate_plan ─┬─► load_hubspot ────┐
                        └─► load_salesforce ─┴─► link_ids ─► report
 
-Every callable here only hands the run's small descriptors (paths, counts) to `pipeline`, which does the
-work; heavy modules are imported inside the tasks so that parsing a DAG file stays cheap.
+Each task passes on only what the next one reads (the run descriptor and typed outputs, as plain XCom data:
+`tasks/spec.py`); order that carries no data (the R1 gate, the validations before any write) is written with
+`>>`. The work is done in `include/company_sync/tasks/`, one module per stage, imported inside the tasks so
+that parsing a DAG file stays cheap.
 """
 
 from __future__ import annotations
 
 import os
 from datetime import timedelta
+from importlib import import_module
 from typing import Any
 
-from airflow.sdk import get_current_context, task
+from airflow.sdk import chain, get_current_context, task
 
 DEFAULT_ARGS = {
     "owner": "data-platform",
@@ -26,78 +29,89 @@ DEFAULT_ARGS = {
     "execution_timeout": timedelta(hours=2),
 }
 
+XCom = dict[str, Any]
 
-def _pipeline():
-    from include.company_sync import pipeline
 
-    return pipeline
+def _stage(name: str):
+    """The task layer's module for one stage (`include.company_sync.tasks.<name>`)."""
+    return import_module(f"include.company_sync.tasks.{name}")
+
+
+def _spec(run: XCom):
+    return _stage("spec").RunSpec.from_xcom(run)
+
+
+def _typed(kind: str, value: XCom):
+    return getattr(_stage("spec"), kind).from_xcom(value)
 
 
 def wire_sync(mode: str) -> None:
     """Create the tasks of one sync DAG (`mode`: sync, resync or import) inside the current DAG."""
 
     @task
-    def prepare() -> dict[str, Any]:
+    def prepare() -> XCom:
         """Validate settings, work out the window, record the run (R1: import refuses when sync is off)."""
-        return _pipeline().prepare(mode, get_current_context())
+        return _stage("prepare").prepare(mode, get_current_context()).to_xcom()
 
     @task.short_circuit(ignore_downstream_trigger_rules=False)
-    def sync_enabled(run: dict[str, Any]) -> bool:
+    def sync_enabled(run: XCom) -> bool:
         """R1: with company sync off, nothing is extracted or written; the report says so."""
-        return _pipeline().sync_enabled(run)
+        return _stage("prepare").sync_enabled(_spec(run))
 
     @task
-    def extract_salesforce(run: dict[str, Any]) -> dict[str, Any]:
-        return _pipeline().extract_salesforce(run)
+    def extract_salesforce(run: XCom) -> XCom:
+        return _stage("extract").extract_salesforce(_spec(run)).to_xcom()
 
     @task
-    def extract_hubspot(run: dict[str, Any]) -> dict[str, Any]:
-        return _pipeline().extract_hubspot(run)
+    def extract_hubspot(run: XCom) -> XCom:
+        return _stage("extract").extract_hubspot(_spec(run)).to_xcom()
 
     @task
-    def complete_inputs(run: dict[str, Any], salesforce: dict[str, Any], hubspot: dict[str, Any]) -> dict[str, Any]:
+    def complete_inputs(run: XCom, salesforce: XCom, hubspot: XCom) -> XCom:
         """Fetch the counterparts of changed records (links, ids, domains) so planning needs no full scan."""
-        return _pipeline().complete_inputs(run, salesforce, hubspot)
+        sf, hs = _typed("SalesforceExtract", salesforce), _typed("HubSpotExtract", hubspot)
+        return _stage("complete").complete_inputs(_spec(run), sf, hs).to_xcom()
 
     @task
-    def validate_inputs(run: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
-        return _pipeline().validate_inputs(run, inputs)
+    def validate_inputs(run: XCom, inputs: XCom) -> XCom:
+        return _stage("validate").validate_inputs(_spec(run), _typed("CompletedInputs", inputs)).to_xcom()
 
     @task
-    def plan(run: dict[str, Any], inputs: dict[str, Any], validation: dict[str, Any]) -> dict[str, Any]:
-        return _pipeline().plan(run, inputs)
+    def plan(run: XCom, inputs: XCom) -> XCom:
+        return _stage("plan").plan(_spec(run), _typed("CompletedInputs", inputs)).to_xcom()
 
     @task
-    def validate_plan(run: dict[str, Any], planned: dict[str, Any]) -> dict[str, Any]:
-        return _pipeline().validate_plan(run, planned)
+    def validate_plan(run: XCom, planned: XCom) -> XCom:
+        return _stage("validate").validate_plan(_spec(run), _typed("Planned", planned)).to_xcom()
 
     @task
-    def load_hubspot(run: dict[str, Any], planned: dict[str, Any], validation: dict[str, Any]) -> dict[str, Any]:
-        return _pipeline().load_hubspot(run, planned)
+    def load_hubspot(run: XCom, planned: XCom) -> XCom:
+        return _stage("load").load_hubspot(_spec(run), _typed("Planned", planned)).to_xcom()
 
     @task
-    def load_salesforce(run: dict[str, Any], planned: dict[str, Any], validation: dict[str, Any]) -> dict[str, Any]:
-        return _pipeline().load_salesforce(run, planned)
+    def load_salesforce(run: XCom, planned: XCom) -> XCom:
+        return _stage("load").load_salesforce(_spec(run), _typed("Planned", planned)).to_xcom()
 
     @task
-    def link_ids(
-        run: dict[str, Any], planned: dict[str, Any], hubspot: dict[str, Any], salesforce: dict[str, Any]
-    ) -> dict[str, Any]:
+    def link_ids(run: XCom, planned: XCom, hubspot: XCom, salesforce: XCom) -> XCom:
         """Write each system's id onto the records newly created in the other; record links and values."""
-        return _pipeline().link_ids(run, planned, hubspot, salesforce)
+        hs, sf = _typed("Loaded", hubspot), _typed("Loaded", salesforce)
+        return _stage("link").link_ids(_spec(run), _typed("Planned", planned), hs, sf).to_xcom()
 
     @task(trigger_rule="all_done")
-    def report(run: dict[str, Any]) -> str:
+    def report(run: XCom | None) -> str:
         """Always runs; fails the DAG run (without retry) when an upstream task failed."""
-        return _pipeline().report(run, get_current_context())
+        return _stage("report").report(_spec(run) if run else None, get_current_context())
 
     run = prepare()
     gate = sync_enabled(run)
-    sf = extract_salesforce(run)
-    hs = extract_hubspot(run)
-    gate >> [sf, hs]
-    inputs = complete_inputs(run, sf, hs)
-    planned = plan(run, inputs, validate_inputs(run, inputs))
-    checked = validate_plan(run, planned)
-    linked = link_ids(run, planned, load_hubspot(run, planned, checked), load_salesforce(run, planned, checked))
-    linked >> report(run)
+    extracted = [extract_salesforce(run), extract_hubspot(run)]
+    chain(gate, extracted)  # R1: nothing is extracted while company sync is off
+    inputs = complete_inputs(run, *extracted)
+    checked_inputs = validate_inputs(run, inputs)
+    planned = plan(run, inputs)
+    chain(checked_inputs, planned)  # a blocking check on the extracts stops the run here
+    checked_plan = validate_plan(run, planned)
+    loads = [load_hubspot(run, planned), load_salesforce(run, planned)]
+    chain(checked_plan, loads)  # and one on the plan stops it before any write
+    link_ids(run, planned, *loads) >> report(run)

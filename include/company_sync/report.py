@@ -6,21 +6,23 @@ Written per run under `<reports_dir>/<dag_id>/<run id>/` (`report_folder`): `rep
 `errors.csv`, and the GX Data Docs of the run's validations in `data_docs/<stage>/index.html` (built by the
 validate tasks, see `validation.validate_frames`). The Airflow plugin `plugins/sync_reports.py` serves these
 folders and turns the report's "Resync these" buttons into `company_resync` runs.
+
+`build` makes the document from plain data only (`ReportInputs`: the run's fields, frames and summaries); the
+report task (`tasks/report.py`) gathers them from staging, XCom and the state store.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from include.company_sync.identifiers import ACCOUNT_ID, HUBSPOT_ID, safe_segment
 from include.company_sync.report_html import ACTIONS, SIDES, render_html
-
-if TYPE_CHECKING:
-    from include.company_sync.pipeline import Run
+from include.company_sync.run_status import failed_tasks, run_status, status_label
 
 # HubSpot's Sync Health groups, in its order; not_found and other only appear when they occur.
 HEALTH_CATEGORIES = (
@@ -59,6 +61,47 @@ ADVICE = {
 }
 ERROR_COLUMNS = ["source", "target", "operation", "key", "id", "category", "error_code", "message", "fields", "advice"]
 HISTORY_RUNS = 30
+# The tasks whose per-record write results the report reads, and the system each writes to (None: both).
+RESULT_TASKS = {"load_hubspot": "hubspot", "load_salesforce": "salesforce", "link_ids": None}
+CHECK_TASKS = ("validate_inputs", "validate_plan")
+API_CALL_TASKS = (
+    "extract_salesforce",
+    "extract_hubspot",
+    "complete_inputs",
+    "load_hubspot",
+    "load_salesforce",
+    "link_ids",
+)
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame()
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Everything a report is built from, as plain data: the run's fields, its task states, the frames the
+    report shows and the tasks' summaries (a task that did not finish has no entry)."""
+
+    dag_id: str
+    run_id: str
+    mode: str
+    window: str
+    dry_run: bool
+    enabled: bool
+    reports_dir: Path
+    task_states: dict[str, str] = field(default_factory=dict)  # the other tasks' states
+    decisions: pd.DataFrame = field(default_factory=_empty)
+    conflicts: pd.DataFrame = field(default_factory=_empty)
+    duplicate_candidates: pd.DataFrame = field(default_factory=_empty)
+    write_results: dict[str, pd.DataFrame] = field(default_factory=dict)  # by task id, see RESULT_TASKS
+    checks: dict[str, pd.DataFrame] = field(default_factory=dict)  # staged check results by validate task id
+    planned_writes: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+    load_counts: dict[str, Any] = field(default_factory=dict)  # by task id: {operation: {succeeded, failed}}
+    api_calls: dict[str, Any] = field(default_factory=dict)  # by task id
+    missing_ids: dict[str, list[str]] = field(default_factory=dict)
+    recent_runs: pd.DataFrame = field(default_factory=_empty)  # the state store's recent_runs, newest first
 
 
 def report_folder(reports_dir: Path | str, dag_id: str, run_id: str) -> Path:
@@ -69,13 +112,6 @@ def report_folder(reports_dir: Path | str, dag_id: str, run_id: str) -> Path:
 def data_docs_dir(reports_dir: Path | str, dag_id: str, run_id: str, stage: str) -> Path:
     """Where the validate task of `stage` (extracts | plan) builds its GX Data Docs site."""
     return report_folder(reports_dir, dag_id, run_id) / "data_docs" / stage
-
-
-def _read(run: Run, url: str | None) -> pd.DataFrame:
-    try:
-        return run.read(url)
-    except FileNotFoundError:
-        return pd.DataFrame()
 
 
 def _records(frame: pd.DataFrame, limit: int | None = None) -> list[dict[str, Any]]:
@@ -97,10 +133,10 @@ def resync_ids(errors: list[dict[str, Any]]) -> dict[str, list[str]]:
     return {k: sorted(dict.fromkeys(v)) for k, v in ids.items()}
 
 
-def _write_errors(run: Run, outputs: dict[str, Any]) -> pd.DataFrame:
+def _write_errors(write_results: dict[str, pd.DataFrame]) -> pd.DataFrame:
     errors = []
-    for task_id, system in (("load_hubspot", "hubspot"), ("load_salesforce", "salesforce"), ("link_ids", None)):
-        results = _read(run, (outputs.get(task_id) or {}).get("results"))
+    for task_id, system in RESULT_TASKS.items():
+        results = write_results.get(task_id, _empty())
         if results.empty:
             continue
         failed = results[~results["success"].astype(bool)]
@@ -136,15 +172,14 @@ def _rejections(decisions: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _history(run: Run, current: dict[str, Any]) -> list[dict[str, Any]]:
+def _history(recent_runs: pd.DataFrame, run_id: str, current: dict[str, Any], status: str) -> list[dict[str, Any]]:
     """The last HISTORY_RUNS runs of this DAG (oldest first) with the counts the chart shows; this run's own
     row comes from the report being written (the state store closes it afterwards)."""
-    runs = run.state.recent_runs(run.dag_id, limit=HISTORY_RUNS)
     rows = []
-    for r in runs.itertuples(index=False):
-        summary = current if r.run_id == run.run_id else (r.counts if isinstance(r.counts, dict) else {})
-        status = current.get("_status") if r.run_id == run.run_id else r.status
-        rows.append(history_row(str(r.run_id), pd.Timestamp(r.started_at).isoformat(), str(status), summary))
+    for r in recent_runs.head(HISTORY_RUNS).itertuples(index=False):
+        summary = current if r.run_id == run_id else (r.counts if isinstance(r.counts, dict) else {})
+        row_status = status if r.run_id == run_id else r.status
+        rows.append(history_row(str(r.run_id), pd.Timestamp(r.started_at).isoformat(), str(row_status), summary))
     return rows[::-1]
 
 
@@ -157,47 +192,39 @@ def history_row(run_id: str, started_at: str, status: str, summary: dict[str, An
     return row
 
 
-def _checks_url(run: Run, outputs: dict[str, Any], task_id: str, name: str) -> str | None:
-    """The staged check results of a validate task: from its XCom, or, when a blocking failure stopped it
-    (no XCom), from the staging path it wrote them to before raising."""
-    url = (outputs.get(task_id) or {}).get("checks")
-    staging = getattr(run, "staging", None)
-    if url or staging is None:
-        return url
-    candidate = staging.url(run.dag_id, run.run_id, name)
-    return candidate if staging.exists(candidate) else None
-
-
-def build(run: Run, outputs: dict[str, Any], states: dict[str, str]) -> dict[str, Any]:
-    """The report document (JSON-able) from the tasks' XCom outputs and states."""
-    planned = outputs.get("plan") or {}
-    frames = planned.get("frames", {})
-    decisions = _read(run, frames.get("decisions"))
+def _decision_counts(decisions: pd.DataFrame) -> dict[str, dict[str, int]]:
     counts = {side: {a: 0 for a in ACTIONS} for side in SIDES}
     for (system, action), n in decisions.groupby(["system", "action"]).size().items() if not decisions.empty else []:
         counts.setdefault(system, {})[action] = int(n)
+    return counts
 
-    reasons = []
-    if not decisions.empty:
-        rule = decisions["rule"] if "rule" in decisions else pd.Series(pd.NA, index=decisions.index)
-        table = (
-            decisions.assign(rule=rule.fillna("")).groupby(["reason", "rule", "system"]).size().unstack(fill_value=0)
-        )
-        for (reason, rule_text), row in table.iterrows():
-            per_side = {side: int(row.get(side, 0)) for side in SIDES}
-            reasons.append(
-                {"reason": str(reason), "rule": str(rule_text), **per_side, "records": sum(per_side.values())}
-            )
-        reasons.sort(key=lambda r: (-r["records"], r["reason"]))
 
-    write_errors = _write_errors(run, outputs)
-    errors_frame = pd.concat(
+def _reasons_table(decisions: pd.DataFrame) -> list[dict[str, Any]]:
+    """Decisions per (reason, rule), per side, most frequent first."""
+    reasons: list[dict[str, Any]] = []
+    if decisions.empty:
+        return reasons
+    rule = decisions["rule"] if "rule" in decisions else pd.Series(pd.NA, index=decisions.index)
+    table = decisions.assign(rule=rule.fillna("")).groupby(["reason", "rule", "system"]).size().unstack(fill_value=0)
+    for (reason, rule_text), row in table.iterrows():
+        per_side = {side: int(row.get(side, 0)) for side in SIDES}
+        reasons.append({"reason": str(reason), "rule": str(rule_text), **per_side, "records": sum(per_side.values())})
+    reasons.sort(key=lambda r: (-r["records"], r["reason"]))
+    return reasons
+
+
+def _errors(write_errors: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
+    """Refused writes and values the plan rejected, with advice, in ERROR_COLUMNS."""
+    frame = pd.concat(
         [f for f in (write_errors, _rejections(decisions)) if not f.empty] or [pd.DataFrame(columns=ERROR_COLUMNS)],
         ignore_index=True,
     )
-    errors_frame["advice"] = errors_frame["category"].map(ADVICE).fillna(ADVICE["other"])
-    errors_frame = errors_frame.reindex(columns=ERROR_COLUMNS)
-    errors = _records(errors_frame)
+    frame["advice"] = frame["category"].map(ADVICE).fillna(ADVICE["other"])
+    return frame.reindex(columns=ERROR_COLUMNS)
+
+
+def _sync_health(errors_frame: pd.DataFrame, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Errors grouped like HubSpot's Sync Health: every group, in its order, with advice and resync ids."""
     health = []
     present = set(errors_frame["category"].dropna().astype(str))
     for category in [*HEALTH_CATEGORIES, *sorted(present - set(HEALTH_CATEGORIES))]:
@@ -212,72 +239,64 @@ def build(run: Run, outputs: dict[str, Any], states: dict[str, str]) -> dict[str
                 "resync": resync_ids(group),
             }
         )
+    return health
 
-    checks = pd.concat(
-        [
-            _read(run, _checks_url(run, outputs, t, name)).assign(stage=t)
-            for t, name in (("validate_inputs", "checks_inputs"), ("validate_plan", "checks_plan"))
-        ],
-        ignore_index=True,
-    )
-    failed_checks = checks[~checks["success"].astype(bool)] if not checks.empty else checks
-    folder = report_folder(run.runtime.reports_dir, run.dag_id, run.run_id)
-    data_docs = {
-        stage: f"data_docs/{stage}/index.html"
-        for stage in ("extracts", "plan")
-        if (folder / "data_docs" / stage / "index.html").exists()
+
+def _checks_summary(inputs: ReportInputs) -> dict[str, Any]:
+    """The validation summary: totals, failed checks, links to the Data Docs the validate tasks built."""
+    checks = pd.concat([inputs.checks.get(t, _empty()).assign(stage=t) for t in CHECK_TASKS], ignore_index=True)
+    failed = checks[~checks["success"].astype(bool)] if not checks.empty else checks
+    folder = report_folder(inputs.reports_dir, inputs.dag_id, inputs.run_id)
+    return {
+        "total": int(len(checks)),
+        "warnings": int((~failed["blocking"].astype(bool)).sum()) if not failed.empty else 0,
+        "blocking_failed": int(failed["blocking"].astype(bool).sum()) if not failed.empty else 0,
+        "failed": _records(failed),
+        "data_docs": {
+            stage: f"data_docs/{stage}/index.html"
+            for stage in ("extracts", "plan")
+            if (folder / "data_docs" / stage / "index.html").exists()
+        },
     }
 
-    writes = {k: v for k, v in (planned.get("counts", {}).get("writes") or {}).items()}
-    loads = {t: (outputs.get(t) or {}).get("counts") for t in ("load_hubspot", "load_salesforce", "link_ids")}
-    failed_tasks = sorted(t for t, s in states.items() if s in ("failed", "upstream_failed"))
-    status = "failed" if failed_tasks else ("skipped: company sync is off (R1)" if not run.enabled else "success")
+
+def build(inputs: ReportInputs) -> dict[str, Any]:
+    """The report document (JSON-able) from plain data: the run's fields, frames and task summaries."""
+    counts = _decision_counts(inputs.decisions)
+    write_errors = _write_errors(inputs.write_results)
+    errors_frame = _errors(write_errors, inputs.decisions)
+    errors = _records(errors_frame)
+    status = run_status(inputs.task_states, inputs.enabled)
     summary = {
         "decisions": counts,
-        "planned_writes": writes,
-        "loads": loads,
+        "planned_writes": dict(inputs.planned_writes),
+        "loads": {t: inputs.load_counts.get(t) for t in RESULT_TASKS},
         "write_errors": int(len(write_errors)),
         "rejected": int(sum(c.get("rejected", 0) for c in counts.values())),
     }
     return {
-        "dag_id": run.dag_id,
-        "run_id": run.run_id,
-        "mode": run.mode,
-        "window": run.data["window"],
-        "dry_run": run.dry_run,
-        "company_sync_enabled": run.enabled,
+        "dag_id": inputs.dag_id,
+        "run_id": inputs.run_id,
+        "mode": inputs.mode,
+        "window": inputs.window,
+        "dry_run": inputs.dry_run,
+        "company_sync_enabled": inputs.enabled,
         "generated_at": pd.Timestamp.now(tz="UTC").isoformat(),
-        "status": status,
-        "failed_tasks": failed_tasks,
-        "task_states": states,
+        "status": status_label(status),
+        "failed_tasks": failed_tasks(inputs.task_states),
+        "task_states": inputs.task_states,
         "summary": summary,
-        "reasons": planned.get("counts", {}).get("reasons", {}),
-        "reasons_table": reasons,
-        "sync_health": health,
+        "reasons": dict(inputs.reasons),
+        "reasons_table": _reasons_table(inputs.decisions),
+        "sync_health": _sync_health(errors_frame, errors),
         "errors": errors,
         "resync": resync_ids(errors),
-        "conflicts": _records(_read(run, frames.get("conflicts"))),
-        "duplicate_candidates": _records(_read(run, frames.get("duplicate_candidates"))),
-        "checks": {
-            "total": int(len(checks)),
-            "warnings": int((~failed_checks["blocking"].astype(bool)).sum()) if not failed_checks.empty else 0,
-            "blocking_failed": int(failed_checks["blocking"].astype(bool).sum()) if not failed_checks.empty else 0,
-            "failed": _records(failed_checks),
-            "data_docs": data_docs,
-        },
-        "history": _history(run, {**summary, "_status": "failed" if failed_tasks else "success"}),
-        "missing_ids": (outputs.get("complete_inputs") or {}).get("missing_ids", {}),
-        "api_calls": {
-            t: (outputs.get(t) or {}).get("api_calls")
-            for t in (
-                "extract_salesforce",
-                "extract_hubspot",
-                "complete_inputs",
-                "load_hubspot",
-                "load_salesforce",
-                "link_ids",
-            )
-        },
+        "conflicts": _records(inputs.conflicts),
+        "duplicate_candidates": _records(inputs.duplicate_candidates),
+        "checks": _checks_summary(inputs),
+        "history": _history(inputs.recent_runs, inputs.run_id, summary, status),
+        "missing_ids": inputs.missing_ids,
+        "api_calls": {t: inputs.api_calls.get(t) for t in API_CALL_TASKS},
     }
 
 

@@ -12,7 +12,31 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-PROJECT_ROOT = Path(os.environ.get("COMPANY_SYNC_HOME") or Path(__file__).resolve().parents[2])
+
+# --- default paths: the one source for the state store, staging, reports and the UI plugin ---------------
+def project_home() -> Path:
+    """`$COMPANY_SYNC_HOME`, else this project's folder: where the default state, staging and reports live."""
+    return Path(os.environ.get("COMPANY_SYNC_HOME") or Path(__file__).resolve().parents[2])
+
+
+def default_state_file() -> Path:
+    """The SQLite file of the default state store."""
+    return project_home() / ".state" / "company_sync.db"
+
+
+def default_state_url() -> str:
+    """`$COMPANY_SYNC_STATE_URL`, else a SQLite file in the project's `.state/` folder."""
+    return os.environ.get("COMPANY_SYNC_STATE_URL") or f"sqlite:///{default_state_file()}"
+
+
+def default_staging_url() -> str:
+    """`$COMPANY_SYNC_STAGING_URL`, else the project's `.staging/` folder (as a file URL)."""
+    return os.environ.get("COMPANY_SYNC_STAGING_URL") or (project_home() / ".staging").as_uri()
+
+
+def default_reports_dir() -> Path:
+    """`$COMPANY_SYNC_REPORTS_DIR`, else the project's `.reports/` folder."""
+    return Path(os.environ.get("COMPANY_SYNC_REPORTS_DIR") or project_home() / ".reports")
 
 
 @dataclass(frozen=True)
@@ -33,7 +57,6 @@ class Runtime:
     @classmethod
     def from_env(cls) -> Runtime:
         env = os.environ.get
-        root = PROJECT_ROOT
         try:
             minimum = int(env("COMPANY_SYNC_BREAKER_MIN_RECORDS", "1000"))
             backoff = float(env("COMPANY_SYNC_RETRY_BACKOFF", "0.5"))
@@ -46,9 +69,9 @@ class Runtime:
         if overlap < timedelta(0):
             raise ValueError("COMPANY_SYNC_WINDOW_OVERLAP_MINUTES must not be negative")
         return cls(
-            state_url=env("COMPANY_SYNC_STATE_URL") or f"sqlite:///{root / '.state' / 'company_sync.db'}",
-            staging_url=env("COMPANY_SYNC_STAGING_URL") or (root / ".staging").as_uri(),
-            reports_dir=Path(env("COMPANY_SYNC_REPORTS_DIR") or root / ".reports"),
+            state_url=default_state_url(),
+            staging_url=default_staging_url(),
+            reports_dir=default_reports_dir(),
             salesforce_conn_id=env("COMPANY_SYNC_SALESFORCE_CONN_ID", "salesforce_default"),
             hubspot_conn_id=env("COMPANY_SYNC_HUBSPOT_CONN_ID", "hubspot_default"),
             breaker_min_records=minimum,

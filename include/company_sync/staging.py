@@ -1,8 +1,8 @@
 """Parquet staging of a run's frames, through Airflow's `ObjectStoragePath`.
 
 Layout: `<base>/<dag_id>/<run id, made path-safe>/<name>.parquet`. The base is a URL: a local folder
-(`file:///abs/path`, the default `.staging/` of the project) or object storage (`s3://bucket/prefix`,
-`gs://...`) in production; nothing else changes. Tasks hand each other only the URL strings that
+(`file:///abs/path`; by default `runtime.default_staging_url()`, the project's `.staging/`) or object storage
+(`s3://bucket/prefix`, `gs://...`) in production; nothing else changes. Tasks hand each other only the URL strings that
 `write` returns (and counts) through XCom.
 
 Frames round-trip with their pandas dtypes (`string`/`str`, `Int64`, `boolean`, `bool`,
@@ -26,7 +26,6 @@ from airflow.sdk import ObjectStoragePath
 
 from include.company_sync.identifiers import safe_segment
 
-DEFAULT_BASE = (Path(__file__).resolve().parents[2] / ".staging").as_uri()
 SUFFIX = ".parquet"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -34,7 +33,11 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 class Staging:
     """Parquet files of one deployment's runs under `base`."""
 
-    def __init__(self, base: str = DEFAULT_BASE):
+    def __init__(self, base: str | None = None):
+        if base is None:  # `$COMPANY_SYNC_STAGING_URL`, else `.staging/` under `$COMPANY_SYNC_HOME`
+            from include.company_sync.runtime import default_staging_url
+
+            base = default_staging_url()
         if "://" not in base:
             base = Path(base).resolve().as_uri()
         self.base = base.rstrip("/")

@@ -31,8 +31,14 @@ def _update_company(world, company_id: str, **properties: str) -> None:
 def test_the_four_field_sync_rules_with_blank_cleared_and_both_changed(world):
     world.settings(field_mappings=MAPPINGS)
     world.run()
-    account = world.account(Name="Hooli", Website="hooli.xyz", Phone="+1 111", Description="From Salesforce",
-                            Fax="+1 999", BillingCity="Palo Alto")
+    account = world.account(
+        Name="Hooli",
+        Website="hooli.xyz",
+        Phone="+1 111",
+        Description="From Salesforce",
+        Fax="+1 999",
+        BillingCity="Palo Alto",
+    )
     world.run()
     [company] = world.companies_for_account(account)
     cid = company["id"]
@@ -41,8 +47,7 @@ def test_the_four_field_sync_rules_with_blank_cleared_and_both_changed(world):
     assert created["fax"] is None  # dont_sync: never copied
 
     # Changes made in HubSpot only.
-    _update_company(world, cid, name="Hooli XYZ", phone="+1 222", description="From HubSpot", fax="+1 000",
-                    state="CA")
+    _update_company(world, cid, name="Hooli XYZ", phone="+1 222", description="From HubSpot", fax="+1 000", state="CA")
     world.run()
     sf = world.get_account(account)
     hs = world.get_company(cid, "description", "fax", "state")
@@ -70,8 +75,9 @@ def test_the_four_field_sync_rules_with_blank_cleared_and_both_changed(world):
 
 def test_refused_records_are_reported_by_category_while_the_rest_lands(world):
     world.hubspot_config(auto_associate=False)
-    world.salesforce_rules(validation_rule={"field": "Phone", "pattern": r"^\+", "message": "Phone must start with +"},
-                           duplicate_rule=True)
+    world.salesforce_rules(
+        validation_rule={"field": "Phone", "pattern": r"^\+", "message": "Phone must start with +"}, duplicate_rule=True
+    )
     world.run()
     world.account(Name="Dup Original", Website="dup.example")
     linked = world.account(Name="Dup Twin")  # no website: HubSpot's will be copied, hitting the duplicate rule
@@ -104,15 +110,30 @@ def test_refused_records_are_reported_by_category_while_the_rest_lands(world):
 
 def test_429_storms_and_5xx_on_reads_and_writes_are_retried_through(world):
     world.run()
-    world.sf.restful("composite/sobjects", method="POST", json={"allOrNone": True, "records": [
-        {"attributes": {"type": "Account"}, "Name": f"Storm {i}", "Website": f"storm{i}.example"} for i in range(150)
-    ]})
-    world.fault("hubspot", count=4, method="POST", path_prefix="/crm/v3/objects/companies/batch/upsert", status=429,
-                retry_after=1)
+    world.sf.restful(
+        "composite/sobjects",
+        method="POST",
+        json={
+            "allOrNone": True,
+            "records": [
+                {"attributes": {"type": "Account"}, "Name": f"Storm {i}", "Website": f"storm{i}.example"}
+                for i in range(150)
+            ],
+        },
+    )
+    world.fault(
+        "hubspot",
+        count=4,
+        method="POST",
+        path_prefix="/crm/v3/objects/companies/batch/upsert",
+        status=429,
+        retry_after=1,
+    )
     world.fault("hubspot", count=2, method="POST", path_prefix="/crm/v3/objects/companies/search", status=502)
     world.fault("salesforce", count=2, method="GET", path_prefix="/services/data/v59.0/queryAll", status=503)
-    world.fault("salesforce", count=2, method="PATCH", path_prefix="/services/data/v59.0/composite/sobjects",
-                status=500)
+    world.fault(
+        "salesforce", count=2, method="PATCH", path_prefix="/services/data/v59.0/composite/sobjects", status=500
+    )
 
     result = world.run()
 
@@ -127,10 +148,17 @@ def test_429_storms_and_5xx_on_reads_and_writes_are_retried_through(world):
 def test_a_load_killed_half_way_and_retried_creates_no_duplicates(world):
     world.run()
     for first in (0, 200):
-        world.sf.restful("composite/sobjects", method="POST", json={"allOrNone": True, "records": [
-            {"attributes": {"type": "Account"}, "Name": f"Retry {i}", "Website": f"retry{i}.example"}
-            for i in range(first, min(first + 200, 250))
-        ]})
+        world.sf.restful(
+            "composite/sobjects",
+            method="POST",
+            json={
+                "allOrNone": True,
+                "records": [
+                    {"attributes": {"type": "Account"}, "Name": f"Retry {i}", "Website": f"retry{i}.example"}
+                    for i in range(first, min(first + 200, 250))
+                ],
+            },
+        )
     upsert = "/crm/v3/objects/companies/batch/upsert"
     world.fault("hubspot", count=1, method="POST", path_prefix=upsert, latency_ms=1)  # the first batch lands
     world.fault("hubspot", count=7, method="POST", path_prefix=upsert, drop=True)  # then the connection dies

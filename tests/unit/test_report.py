@@ -86,19 +86,50 @@ FRAMES = {
         ]
     ),
 }
+# What the tasks of the run returned, as XCom (tasks/spec.py): the plan's frames, loads' results, checks.
 OUTPUTS = {
     "plan": {
         "frames": {n: n for n in ("decisions", "conflicts", "duplicate_candidates")},
-        "counts": {"writes": {"hubspot_creates": 1, "hubspot_updates": 2}, "reasons": {"R2_new_account": 1}},
+        "decisions": {},
+        "reasons": {"R2_new_account": 1},
+        "writes": {"hubspot_creates": 1, "hubspot_updates": 2},
+        "considered": 5,
     },
     "load_hubspot": {"results": "hs_results", "counts": {"update": {"succeeded": 1, "failed": 1}}},
     "load_salesforce": {"results": "sf_results", "counts": {"update": {"succeeded": 0, "failed": 1}}},
-    "validate_inputs": {"checks": "checks_inputs"},
+    "validate_inputs": {"checks": "checks_inputs", "warnings": 1},
 }
+
+
+def report_inputs(
+    reports_dir, recent_runs: pd.DataFrame, task_states: dict[str, str], **changes
+) -> reporting.ReportInputs:
+    """The plain data of the run above (FRAMES and OUTPUTS), as the report task gathers it."""
+    plain = {
+        "dag_id": DAG,
+        "run_id": RUN,
+        "mode": "sync",
+        "window": "window [a, b)",
+        "dry_run": False,
+        "enabled": True,
+        "reports_dir": reports_dir,
+        "task_states": task_states,
+        "decisions": FRAMES["decisions"].copy(),
+        "conflicts": FRAMES["conflicts"].copy(),
+        "duplicate_candidates": FRAMES["duplicate_candidates"].copy(),
+        "write_results": {"load_hubspot": FRAMES["hs_results"].copy(), "load_salesforce": FRAMES["sf_results"].copy()},
+        "checks": {"validate_inputs": FRAMES["checks_inputs"].copy()},
+        "planned_writes": OUTPUTS["plan"]["writes"],
+        "reasons": OUTPUTS["plan"]["reasons"],
+        "load_counts": {t: OUTPUTS[t]["counts"] for t in ("load_hubspot", "load_salesforce")},
+        "recent_runs": recent_runs,
+    }
+    return reporting.ReportInputs(**{**plain, **changes})
 
 
 @pytest.fixture
 def run(tmp_path):
+    """The state store holding this DAG's earlier runs, and where reports go."""
     state = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
     state.create_all()
     for i, (status, written) in enumerate([("success", 5), ("failed", 0), ("success", 12)]):
@@ -108,24 +139,18 @@ def run(tmp_path):
         state.finish_run(run_id, status, counts, dag_id=DAG)
     state.start_run(run_id=RUN, dag_id=DAG, started_at=pd.Timestamp("2026-11-29T10:00Z"))
     return SimpleNamespace(
-        dag_id=DAG,
-        run_id=RUN,
-        mode="sync",
-        data={"window": "window [a, b)"},
-        dry_run=False,
-        enabled=True,
-        runtime=SimpleNamespace(reports_dir=tmp_path / "reports"),
-        state=state,
-        read=lambda url: FRAMES[url].copy() if url else pd.DataFrame(),
+        reports_dir=tmp_path / "reports", state=state, recent_runs=state.recent_runs(DAG, limit=reporting.HISTORY_RUNS)
     )
 
 
 @pytest.fixture
 def document(run):
-    docs = reporting.data_docs_dir(run.runtime.reports_dir, DAG, RUN, "extracts")
+    docs = reporting.data_docs_dir(run.reports_dir, DAG, RUN, "extracts")
     docs.mkdir(parents=True)
     (docs / "index.html").write_text("<html>gx</html>")
-    return reporting.build(run, OUTPUTS, {"load_hubspot": "success", "report": "running"})
+    return reporting.build(
+        report_inputs(run.reports_dir, run.recent_runs, {"load_hubspot": "success", "report": "running"})
+    )
 
 
 def test_totals_per_side_and_action_and_reasons_with_rule_numbers(document):
@@ -176,9 +201,9 @@ def test_history_holds_the_last_runs_oldest_first_with_this_run(document):
 
 
 def test_files_json_csv_and_html(document, run):
-    path = reporting.write(document, run.runtime.reports_dir)
+    path = reporting.write(document, run.reports_dir)
     folder = path.parent
-    assert folder == reporting.report_folder(run.runtime.reports_dir, DAG, RUN)
+    assert folder == reporting.report_folder(run.reports_dir, DAG, RUN)
     assert json.loads((folder / "report.json").read_text())["run_id"] == RUN
     errors = pd.read_csv(folder / "errors.csv")
     assert list(errors.columns) == reporting.ERROR_COLUMNS and len(errors) == 4
@@ -201,11 +226,12 @@ def test_files_json_csv_and_html(document, run):
 
 
 def test_empty_run_still_writes_a_readable_report(run):
-    document = reporting.build(run, {}, {})
+    empty = reporting.ReportInputs(DAG, RUN, "sync", "window [a, b)", False, True, run.reports_dir)
+    document = reporting.build(empty)
     assert document["errors"] == [] and document["resync"] == {"hubspot_company_ids": [], "salesforce_account_ids": []}
     page = reporting.render_html(document)
     assert "Resync all failed records" not in page
-    path = reporting.write(document, run.runtime.reports_dir)
+    path = reporting.write(document, run.reports_dir)
     assert list(pd.read_csv(path.parent / "errors.csv").columns) == reporting.ERROR_COLUMNS
 
 
@@ -233,14 +259,86 @@ def test_chart_handles_no_history_and_marks_failed_runs():
     assert svg.count("<circle") == 2  # the failed run and the legend
 
 
-def test_a_run_stopped_by_a_blocking_check_still_reports_the_failed_checks(run):
-    """validate_inputs raised (no XCom): the report reads the checks it staged before raising."""
-    staged = {"staged://checks_inputs": FRAMES["checks_inputs"]}
-    run.staging = SimpleNamespace(url=lambda dag_id, run_id, name: f"staged://{name}", exists=lambda url: url in staged)
-    run.read = lambda url: staged[url].copy() if url in staged else pd.DataFrame()
-    document = reporting.build(run, {}, {"validate_inputs": "failed", "plan": "upstream_failed"})
+def test_a_run_stopped_by_a_blocking_check_still_reports_the_failed_checks(run, tmp_path, monkeypatch):
+    """validate_inputs raised (no XCom): the report task reads the checks it staged before raising."""
+    from include.company_sync.staging import Staging
+    from include.company_sync.tasks.report import report_inputs as gather
+    from include.company_sync.tasks.resources import RunResources
+    from include.company_sync.tasks.spec import RunSpec, TaskOutputs
+
+    monkeypatch.setenv("COMPANY_SYNC_STAGING_URL", (tmp_path / "staging").as_uri())
+    monkeypatch.setenv("COMPANY_SYNC_STATE_URL", run.state.url)
+    monkeypatch.setenv("COMPANY_SYNC_REPORTS_DIR", str(run.reports_dir))
+    Staging().write(DAG, RUN, "checks_inputs", FRAMES["checks_inputs"])
+    spec = RunSpec(DAG, RUN, "sync", False, False, None, pd.Timestamp("2026-11-29T10:00Z"), "w", True, None, "{}")
+    states = {"validate_inputs": "failed", "plan": "upstream_failed"}
+    document = reporting.build(gather(RunResources(spec), TaskOutputs.from_xcom({}), states))
     assert document["status"] == "failed" and document["failed_tasks"] == ["plan", "validate_inputs"]
     assert document["checks"]["total"] == 2 and document["checks"]["failed"][0]["column"] == "Email"
+    assert [h["run_id"] for h in document["history"]][-1] == RUN  # the state store's runs, this one last
+
+
+def test_the_report_task_reads_the_staged_frames_its_upstream_tasks_named(run, tmp_path, monkeypatch):
+    """From XCom (typed outputs) and staging to the same document as from the plain data."""
+    from include.company_sync.staging import Staging
+    from include.company_sync.tasks.report import report_inputs as gather
+    from include.company_sync.tasks.resources import RunResources
+    from include.company_sync.tasks.spec import RunSpec, TaskOutputs
+
+    monkeypatch.setenv("COMPANY_SYNC_STAGING_URL", (tmp_path / "staging").as_uri())
+    monkeypatch.setenv("COMPANY_SYNC_STATE_URL", run.state.url)
+    monkeypatch.setenv("COMPANY_SYNC_REPORTS_DIR", str(run.reports_dir))
+    staging = Staging()
+    urls = {name: staging.write(DAG, RUN, name, frame) for name, frame in FRAMES.items()}
+    staged = {
+        "plan": {**OUTPUTS["plan"], "frames": {n: urls.get(n, urls["decisions"]) for n in PLAN_FRAME_NAMES}},
+        "load_hubspot": {**OUTPUTS["load_hubspot"], "results": urls["hs_results"]},
+        "load_salesforce": {**OUTPUTS["load_salesforce"], "results": urls["sf_results"]},
+        "validate_inputs": {**OUTPUTS["validate_inputs"], "checks": urls["checks_inputs"]},
+    }
+    spec = RunSpec(DAG, RUN, "sync", False, False, None, pd.Timestamp("2026-11-29T10:00Z"), "window [a, b)", True,
+                   None, "{}")  # fmt: skip
+    states = {"load_hubspot": "success"}
+    gathered = reporting.build(gather(RunResources(spec), TaskOutputs.from_xcom(staged), states))
+    plain = reporting.build(report_inputs(run.reports_dir, run.recent_runs, states))
+    for key in ("status", "summary", "reasons", "reasons_table", "sync_health", "errors", "conflicts", "checks"):
+        assert gathered[key] == plain[key], key
+
+
+PLAN_FRAME_NAMES = (
+    "hubspot_creates",
+    "hubspot_updates",
+    "salesforce_creates",
+    "salesforce_updates",
+    "contact_attachments",
+    "new_links",
+    "removed_links",
+    "decisions",
+    "conflicts",
+    "duplicate_candidates",
+    "synced_values",
+)
+
+
+@pytest.mark.parametrize(
+    "states, enabled, status, label",
+    [
+        ({"load_hubspot": "success", "link_ids": "success"}, True, "success", "success"),
+        ({"validate_plan": "failed", "load_hubspot": "upstream_failed"}, True, "failed", "failed"),
+        ({"load_hubspot": "upstream_failed"}, True, "failed", "failed"),
+        ({"extract_salesforce": "skipped"}, False, "skipped", "skipped: company sync is off (R1)"),
+        ({"extract_salesforce": "failed"}, False, "failed", "failed"),
+    ],
+)
+def test_one_function_decides_a_run_status_for_the_report_the_runs_table_and_the_chart(
+    run, states, enabled, status, label
+):
+    from include.company_sync.run_status import run_status
+
+    assert run_status(states, enabled) == status
+    document = reporting.build(report_inputs(run.reports_dir, run.recent_runs, states, enabled=enabled))
+    assert document["status"] == label
+    assert document["history"][-1]["status"] == status  # this run's bar, as the runs table will hold it
 
 
 def test_page_escapes_record_values_and_inlines_the_shared_stylesheet(document):

@@ -8,8 +8,14 @@ import pytest
 
 from include.company_sync.runtime import Runtime
 
-KEYS = ("COMPANY_SYNC_STATE_URL", "COMPANY_SYNC_STAGING_URL", "COMPANY_SYNC_REPORTS_DIR",
-        "COMPANY_SYNC_BREAKER_MIN_RECORDS", "COMPANY_SYNC_RETRY_BACKOFF", "COMPANY_SYNC_WINDOW_OVERLAP_MINUTES")
+KEYS = (
+    "COMPANY_SYNC_STATE_URL",
+    "COMPANY_SYNC_STAGING_URL",
+    "COMPANY_SYNC_REPORTS_DIR",
+    "COMPANY_SYNC_BREAKER_MIN_RECORDS",
+    "COMPANY_SYNC_RETRY_BACKOFF",
+    "COMPANY_SYNC_WINDOW_OVERLAP_MINUTES",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -51,3 +57,41 @@ def test_bad_values_are_refused_naming_the_variable(monkeypatch, key, value, mes
     monkeypatch.setenv(key, value)
     with pytest.raises(ValueError, match=message):
         Runtime.from_env()
+
+
+def test_one_source_of_default_paths_honours_company_sync_home(monkeypatch, tmp_path):
+    """State, staging and reports default under `$COMPANY_SYNC_HOME`, whoever asks (runtime, state, staging)."""
+    from include.company_sync import runtime, state
+    from include.company_sync.staging import Staging
+
+    monkeypatch.setenv("COMPANY_SYNC_HOME", str(tmp_path))
+    assert runtime.project_home() == tmp_path
+    assert runtime.default_state_url() == f"sqlite:///{tmp_path / '.state' / 'company_sync.db'}"
+    assert runtime.default_staging_url() == (tmp_path / ".staging").as_uri()
+    assert runtime.default_reports_dir() == tmp_path / ".reports"
+    from_env = Runtime.from_env()
+    assert (from_env.state_url, from_env.staging_url, from_env.reports_dir) == (
+        runtime.default_state_url(),
+        runtime.default_staging_url(),
+        runtime.default_reports_dir(),
+    )
+    assert state.default_url() == runtime.default_state_url()
+    assert Staging().base == runtime.default_staging_url()
+    store = state.StateStore()
+    try:
+        assert (tmp_path / ".state" / "company_sync.db").exists()
+    finally:
+        store.dispose()
+
+
+def test_default_paths_follow_the_environment_overrides(monkeypatch, tmp_path):
+    from include.company_sync import runtime, state
+    from include.company_sync.staging import Staging
+
+    monkeypatch.setenv("COMPANY_SYNC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("COMPANY_SYNC_STATE_URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    monkeypatch.setenv("COMPANY_SYNC_STAGING_URL", (tmp_path / "stage").as_uri())
+    monkeypatch.setenv("COMPANY_SYNC_REPORTS_DIR", str(tmp_path / "reports"))
+    assert state.default_url() == f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    assert Staging().base == (tmp_path / "stage").as_uri()
+    assert runtime.default_reports_dir() == tmp_path / "reports"

@@ -1,5 +1,6 @@
-"""Chunks sent in parallel by the load tasks: every landed chunk is ledgered, a failure stops new sends and
-leaves exactly the chunks that did not land for the task's retry (the e2e fault tests drive the real thing)."""
+"""The chunked, ledgered sender of the writing tasks (`tasks/writes.py`): chunks sent in parallel, every landed
+chunk ledgered, a failure stops new sends and leaves exactly the chunks that did not land for the task's retry,
+which skips what the ledger says landed (the e2e fault tests drive the real thing)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import time
 import pandas as pd
 import pytest
 
-from include.company_sync.pipeline import _send_chunks
+from include.company_sync.state import StateStore
+from include.company_sync.tasks.writes import LedgeredWriter, send_chunks
 
 
 def _chunks(n: int, size: int = 2) -> list[list[dict]]:
@@ -35,7 +37,7 @@ def test_every_chunk_is_sent_once_and_ledgered_in_this_thread(workers):
         threads.add(threading.get_ident())
         ledgered.append(part[0]["id"])
 
-    results = _send_chunks(_chunks(9), send, workers, on_landed)
+    results = send_chunks(_chunks(9), send, workers, on_landed)
 
     assert sorted(sent) == sorted(ledgered) == [f"{c}-0" for c in range(9)]
     assert threads == {threading.get_ident()}  # the ledger (SQLite) is only touched by the task's thread
@@ -55,7 +57,7 @@ def test_chunks_really_overlap_with_several_workers():
             in_flight[0] -= 1
         return _result(part)
 
-    _send_chunks(_chunks(8), send, 4, lambda part, result: None)
+    send_chunks(_chunks(8), send, 4, lambda part, result: None)
     assert peak[0] == 4
 
 
@@ -72,7 +74,7 @@ def test_a_failed_chunk_stops_new_sends_and_the_landed_ones_are_ledgered():
         return _result(part)
 
     with pytest.raises(ConnectionError, match="dropped"):
-        _send_chunks(_chunks(40), send, 2, lambda part, result: ledgered.append(part[0]["id"]))
+        send_chunks(_chunks(40), send, 2, lambda part, result: ledgered.append(part[0]["id"]))
 
     assert "1-0" not in ledgered
     assert set(ledgered) == set(started) - {"1-0"}  # whatever was in flight landed and is in the ledger
@@ -80,4 +82,53 @@ def test_a_failed_chunk_stops_new_sends_and_the_landed_ones_are_ledgered():
 
 
 def test_no_chunks():
-    assert _send_chunks([], lambda part: _result(part), 4, lambda part, result: None) == []
+    assert send_chunks([], lambda part: _result(part), 4, lambda part, result: None) == []
+
+
+def _send_results(records: list[dict]) -> pd.DataFrame:
+    """What a connector's write returns: one row per record."""
+    ok = [not r["id"].startswith("bad") for r in records]
+    return pd.DataFrame(
+        {
+            "key": [r["id"] for r in records],
+            "id": [r["id"] for r in records],
+            "success": ok,
+            "category": [None if good else "property_values" for good in ok],
+            "error_code": [None if good else "INVALID" for good in ok],
+            "message": [None if good else "refused" for good in ok],
+        }
+    )
+
+
+def test_ledgered_writer_ledgers_every_result_and_a_retry_sends_only_what_did_not_land(tmp_path):
+    state = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    records = [{"id": f"{i:03d}"} for i in range(250)] + [{"id": "bad-1"}]
+    calls: list[int] = []
+
+    def flaky(part):
+        calls.append(len(part))
+        if len(calls) == 2:
+            raise ConnectionError("connection dropped")
+        return _send_results(part)
+
+    writer = LedgeredWriter(state, "run-1", "company_sync")
+    with pytest.raises(ConnectionError):
+        writer.write("hubspot", "update", records, "id", flaky)
+    first_try = state.ledger("run-1")
+    landed = set(first_try.loc[first_try["result"] == "success", "source_id"])
+    assert 0 < len(landed) < len(records)
+
+    sent: list[str] = []
+
+    def send(part):
+        sent.extend(r["id"] for r in part)
+        return _send_results(part)
+
+    results = writer.write("hubspot", "update", records, "id", send)  # the task's retry
+    assert set(sent) == {r["id"] for r in records} - landed  # nothing written is sent again; failures are
+    assert set(results["operation"]) == {"update"} and not results.loc[results["key"] == "bad-1", "success"].any()
+    ledger = state.ledger("run-1")
+    assert set(ledger["source_id"]) == {r["id"] for r in records}
+    assert set(ledger.loc[ledger["source_id"] == "bad-1", "result"]) == {"failed"}  # once per try that sent it
+    assert (ledger["dag_id"] == "company_sync").all() and (ledger["system"] == "hubspot").all()
+    state.dispose()

@@ -67,6 +67,23 @@ SEARCH_CAP = 10_000
 BATCH_LIMIT = 100
 
 
+# Where an extracted company's matching keys are, for the state store's mirror (mirror column -> column).
+COMPANY_MIRROR_COLUMNS = {
+    "record_id": "id",
+    "external_id": ID_PROPERTY,
+    "created_at": "createdate",
+    "modified_at": "hs_lastmodifieddate",
+}
+# The company properties whose normalised domain is its matching key (the first that gives one wins).
+COMPANY_DOMAIN_PROPERTIES = ("domain", "website")
+
+
+def extract_company_properties(settings: Any) -> list[str]:
+    """The company properties an extract asks for under `settings` (besides `COMPANY_BASE_PROPERTIES`, which
+    the reads add): the website the matching mirror needs, then every mapped property."""
+    return list(dict.fromkeys(["website", *(m.hubspot for m in settings.field_mappings)]))
+
+
 class HubSpotConnector(CompanySearch, CompanyWrites):
     """HubSpot reads and writes for the sync. Build with `from_connection`, `from_hook` or `from_client`.
 

@@ -81,6 +81,24 @@ CONTACT_FIELDS = ["Id", "AccountId", "Email"]
 LEAD_FIELDS = ["Id", "Email", "IsConverted"]
 USER_FIELDS = ["Id", "Email", "FirstName", "LastName", "IsActive"]
 
+# Where an extracted Account's matching keys are, for the state store's mirror (mirror column -> field).
+ACCOUNT_MIRROR_FIELDS = {
+    "record_id": "Id",
+    "external_id": EXTERNAL_ID_FIELD,
+    "created_at": "CreatedDate",
+    "modified_at": "SystemModstamp",
+    "deleted": "IsDeleted",
+}
+# The Account fields whose normalised domain is its matching key (the first that gives one wins).
+ACCOUNT_DOMAIN_FIELDS = ("Website",)
+
+
+def extract_account_fields(settings: Any) -> list[str]:
+    """The Account fields an extract asks for under `settings` (besides `ACCOUNT_BASE_FIELDS`, which the reads
+    add): the website the matching mirror needs, then every mapped field."""
+    return list(dict.fromkeys([*ACCOUNT_DOMAIN_FIELDS, *(m.salesforce for m in settings.field_mappings)]))
+
+
 _DATETIME_FIELDS = {"CreatedDate", "SystemModstamp", "LastModifiedDate"}
 _BOOLEAN_FIELDS = {"IsDeleted", "IsConverted", "IsActive"}
 

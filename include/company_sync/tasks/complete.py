@@ -1,0 +1,173 @@
+"""complete_inputs: everything planning needs beyond the changed records.
+
+The counterparts of the changed records (through links, ids and the state store's domain mirror, so an
+incremental run never scans a whole system; R9 step 3 through shared contacts' emails), the companies'
+associations and contacts, the accounts' contacts, and the leads HubSpot contacts point at.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from include.company_sync.connectors import hubspot as hs_columns
+from include.company_sync.connectors import salesforce as sf_columns
+from include.company_sync.state import StateStore
+from include.company_sync.tasks.resources import RunResources, distinct_ids
+from include.company_sync.tasks.spec import CompletedInputs, HubSpotExtract, InputFrames, RunSpec, SalesforceExtract
+
+log = logging.getLogger(__name__)
+
+ACCOUNT_ID, ACCOUNT_EXTERNAL_ID = "Id", sf_columns.EXTERNAL_ID_FIELD
+COMPANY_ID, COMPANY_EXTERNAL_ID = "id", hs_columns.ID_PROPERTY
+
+
+def mirror_rows(frame: pd.DataFrame, system: str) -> pd.DataFrame:
+    """The matching keys of extracted records, for the state store's mirror (columns named by the connectors)."""
+    from include.company_sync.engine import matchable_domain
+
+    if system == "salesforce":
+        columns, domain_columns = sf_columns.ACCOUNT_MIRROR_FIELDS, sf_columns.ACCOUNT_DOMAIN_FIELDS
+    else:
+        columns, domain_columns = hs_columns.COMPANY_MIRROR_COLUMNS, hs_columns.COMPANY_DOMAIN_PROPERTIES
+    domain = None
+    for column in (c for c in domain_columns if c in frame):
+        found = matchable_domain(frame[column].astype("str"))
+        domain = found if domain is None else domain.fillna(found)
+    cols: dict[str, Any] = {name: frame.get(source) for name, source in columns.items() if name != "deleted"}
+    cols["domain"] = domain
+    cols["deleted"] = frame.get(columns["deleted"], False) if "deleted" in columns else False
+    order = ["record_id", "domain", "external_id", "created_at", "modified_at", "deleted"]
+    return pd.DataFrame({k: cols[k] for k in order if cols.get(k) is not None}).reset_index(drop=True)
+
+
+def _union(primary: pd.DataFrame, extra: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Changed records first; counterparts (changed=False) only where not already present."""
+    if extra.empty:
+        return primary
+    extra = extra[~extra[key].isin(primary[key])].assign(changed=False)
+    return pd.concat([primary, extra], ignore_index=True) if not primary.empty else extra.reset_index(drop=True)
+
+
+def _companies_sharing_contacts(sf, hs, changed_accounts: pd.DataFrame, links: pd.DataFrame) -> pd.Series:
+    """R9 step 3 for incremental runs: ids of companies associated with a HubSpot contact that has the email
+    of a contact of a changed, unlinked account (the mirror holds domains, not emails)."""
+    unlinked = changed_accounts[
+        changed_accounts[ACCOUNT_EXTERNAL_ID].isna() & ~changed_accounts[ACCOUNT_ID].isin(links["account_id"])
+    ]
+    if unlinked.empty:
+        return pd.Series([], dtype="str")
+    emails = distinct_ids(sf.contacts(account_ids=distinct_ids(unlinked[ACCOUNT_ID]))["Email"])
+    if not emails:
+        return pd.Series([], dtype="str")
+    contacts = hs.contacts_by_emails(emails)
+    if contacts.empty:
+        return pd.Series([], dtype="str")
+    return hs.associations(contact_ids=distinct_ids(contacts["id"]))["company_id"].astype("str")
+
+
+class _Counterparts:
+    """Fetches the records on either side that the changed records may pair with."""
+
+    def __init__(self, run: RunResources, sf, hs, links: pd.DataFrame):
+        from include.company_sync.connectors.hubspot import extract_company_properties
+        from include.company_sync.connectors.salesforce import extract_account_fields
+
+        self.run, self.sf, self.hs, self.links = run, sf, hs, links
+        self.state: StateStore = run.state
+        self.fields = extract_account_fields(run.settings)
+        self.props = extract_company_properties(run.settings)
+
+    def read_unmirrored_sides(self, accounts, companies) -> tuple[pd.DataFrame, pd.DataFrame, set[str]]:
+        """Never scanned a side before (first import or resync)? Read it whole once to seed the mirror."""
+        read_whole, end = set(), pd.Timestamp(self.run.spec.window_end)
+        for system in ("salesforce", "hubspot"):
+            if self.state.mirror_size(system) == 0:
+                read_whole.add(system)
+                log.info("%s: no matching mirror yet, reading every record once", system)
+                if system == "salesforce":
+                    accounts = _union(accounts, self.sf.accounts_changed(self.fields, None, end), ACCOUNT_ID)
+                else:
+                    companies = _union(companies, self.hs.companies_changed(self.props, None, end), COMPANY_ID)
+        return accounts, companies, read_whole
+
+    def mirror_matches(self, changed_a: pd.DataFrame, changed_c: pd.DataFrame) -> pd.DataFrame:
+        """Mirror rows on both sides sharing a domain or an id with the changed records."""
+        keys_a, keys_c = mirror_rows(changed_a, "salesforce"), mirror_rows(changed_c, "hubspot")
+        domains = distinct_ids(pd.concat([keys_a["domain"], keys_c["domain"]]))
+        sf_rows = self.state.mirror(
+            "salesforce",
+            domains=domains,
+            ids=distinct_ids(changed_c.get(COMPANY_EXTERNAL_ID)),
+            external_ids=distinct_ids(changed_c[COMPANY_ID]),
+        )
+        hs_rows = self.state.mirror(
+            "hubspot",
+            domains=domains,
+            ids=distinct_ids(changed_a.get(ACCOUNT_EXTERNAL_ID)),
+            external_ids=distinct_ids(changed_a[ACCOUNT_ID]),
+        )
+        return pd.concat([sf_rows, hs_rows], ignore_index=True)
+
+    def add(self, accounts: pd.DataFrame, companies: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        from include.company_sync.engine import counterpart_keys
+
+        accounts, companies, read_whole = self.read_unmirrored_sides(accounts, companies)
+        changed_a, changed_c = accounts[accounts["changed"]], companies[companies["changed"]]
+        mirror = self.mirror_matches(changed_a, changed_c)
+        account_ids, company_ids = counterpart_keys(changed_a, changed_c, self.links, mirror)
+        known_accounts, known_companies = set(accounts[ACCOUNT_ID]), set(companies[COMPANY_ID])
+        account_ids = [i for i in distinct_ids(account_ids) if i not in known_accounts]
+        if "hubspot" not in read_whole:  # every company is loaded already otherwise
+            sharing = _companies_sharing_contacts(self.sf, self.hs, changed_a, self.links)
+            company_ids = distinct_ids(pd.concat([pd.Series(distinct_ids(company_ids), dtype="str"), sharing]))
+        company_ids = [i for i in company_ids if i not in known_companies]
+        accounts = _union(accounts, self.sf.accounts_by_ids(account_ids, self.fields), ACCOUNT_ID)
+        companies = _union(companies, self.hs.companies_by_ids(company_ids, self.props), COMPANY_ID)
+        log.info("counterparts fetched: %d accounts, %d companies", len(account_ids), len(company_ids))
+        return accounts, companies
+
+
+def _contacts_and_leads(sf, hs, accounts: pd.DataFrame, companies: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    associations = hs.associations(distinct_ids(companies[COMPANY_ID]))
+    hs_contacts = hs.contacts_by_ids(distinct_ids(associations["contact_id"]))
+    by_account = sf.contacts(account_ids=distinct_ids(accounts[ACCOUNT_ID]))
+    # the contacts HubSpot knows that the first query did not return (private ones, R5b; other accounts')
+    fetched = set(distinct_ids(by_account["Id"]))
+    synced = [i for i in distinct_ids(hs_contacts.get("salesforcecontactid")) if i not in fetched]
+    sf_contacts = pd.concat([by_account, sf.contacts(ids=synced)], ignore_index=True).drop_duplicates("Id")
+    return {
+        "sf_contacts": sf_contacts,
+        "sf_leads": sf.leads(distinct_ids(hs_contacts.get("salesforceleadid"))),
+        "hs_contacts": hs_contacts,
+        "hs_associations": associations,
+    }
+
+
+def complete_inputs(spec: RunSpec, salesforce: SalesforceExtract, hubspot: HubSpotExtract) -> CompletedInputs:
+    """Everything planning needs: counterparts of the changed records (through links, ids and the domain
+    mirror, so an incremental run never scans a whole system), associations, contacts and leads."""
+    run = RunResources(spec)
+    sf, hs = run.salesforce(), run.hubspot()
+    accounts, companies = run.read(salesforce.accounts), run.read(hubspot.companies)
+    if not (spec.mode == "sync" and spec.full_scan):  # a full sync scan has read both sides whole already
+        accounts, companies = _Counterparts(run, sf, hs, run.state.links()).add(accounts, companies)
+    frames = {"sf_accounts": accounts, "hs_companies": companies, **_contacts_and_leads(sf, hs, accounts, companies)}
+    run.state.upsert_mirror("salesforce", mirror_rows(accounts, "salesforce"))
+    run.state.upsert_mirror("hubspot", mirror_rows(companies, "hubspot"))
+    log.info("inputs: %s", ", ".join(f"{len(f)} {name}" for name, f in frames.items()))
+    urls = {name: run.stage(name, frame) for name, frame in frames.items()}
+    return CompletedInputs(
+        frames=InputFrames(
+            **urls,
+            sf_users=salesforce.users,
+            hs_owners=hubspot.owners,
+            lifecycle_stages=hubspot.lifecycle_stages,
+            hs_list_members=hubspot.list_members,
+        ),
+        counts={name: len(f) for name, f in frames.items()},
+        api_calls={"salesforce": sf.calls.as_dict(), "hubspot": hs.calls.as_dict()},
+        missing_ids={"salesforce": list(salesforce.missing_ids), "hubspot": list(hubspot.missing_ids)},
+    )

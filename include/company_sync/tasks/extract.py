@@ -1,0 +1,89 @@
+"""extract_salesforce and extract_hubspot: what changed in the run's window (or was chosen by id), staged."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from include.company_sync.tasks.resources import RunResources, distinct_ids
+from include.company_sync.tasks.spec import HubSpotExtract, RunSpec, SalesforceExtract
+
+log = logging.getLogger(__name__)
+
+
+def _when(value) -> pd.Timestamp | None:
+    return None if value is None else pd.Timestamp(value)
+
+
+def extract_salesforce(spec: RunSpec) -> SalesforceExtract:
+    """Accounts changed in the window (or chosen by id), and the org's users for owner mapping."""
+    from include.company_sync.connectors.salesforce import extract_account_fields
+
+    run = RunResources(spec)
+    sf = run.salesforce()
+    sf.check_setup()
+    fields = extract_account_fields(run.settings)
+    start, end = _when(spec.window_start), _when(spec.window_end)
+    if spec.mode == "sync":
+        accounts = sf.accounts_changed(fields, start, end)
+    elif spec.mode == "import":
+        accounts = (
+            sf.accounts_by_ids(list(spec.account_ids), fields)
+            if spec.account_ids
+            else sf.accounts_changed(fields, None, end)
+        )
+    else:
+        accounts = sf.accounts_by_ids(list(spec.salesforce_account_ids), fields)
+    missing = sorted(set(spec.chosen_account_ids) - set(distinct_ids(accounts.get("Id"))))
+    if missing:
+        log.warning("%d chosen Salesforce account(s) do not exist: %s", len(missing), ", ".join(missing[:20]))
+    accounts = accounts.assign(changed=True)
+    users = sf.users()
+    log.info("Salesforce: %d accounts to consider, %d users (%s)", len(accounts), len(users), spec.window)
+    return SalesforceExtract(
+        accounts=run.stage("extract_sf_accounts", accounts),
+        users=run.stage("sf_users", users),
+        missing_ids=missing,
+        counts={"accounts": len(accounts), "users": len(users)},
+        api_calls=sf.calls.as_dict(),
+    )
+
+
+def extract_hubspot(spec: RunSpec) -> HubSpotExtract:
+    """Companies changed in the window (or chosen by id), owners, lifecycle stages, inclusion list."""
+    from include.company_sync.connectors.hubspot import extract_company_properties
+
+    run = RunResources(spec)
+    hs = run.hubspot()
+    hs.check_setup()
+    props = extract_company_properties(run.settings)
+    if spec.mode == "sync":
+        companies = hs.companies_changed(props, _when(spec.window_start), _when(spec.window_end))
+    else:  # import drives from Salesforce only; companies come in as counterparts
+        companies = hs.companies_by_ids(list(spec.hubspot_company_ids), props)
+    missing = sorted(set(spec.hubspot_company_ids) - set(distinct_ids(companies.get("id"))))
+    if missing:
+        log.warning("%d chosen HubSpot company id(s) do not exist: %s", len(missing), ", ".join(missing[:20]))
+    companies = companies.assign(changed=True)
+    owners = hs.owners()
+    stages = pd.DataFrame({"stage": hs.lifecycle_stages()})
+    list_id = run.settings.inclusion_list_id
+    members = hs.list_members(list_id) if list_id else pd.DataFrame({"contact_id": pd.Series(dtype="str")})
+    log.info(
+        "HubSpot: %d companies to consider, %d owners, %d lifecycle stages, inclusion list %s (%d members)",
+        len(companies),
+        len(owners),
+        len(stages),
+        list_id or "none: every contact qualifies",
+        len(members),
+    )
+    return HubSpotExtract(
+        companies=run.stage("extract_hs_companies", companies),
+        owners=run.stage("hs_owners", owners),
+        lifecycle_stages=run.stage("lifecycle_stages", stages),
+        list_members=run.stage("hs_list_members", members),
+        missing_ids=missing,
+        counts={"companies": len(companies), "owners": len(owners)},
+        api_calls=hs.calls.as_dict(),
+    )

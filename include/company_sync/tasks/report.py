@@ -1,0 +1,97 @@
+"""report: gather the run's plain frames and summaries, write its report (JSON, HTML, errors CSV), close the
+run in the state store, and fail the DAG run when a task failed (the report still tells what happened)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from include.company_sync import report as reporting
+from include.company_sync.run_status import run_status
+from include.company_sync.tasks.resources import RunResources
+from include.company_sync.tasks.spec import RunSpec, TaskOutputs
+from include.company_sync.tasks.validate import CHECKS_STAGED_AS
+
+log = logging.getLogger(__name__)
+
+
+def _read(run: RunResources, url: str | None) -> pd.DataFrame:
+    try:
+        return run.read(url)
+    except FileNotFoundError:
+        return pd.DataFrame()
+
+
+def _checks_url(run: RunResources, task_id: str, from_xcom: str | None) -> str | None:
+    """The staged check results of a validate task: from its XCom, or, when a blocking failure stopped it
+    (no XCom), from the staging path it wrote them to before raising."""
+    if from_xcom:
+        return from_xcom
+    candidate = run.staging.url(run.spec.dag_id, run.spec.run_id, CHECKS_STAGED_AS[task_id])
+    return candidate if run.staging.exists(candidate) else None
+
+
+def report_inputs(run: RunResources, outputs: TaskOutputs, states: dict[str, str]) -> reporting.ReportInputs:
+    """The plain data the report is built from: the spec's fields, staged frames, summaries, recent runs."""
+    spec, planned = run.spec, outputs.planned
+    plan_frames = planned.frames if planned else None
+    checks = {
+        "validate_inputs": outputs.input_checks.checks if outputs.input_checks else None,
+        "validate_plan": outputs.plan_checks.checks if outputs.plan_checks else None,
+    }
+    return reporting.ReportInputs(
+        dag_id=spec.dag_id,
+        run_id=spec.run_id,
+        mode=spec.mode,
+        window=spec.window,
+        dry_run=spec.dry_run,
+        enabled=spec.enabled,
+        reports_dir=run.runtime.reports_dir,
+        task_states=states,
+        decisions=_read(run, plan_frames.decisions if plan_frames else None),
+        conflicts=_read(run, plan_frames.conflicts if plan_frames else None),
+        duplicate_candidates=_read(run, plan_frames.duplicate_candidates if plan_frames else None),
+        write_results={task_id: _read(run, loaded.results) for task_id, loaded in outputs.loads.items()},
+        checks={task_id: _read(run, _checks_url(run, task_id, url)) for task_id, url in checks.items()},
+        planned_writes=planned.writes if planned else {},
+        reasons=planned.reasons if planned else {},
+        load_counts={task_id: loaded.counts for task_id, loaded in outputs.loads.items()},
+        api_calls=_api_calls(outputs),
+        missing_ids=outputs.inputs.missing_ids if outputs.inputs else {},
+        recent_runs=run.state.recent_runs(spec.dag_id, limit=reporting.HISTORY_RUNS),
+    )
+
+
+def _api_calls(outputs: TaskOutputs) -> dict[str, Any]:
+    calls = {
+        "extract_salesforce": outputs.salesforce.api_calls if outputs.salesforce else None,
+        "extract_hubspot": outputs.hubspot.api_calls if outputs.hubspot else None,
+        "complete_inputs": outputs.inputs.api_calls if outputs.inputs else None,
+    }
+    return calls | {task_id: loaded.api_calls for task_id, loaded in outputs.loads.items()}
+
+
+def report(spec: RunSpec | None, context: dict[str, Any]) -> str:
+    """Write the run's report, close the run in the state store, and fail the DAG run when a task failed."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    ti = context["ti"]
+    dag_run = context["dag_run"]
+    states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
+    states.pop(ti.task_id, None)
+    failed = sorted(t for t, s in states.items() if s == "failed")  # named in the error: their logs say why
+    if spec is None:
+        raise AirflowFailException(f"the run could not start: {', '.join(failed) or 'prepare'} failed; see its log")
+
+    run = RunResources(spec)
+    outputs = TaskOutputs.from_xcom({task_id: ti.xcom_pull(task_ids=task_id) for task_id in states})
+    document = reporting.build(report_inputs(run, outputs, states))
+    path = reporting.write(document, run.runtime.reports_dir)
+    status = run_status(states, spec.enabled)
+    run.state.finish_run(spec.run_id, status, document["summary"], str(path), dag_id=spec.dag_id)
+    log.info("report: %s\n%s", path, reporting.text_summary(document))
+    if status == "failed":
+        raise AirflowFailException(f"run failed at {', '.join(failed)}: see that task's log; report at {path}")
+    return str(path)

@@ -1,0 +1,133 @@
+"""The chunked, ledgered sender every writing task uses (the loads and link_ids).
+
+`LedgeredWriter.write` sends a run's records to one system in chunks, several in flight at once
+(`send_chunks`), and appends each chunk's per-record results to the state store's ledger as it lands, in the
+task's own thread. Records an earlier try of the same task already wrote (successes in the ledger) are not
+sent again, so a retried or killed task resumes where it stopped and never duplicates a write.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+import pandas as pd
+
+from include.company_sync.state import StateStore
+
+log = logging.getLogger(__name__)
+
+# Records per ledgered chunk: one HubSpot batch call; for Salesforce, large enough for Bulk API jobs.
+WRITE_CHUNK = {"hubspot": 100, "salesforce": 10_000}
+# Chunks in flight at once. A HubSpot batch call takes hundreds of ms to land: one at a time reaches a fraction
+# of the 190 calls / 10 s that the shared limiter allows, six reach it at up to ~300 ms a call
+# (benchmarks/bench_hubspot_load.py). Salesforce chunks are Bulk jobs, sent one after the other.
+WRITE_WORKERS = {"hubspot": 6, "salesforce": 1}
+
+Send = Callable[[list[dict]], pd.DataFrame]
+
+
+def send_chunks(
+    chunks: list[list[dict]], send: Send, workers: int, on_landed: Callable[[list[dict], pd.DataFrame], None]
+) -> list[pd.DataFrame]:
+    """`send` each chunk, `workers` at a time, calling `on_landed` (the ledger) as each lands, in this thread.
+
+    On a failure nothing new is started; the chunks already in flight finish and are ledgered before the error
+    is raised, so a retry of the task resends exactly the chunks that did not land. Results in chunk order."""
+    results: list[pd.DataFrame | None] = [None] * len(chunks)
+    error: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="write") as pool:
+        futures = {pool.submit(send, part): i for i, part in enumerate(chunks)}
+        for future in as_completed(futures):
+            if future.cancelled():
+                continue
+            i = futures[future]
+            try:
+                results[i] = future.result()
+            except Exception as exc:  # re-raised once the chunks in flight are ledgered
+                if error is None:
+                    error = exc
+                    for other in futures:
+                        other.cancel()
+                continue
+            on_landed(chunks[i], results[i])
+    if error is not None:
+        raise error
+    return [r for r in results if r is not None]
+
+
+def ledger_rows(
+    run_id: str, dag_id: str, system: str, operation: str, results: pd.DataFrame, written: dict[str, dict]
+) -> pd.DataFrame:
+    """One ledger row per attempted record write (new values as JSON)."""
+    return pd.DataFrame(
+        {
+            "run_id": run_id,
+            "dag_id": dag_id,
+            "system": system,
+            "operation": operation,
+            "record_id": results["id"].astype("str"),
+            "source_id": results["key"].astype("str"),
+            "field": None,
+            "old_value": None,
+            "new_value": [json.dumps(written.get(k, {}), default=str, sort_keys=True) for k in results["key"]],
+            "result": results["success"].map({True: "success", False: "failed"}),
+            "error_category": results["category"],
+            "error_code": results["error_code"],
+            "message": results["message"],
+            "at": pd.Timestamp.now(tz="UTC"),
+        }
+    )
+
+
+class LedgeredWriter:
+    """Writes of one run (`run_id` of `dag_id`), each ledgered in `state`."""
+
+    def __init__(self, state: StateStore, run_id: str, dag_id: str):
+        self.state, self.run_id, self.dag_id = state, run_id, dag_id
+
+    def _not_yet_written(self, system: str, operation: str, records: list[dict], key: str) -> list[dict]:
+        done = self.state.already_applied(self.run_id, system, operation, dag_id=self.dag_id)["source_id"]
+        done_keys = {str(v) for v in done.dropna() if str(v).strip()}
+        todo = [r for r in records if str(r[key]) not in done_keys]
+        if len(todo) < len(records):
+            log.info(
+                "%s %s: %d record(s) already written by an earlier try of this run, skipped",
+                system,
+                operation,
+                len(records) - len(todo),
+            )
+        return todo
+
+    def write(self, system: str, operation: str, records: list[dict], key: str, send: Send) -> pd.DataFrame:
+        """Send the records not already written by an earlier try of this task; ledger every result.
+
+        `key` names the field that identifies a record (its source id); returns one result row per record
+        sent, with the `operation`."""
+        from include.company_sync.connectors.results import results_frame
+
+        todo = self._not_yet_written(system, operation, records, key)
+
+        def ledger(part: list[dict], result: pd.DataFrame) -> None:  # per chunk: a killed task resumes after it
+            rows = ledger_rows(self.run_id, self.dag_id, system, operation, result, {str(r[key]): r for r in part})
+            self.state.append_ledger(rows)
+
+        size = WRITE_CHUNK[system]
+        chunks = [todo[start : start + size] for start in range(0, len(todo), size)]
+        landed = send_chunks(chunks, send, WRITE_WORKERS[system], on_landed=ledger)
+        results = pd.concat([results_frame([]), *landed], ignore_index=True)
+        failed = results[~results["success"]]
+        log.info(
+            "%s %s: %d sent, %d succeeded, %d failed%s",
+            system,
+            operation,
+            len(todo),
+            int(results["success"].sum()),
+            len(failed),
+            ""
+            if failed.empty
+            else " (" + ", ".join(f"{c}: {n}" for c, n in failed["category"].value_counts().items()) + ")",
+        )
+        return results.assign(operation=operation)
