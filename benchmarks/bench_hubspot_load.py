@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_hubspot_load.py [N] [LATENCY_MS]   # default 40,000 companies, 300 ms
 
-Sends N company upserts (⌈N/100⌉ batch calls) through `pipeline._send_chunks`, ledgering every chunk in a
+Sends N company upserts (⌈N/100⌉ batch calls) through `tasks.writes.send_chunks`, ledgering every chunk in a
 SQLite state store as the load task does, once with one chunk in flight and once with `WRITE_WORKERS`
 (the sandbox enforces HubSpot's 190 calls / 10 s; the connector's shared limiter keeps under it). The sandbox
 answers in a few ms, HubSpot in hundreds: each batch call is delayed by LATENCY_MS (a sandbox fault) to stand
@@ -31,7 +31,7 @@ def main() -> None:
 
     from include.company_sync.connectors.http_policy import HubSpotRateLimits, hubspot_retry
     from include.company_sync.connectors.hubspot import HubSpotConnector
-    from include.company_sync.pipeline import WRITE_WORKERS, _send_chunks
+    from include.company_sync.tasks.writes import WRITE_WORKERS, send_chunks
     from include.company_sync.state import StateStore
     from include.sandbox.server import start_sandbox
 
@@ -67,7 +67,7 @@ def main() -> None:
                     }))
 
                 started = time.perf_counter()
-                results = _send_chunks(chunks, hs.upsert_companies, workers, ledger)
+                results = send_chunks(chunks, hs.upsert_companies, workers, ledger)
                 seconds = time.perf_counter() - started
                 ok = sum(int(r["success"].sum()) for r in results)
                 log = requests.get(f"{sandbox.hubspot_url}/__sandbox/requests", timeout=60).json()

@@ -13,9 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
-import pandas as pd
 import pytest
 import requests
 
@@ -57,7 +55,7 @@ def make_run(reports_dir: Path, state_url: str) -> str:
     from include.company_sync import report as reporting
     from include.company_sync import validation
     from include.company_sync.state import StateStore
-    from tests.unit.test_report import FRAMES, OUTPUTS
+    from tests.unit.test_report import report_inputs
     from tests.unit.test_validation import STAGES, clean_inputs
 
     state = StateStore(state_url)
@@ -77,18 +75,15 @@ def make_run(reports_dir: Path, state_url: str) -> str:
         validation.validate_frames(
             check_frames, suites, docs_dir=reporting.data_docs_dir(reports_dir, DAG_ID, RUN_ID, stage), run_name=RUN_ID
         )
-    run = SimpleNamespace(
-        dag_id=DAG_ID,
-        run_id=RUN_ID,
-        mode="sync",
-        data={"window": "window [2026-11-27T02:00:00+00:00, 2026-11-28T02:00:00+00:00)"},
-        dry_run=False,
-        enabled=True,
-        runtime=SimpleNamespace(reports_dir=reports_dir),
-        state=state,
-        read=lambda url: FRAMES[url].copy() if url else pd.DataFrame(),
+    document = reporting.build(
+        report_inputs(
+            reports_dir,
+            state.recent_runs(DAG_ID, limit=reporting.HISTORY_RUNS),
+            {"load_hubspot": "success", "load_salesforce": "success"},
+            run_id=RUN_ID,
+            window="window [2026-11-27T02:00:00+00:00, 2026-11-28T02:00:00+00:00)",
+        )
     )
-    document = reporting.build(run, OUTPUTS, {"load_hubspot": "success", "load_salesforce": "success"})
     path = reporting.write(document, reports_dir)
     state.finish_run(RUN_ID, "success", document["summary"], str(path), dag_id=DAG_ID)
     state.dispose()

@@ -452,9 +452,10 @@ def test_volume_limit_and_history_counts():
 def test_validate_inputs_task_stops_on_corrupt_extracts_naming_the_checks(tmp_path, monkeypatch):
     import json
 
-    from include.company_sync import pipeline
     from include.company_sync.report import data_docs_dir
     from include.company_sync.staging import Staging
+    from include.company_sync.tasks.spec import CompletedInputs, InputFrames, RunSpec
+    from include.company_sync.tasks.validate import validate_inputs
 
     staging_url = (tmp_path / "staging").as_uri()
     monkeypatch.setenv("COMPANY_SYNC_STAGING_URL", staging_url)
@@ -465,14 +466,22 @@ def test_validate_inputs_task_stops_on_corrupt_extracts_naming_the_checks(tmp_pa
     setv("hs_associations", "company_id", "999")(frames)
     staging = Staging(staging_url)
     urls = {name: staging.write("company_sync", "run-1", name, frame) for name, frame in frames.items()}
-    run_data = {
-        "dag_id": "company_sync",
-        "run_id": "run-1",
-        "mode": "sync",
-        "settings_json": json.dumps({"company_sync_enabled": True}),
-    }
+    spec = RunSpec(
+        dag_id="company_sync",
+        run_id="run-1",
+        mode="sync",
+        dry_run=False,
+        full_scan=False,
+        window_start=None,
+        window_end=pd.Timestamp("2026-11-29T10:00Z").to_pydatetime(),
+        window="",
+        enabled=True,
+        enabled_at=None,
+        settings_json=json.dumps({"company_sync_enabled": True}),
+    )
+    completed = CompletedInputs(InputFrames.from_xcom(urls), counts={}, api_calls={}, missing_ids={})
     with pytest.raises(v.BlockingValidationError) as excinfo:
-        pipeline.validate_inputs(run_data, {"frames": urls})
+        validate_inputs(spec, completed)
     message = str(excinfo.value)
     assert "2 blocking check(s) failed on the extracts; nothing was written" in message
     assert "sf_accounts.Id: expect_column_values_to_be_unique" in message
