@@ -66,7 +66,8 @@ def test_R1_company_sync_off_writes_nothing():
      "skipped", "not_changed"),
     (dict(IsDeleted=True), "sync", {}, "skipped", "deleted"),
     (dict(changed=False), "sync", {}, "skipped", "not_changed"),
-], ids=["R2_new", "R3_existing_not_edited", "R3b_edited", "R3a_import", "R3a_not_chosen", "deleted", "not_in_window"])
+], ids=["R2_new", "R3_existing_not_edited", "R3b_edited", "R3a_import", "R3a_not_chosen", "R2_deleted_never_creates",
+        "R2_not_in_window"])
 def test_R2_R3_account_creation(acct, mode, kw, action, reason):
     plan = plan_sync(inputs(accounts=[account("001A", **acct)]), ctx(mode=mode, **kw))
     d = decision(plan, "salesforce", "001A")
@@ -84,7 +85,7 @@ def test_R4_no_contact_needed_and_create_payload():
     assert payload["idProperty"] == "salesforceaccountid" and payload["id"] == "001A"
 
 
-def test_deleted_linked_account_unlinks_and_keeps_company():
+def test_R2_deleted_linked_account_unlinks_and_keeps_company():
     inp = inputs(accounts=[account("001A", IsDeleted=True, Name="X")], companies=[company("1", name="Y")],
                  links=[dict(account_id="001A", company_id="1")])
     plan = plan_sync(inp, ctx())
@@ -118,7 +119,10 @@ def _hs_case(source="CRM_UI", contacts=(), list_members=(), list_id=None, defaul
     (dict(source="CONTACTS", contacts=("plain",)), "created", "R5a_auto_created_company", "R5a+R5c"),
     (dict(source="CONTACTS", contacts=("plain",), default="Lead", list_id="7"), "skipped",
      "R6c_not_in_inclusion_list", "R6c"),
-    (dict(contacts=("private",), list_id="7"), "created", "R5b_private_contact", "R5b"),
+    (dict(contacts=("private",)), "created", "R5b_private_contact", "R5b+R5c"),
+    (dict(contacts=("private",), list_id="7", list_members=(0,)), "created", "R5b_private_contact", "R5b+R5c"),
+    (dict(contacts=("private", "plain"), list_id="7", list_members=(1,)), "created", "R5b_private_contact",
+     "R5b+R5c"),
     (dict(contacts=("plain",), list_id="7", list_members=(0,)), "created", "R5c_inclusion_list", "R5c"),
     (dict(contacts=("plain",)), "created", "R5c_inclusion_list", "R5c"),
     (dict(contacts=()), "skipped", "R6a_no_contacts", "R6a"),
@@ -126,21 +130,19 @@ def _hs_case(source="CRM_UI", contacts=(), list_members=(), list_id=None, defaul
     (dict(contacts=("lead", "lead")), "skipped", "R6b_only_leads", "R5c+R6b"),
     (dict(contacts=("lead", "plain")), "created", "R5c_inclusion_list", "R5c"),
     (dict(contacts=("plain",), list_id="7"), "skipped", "R6c_not_in_inclusion_list", "R6c"),
-    (dict(contacts=("private",), list_id="7", list_members=()), "created", "R5b_private_contact", "R5b"),
+    (dict(contacts=("private",), list_id="7", list_members=()), "skipped", "R6c_not_in_inclusion_list", "R5b+R6c"),
+    (dict(contacts=("private", "lead"), list_id="7", list_members=(1,)), "created", "R5b_private_contact",
+     "R5b+R5c"),
     (dict(source="CONTACTS", contacts=("lead",)), "skipped", "R6b_only_leads", "R5a+R5c+R6b"),
     (dict(contacts=(), mode="resync"), "created", "R8_manual_resync", "R8"),
     (dict(contacts=("lead",), mode="resync"), "created", "R8_manual_resync", "R8"),
-], ids=["R5a", "R5a_needs_Contact_default+R6c", "R5b", "R5c_list", "R5c_no_list_everyone", "R6a",
-        "R5a+R6a_dont_create", "R5c+R6b_dont_create", "R6b_needs_all_leads", "R6c", "R5b_private_wins_over_R6c?no",
+], ids=["R5a", "R5a_needs_Contact_default+R6c", "R5b_private_contact", "R5b_private_contact_in_list",
+        "R5b_private_contact_other_in_list", "R5c_list", "R5c_no_list_everyone", "R6a", "R5a+R6a_dont_create",
+        "R5c+R6b_dont_create", "R6b_needs_all_leads", "R6c", "R6c_wins_over_R5b", "R5b_not_R6b_with_a_lead",
         "R5a+R6b_dont_create", "R8_resync_no_contacts", "R8_resync_only_leads"])
 def test_R5_R6_R8_account_creation(case, action, reason, rule):
     plan = _hs_case(**case)
     d = decision(plan, "hubspot", "1")
-    if reason == "R5b_private_contact" and case.get("list_id") and not case.get("list_members"):
-        # R5b holds but so does R6c (the private contact is not in the list): adopted -> do not create
-        assert (d["action"], d["reason"]) == ("skipped", "R6c_not_in_inclusion_list")
-        assert d["rule"] == "R5b+R6c"
-        return
     assert (d["action"], d["reason"], d["rule"]) == (action, reason, rule)
     assert (len(plan.salesforce_creates) > 0) == (action == "created")
 
@@ -275,7 +277,7 @@ def test_field_rules(rule, scenario):
     assert again.write_count == 0
 
 
-def test_numbers_compare_normalised_and_write_typed():
+def test_field_rules_numbers_compare_normalised_and_write_typed():
     inp = inputs(accounts=[account("001A", AnnualRevenue=1200000.0, NumberOfEmployees=None)],
                  companies=[company("1", annualrevenue=" 1200000.00 ", numberofemployees="42", name="Acct 001A")],
                  links=[dict(account_id="001A", company_id="1")])
@@ -296,7 +298,7 @@ def test_numbers_compare_normalised_and_write_typed():
     ({}, dict(Industry="Underwater Basket Weaving"), "rejected_PICKLIST_VALUE_NOT_MAPPED"),
 ], ids=["too_long_description", "too_long_phone", "bad_number", "fraction_for_integer", "unmapped_hs_option",
         "unmapped_sf_value"])
-def test_rejections(hs_props, sf_props, reason):
+def test_field_rules_rejections(hs_props, sf_props, reason):
     inp = inputs(accounts=[account("001A", Name="N", Phone=None, **sf_props)],
                  companies=[company("1", name="N", city="Paris", **hs_props)],
                  links=[dict(account_id="001A", company_id="1")])
@@ -311,7 +313,7 @@ def test_rejections(hs_props, sf_props, reason):
         assert writes_of(plan.hubspot_updates, "1") == {}
 
 
-def test_rejected_create_is_not_sent():
+def test_field_rules_rejected_create_is_not_sent():
     plan = plan_sync(inputs(accounts=[account("001A", Industry="Nope"), account("001B")]), ctx())
     assert set(plan.hubspot_creates["record_id"]) == {"001B"}
     assert decision(plan, "salesforce", "001A")["reason"] == "rejected_PICKLIST_VALUE_NOT_MAPPED"
@@ -329,21 +331,21 @@ OWNERS = [dict(id="77", email="ann@corp.COM", firstName="Ann", lastName="Lee"),
 @pytest.mark.parametrize("owner_id,expected", [
     ("005U1", "77"), ("005U2", None), ("005U3", None), ("005NOBODY", None),
 ], ids=["email_and_name_case_insensitive", "inactive_user", "name_differs", "unknown_user"])
-def test_owner_on_new_company(owner_id, expected):
+def test_field_rules_owner_on_new_company(owner_id, expected):
     plan = plan_sync(inputs(accounts=[account("001A", OwnerId=owner_id)], users=USERS, owners=OWNERS), ctx())
     assert writes_of(plan.hubspot_creates, "001A").get("hubspot_owner_id") == expected
 
 
 @pytest.mark.parametrize("hs_owner,expected", [("77", "005U1"), ("79", INTEGRATION_USER), (None, INTEGRATION_USER)],
                          ids=["matched", "unmatched_to_integration_user", "blank_to_integration_user"])
-def test_owner_on_new_account(hs_owner, expected):
+def test_field_rules_owner_on_new_account(hs_owner, expected):
     plan = plan_sync(inputs(companies=[company("1", hubspot_owner_id=hs_owner, hs_object_source="CONTACTS")],
                             hs_contacts=[dict(id="h", email="a@b.example")],
                             assoc=[dict(company_id="1", contact_id="h")], users=USERS, owners=OWNERS), ctx())
     assert writes_of(plan.salesforce_creates, "1")["OwnerId"] == expected
 
 
-def test_owner_two_way_hubspot_change_reaches_salesforce():
+def test_field_rules_owner_two_way_hubspot_change_reaches_salesforce():
     inp = inputs(accounts=[account("001A", OwnerId="005U3", SystemModstamp=BEFORE)],
                  companies=[company("1", hubspot_owner_id="77", name="Acct 001A")],
                  links=[dict(account_id="001A", company_id="1")],
@@ -376,7 +378,7 @@ def test_R7_lifecycle(stages, company_stage, contact_stages, expected):
         assert decision(plan, "hubspot", "1")["reason"] == "R7_lifecycle_advanced"
 
 
-def test_unlinked_company_lifecycle_not_touched():
+def test_R7_unlinked_company_lifecycle_not_touched():
     plan = plan_sync(inputs(companies=[company("1", lifecyclestage="lead")],
                             hs_contacts=[dict(id="h", email="a@b.example", salesforceleadid="00Q",
                                               lifecyclestage="customer")],
@@ -384,7 +386,7 @@ def test_unlinked_company_lifecycle_not_touched():
     assert plan.write_count == 0
 
 
-def test_synced_values_and_loader_helpers():
+def test_field_rules_synced_values_and_loader_helpers():
     plan = plan_sync(inputs(accounts=[account("001A", Phone="+1 2")]), ctx())
     sv = plan.synced_values
     assert sv["company_id"].isna().all() and set(sv["field"]) == {"Name", "Phone"}
