@@ -40,48 +40,48 @@ class Creates(NamedTuple):
 
 def hubspot_creates(p: Prepared, creates: np.ndarray, maps, owners: OwnerMaps, keys: DomainKeys) -> Creates:
     """Companies created from the accounts ``creates`` (a mask); the domain is the website's."""
-    ca = np.flatnonzero(creates)
+    sources = np.flatnonzero(creates)
     cells, shared, converted = Cells(), [], []
     # fields whose HubSpot value is the canonical Salesforce one (text, url, number) come first: their cells are
     # then also the synced values (a slice, not a copy); picklists and owners are mapped, so taken apart
     for m in sorted(maps, key=lambda m: m.kind in ("picklist", "owner")):
-        S = salesforce_to_hubspot(m, take_rows(p.accounts[m.salesforce], ca), owners.owner_of_user)
+        S = salesforce_to_hubspot(m, take_rows(p.accounts[m.salesforce], sources), owners.owner_of_user)
         put = np.flatnonzero(S.canon.notna().to_numpy() & ~S.unmatched)
         cells.add(put, m.hubspot, S.other, S.error, S.canon, "HubSpot " + m.hubspot)
         (shared if m.kind not in ("picklist", "owner") else converted).append((m.salesforce, put, S.canon))
-    f, bad = cells.frame()
-    rejections = Rejections.of(bad, len(ca))
-    rej = rejections.rejected
-    f = kept(f, rej)
+    all_cells, bad = cells.frame()
+    rejections = Rejections.of(bad, len(sources))
+    refused = rejections.rejected
+    cells_kept = kept(all_cells, refused)
     sf_name = {m.hubspot: m.salesforce for m in maps}
-    synced = [leading_cells(f, rej, [put for _, put, _ in shared], [sf_name[h] for h in cells.fields])]
+    synced = [leading_cells(cells_kept, refused, [put for _, put, _ in shared], [sf_name[h] for h in cells.fields])]
     parts = [
-        f[["pos", "field", "value"]],
-        pos_frame(np.flatnonzero(~rej), "salesforceaccountid", take(p.accounts["Id"], ca)),
+        cells_kept[["pos", "field", "value"]],
+        pos_frame(np.flatnonzero(~refused), "salesforceaccountid", take(p.accounts["Id"], sources)),
     ]
     web = [m.hubspot for m in maps if m.kind == "url"]
     if web:
-        wp = f["pos"].to_numpy()[(f["field"] == web[0]).to_numpy()]
-        domain = take(keys.account_url, ca[wp])  # normalised once, upstream
+        website_at = cells_kept["pos"].to_numpy()[(cells_kept["field"] == web[0]).to_numpy()]
+        domain = take(keys.account_url, sources[website_at])  # normalised once, upstream
         has = domain.notna().to_numpy()
-        parts.append(pos_frame(wp[has], "domain", domain[has].reset_index(drop=True), aligned=True))
+        parts.append(pos_frame(website_at[has], "domain", domain[has].reset_index(drop=True), aligned=True))
     out = concat_pos(parts)
-    synced += [pos_frame(put[~rej[put]], fld, canon) for fld, put, canon in converted]
-    writes = write_frame(p.account_key(ca[out["pos"].to_numpy()]), out["field"], out["value"])
-    return Creates(ca, writes, rejections, concat_pos(synced))
+    synced += [pos_frame(put[~refused[put]], fld, canon) for fld, put, canon in converted]
+    writes = write_frame(p.account_key(sources[out["pos"].to_numpy()]), out["field"], out["value"])
+    return Creates(sources, writes, rejections, concat_pos(synced))
 
 
 def salesforce_creates(
     p: Prepared, creates: np.ndarray, maps, owners: OwnerMaps, integration_user_id: str | None
 ) -> Creates:
     """Accounts created from the companies ``creates`` (a mask)."""
-    cc = np.flatnonzero(creates)
+    sources = np.flatnonzero(creates)
     cells, converted, fallback = Cells(), [], []
-    has_name = np.zeros(len(cc), dtype=bool)
+    has_name = np.zeros(len(sources), dtype=bool)
     for m in maps:
         if m.rule not in (SyncRule.PREFER_SALESFORCE_UNLESS_BLANK, SyncRule.TWO_WAY):
             continue
-        H = hubspot_to_salesforce(m, take_rows(p.companies[m.hubspot], cc), owners.user_of_owner)
+        H = hubspot_to_salesforce(m, take_rows(p.companies[m.hubspot], sources), owners.user_of_owner)
         has_value = H.canon.notna().to_numpy() & ~H.unmatched
         put = np.flatnonzero(has_value)
         cells.add(put, m.salesforce, H.other, H.error, H.canon, "Salesforce " + m.salesforce)
@@ -99,12 +99,12 @@ def salesforce_creates(
         RejectCode.REQUIRED_FIELD_MISSING.value,
         msg="REQUIRED_FIELD_MISSING: the company has no name for the required Account Name",
     )
-    f, bad = cells.frame()
-    rejections = Rejections.of(bad, len(cc))
-    f = kept(f, rejections.rejected)
+    all_cells, bad = cells.frame()
+    rejections = Rejections.of(bad, len(sources))
+    cells_kept = kept(all_cells, rejections.rejected)
     sent = np.flatnonzero(~rejections.rejected)
-    key = pos_frame(sent, "HubSpot_Company_ID__c", take(p.companies["id"], cc))
-    out = concat_pos([f[["pos", "field", "value"]], key])
-    synced = leading_cells(f, rejections.rejected, converted, cells.fields)
-    writes = write_frame(p.company_key(cc[out["pos"].to_numpy()]), out["field"], out["value"])
-    return Creates(cc, writes, rejections, concat_pos([synced]))
+    key = pos_frame(sent, "HubSpot_Company_ID__c", take(p.companies["id"], sources))
+    out = concat_pos([cells_kept[["pos", "field", "value"]], key])
+    synced = leading_cells(cells_kept, rejections.rejected, converted, cells.fields)
+    writes = write_frame(p.company_key(sources[out["pos"].to_numpy()]), out["field"], out["value"])
+    return Creates(sources, writes, rejections, concat_pos([synced]))

@@ -244,17 +244,17 @@ def company_decisions(
     pair_list, pair_dec = pairs
     dec = DecisionBuilder(p.n_companies)
     _set_pairs(dec, pair_list.company, pair_dec)
-    cc = creates.sources
-    resync = window.resync_company[cc]
-    reason = criteria.reason[cc]
+    created = creates.sources
+    resync = window.resync_company[created]
+    reason = criteria.reason[created]
     reason[resync] = Reason.R8_MANUAL_RESYNC
-    held = pd.Series(criteria.held[cc], dtype=STR)
+    held = pd.Series(criteria.held[created], dtype=STR)
     _set_creates(
         dec,
         creates,
         reason,
         "create account from company; rules held: " + held,
-        np.where(resync, "R8", criteria.held[cc]),
+        np.where(resync, "R8", criteria.held[created]),
     )
     dec.set_mask(
         links.company_lost_account,

@@ -87,22 +87,22 @@ class LinkState:
 
 def link_state(p: Prepared) -> LinkState:
     na, nc = p.n_accounts, p.n_companies
-    la, lc = p.link_account, p.link_company
+    link_account, link_company = p.link_account, p.link_company
     if na:
-        deleted = (la >= 0) & p.account_deleted[np.maximum(la, 0)]
+        deleted = (link_account >= 0) & p.account_deleted[np.maximum(link_account, 0)]
     else:
         deleted = np.zeros(len(p.links), dtype=bool)
-    lost = lc[deleted]
-    kept = (la >= 0) & (lc >= 0) & ~deleted
+    lost = link_company[deleted]
+    kept = (link_account >= 0) & (link_company >= 0) & ~deleted
     return LinkState(
-        account_linked=flags(na, la[la >= 0]),
-        company_linked=flags(nc, lc[lc >= 0]),
+        account_linked=flags(na, link_account[link_account >= 0]),
+        company_linked=flags(nc, link_company[link_company >= 0]),
         removed=p.links[deleted],
         company_lost_account=flags(nc, lost[lost >= 0]),
-        pair_account=la[kept],
-        pair_company=lc[kept],
-        account_paired=flags(na, la[kept]),
-        company_paired=flags(nc, lc[kept]),
+        pair_account=link_account[kept],
+        pair_company=link_company[kept],
+        account_paired=flags(na, link_account[kept]),
+        company_paired=flags(nc, link_company[kept]),
     )
 
 

@@ -73,11 +73,11 @@ def considered_pairs(window: Window, links: LinkState, matches: Matches, r7_link
     written anyway: its fields go in the same write, so the next run has nothing left to do)."""
     r7 = np.zeros(len(window.company_changed), dtype=bool)
     r7[r7_linked] = True
-    la, lc = links.pair_account, links.pair_company
-    considered = window.account_changed[la] | window.company_changed[lc] | r7[lc]
+    linked_account, linked_company = links.pair_account, links.pair_company
+    considered = window.account_changed[linked_account] | window.company_changed[linked_company] | r7[linked_company]
     return Pairs(
-        account=np.r_[la[considered], matches.pair_account],
-        company=np.r_[lc[considered], matches.pair_company],
+        account=np.r_[linked_account[considered], matches.pair_account],
+        company=np.r_[linked_company[considered], matches.pair_company],
         new=np.r_[np.zeros(considered.sum(), dtype=bool), np.ones(len(matches.pair_account), dtype=bool)],
     )
 
@@ -218,17 +218,22 @@ def resolve_pairs(
 def _pair_results(p, pairs, maps, keys: DomainKeys, hs_cells: Cells, sf_cells: Cells, synced, conflicts):
     """The cells of the records no target refuses, the domain following the website, the agreed values."""
     n = len(pairs)
-    (hs_f, hs_bad), (sf_f, sf_bad) = hs_cells.frame(), sf_cells.frame()
+    (hs_kept, hs_bad), (sf_kept, sf_bad) = hs_cells.frame(), sf_cells.frame()
     hs_rej, sf_rej = Rejections.of(hs_bad, n), Rejections.of(sf_bad, n)
-    hs_f, sf_f = kept(hs_f, hs_rej.rejected), kept(sf_f, sf_rej.rejected)
+    hs_kept, sf_kept = kept(hs_kept, hs_rej.rejected), kept(sf_kept, sf_rej.rejected)
     web = [m.hubspot for m in maps if m.kind == "url"]
-    if web and len(hs_f):  # the company domain follows its website
-        wp = hs_f["pos"].to_numpy()[(hs_f["field"] == web[0]).to_numpy()]
-        if len(wp):
+    if web and len(hs_kept):  # the company domain follows its website
+        website_at = hs_kept["pos"].to_numpy()[(hs_kept["field"] == web[0]).to_numpy()]
+        if len(website_at):
             # the written website is the canonical account value: its normalised form is the account url's
-            new_dom = take(keys.account_url, pairs.account[wp])
-            d = ~same(new_dom, take(keys.company_domain, pairs.company[wp]))
-            hs_f = concat_pos([hs_f, pos_frame(wp[d], "domain", new_dom[d].reset_index(drop=True), aligned=True)])
+            new_domain = take(keys.account_url, pairs.account[website_at])
+            differs = ~same(new_domain, take(keys.company_domain, pairs.company[website_at]))
+            hs_kept = concat_pos(
+                [
+                    hs_kept,
+                    pos_frame(website_at[differs], "domain", new_domain[differs].reset_index(drop=True), aligned=True),
+                ]
+            )
     parts = []  # synced values: what both sides hold once the surviving writes land
     for rec, fld, value, needs in synced:
         ok = (needs == 0) | ((needs == 1) & ~hs_rej.rejected[rec]) | ((needs == 2) & ~sf_rej.rejected[rec])
@@ -236,7 +241,8 @@ def _pair_results(p, pairs, maps, keys: DomainKeys, hs_cells: Cells, sf_cells: C
         parts.append(pos_frame(rec[ok], fld, agreed, aligned=True))
     rejections = hs_rej.either(sf_rej)
     cells = PairCells(
-        hs_f[["pos", "field", "value"]].reset_index(drop=True), sf_f[["pos", "field", "value"]].reset_index(drop=True)
+        hs_kept[["pos", "field", "value"]].reset_index(drop=True),
+        sf_kept[["pos", "field", "value"]].reset_index(drop=True),
     )
     return cells, PairOutcome(
         rejected=rejections.rejected,

@@ -59,11 +59,15 @@ def update_frames(p: Prepared, pairs: Pairs, cells: PairCells, r7: tuple[np.ndar
 def synced_values(p: Prepared, pairs: Pairs, outcome: PairOutcome, hs_creates: Creates, sf_creates: Creates):
     """The ids repeat once per field: kept as category codes; the creates' other side comes from the upserts."""
     parts = (outcome.synced, hs_creates.synced, sf_creates.synced)
-    sp, hp, fp = (f["pos"].to_numpy() for f in parts)
+    pair_rows, hs_rows, sf_rows = (f["pos"].to_numpy() for f in parts)
     return pd.DataFrame(
         {
-            "account_id": p.account_key(stack_positions(pairs.account[sp], hs_creates.sources[hp], -len(fp))),
-            "company_id": p.company_key(stack_positions(pairs.company[sp], -len(hp), sf_creates.sources[fp])),
+            "account_id": p.account_key(
+                stack_positions(pairs.account[pair_rows], hs_creates.sources[hs_rows], -len(sf_rows))
+            ),
+            "company_id": p.company_key(
+                stack_positions(pairs.company[pair_rows], -len(hs_rows), sf_creates.sources[sf_rows])
+            ),
             "field": concat_cat([f["field"] for f in parts]),
             "value": as_str(pd.concat([f["value"] for f in parts], ignore_index=True)),
         },
