@@ -25,7 +25,7 @@ from include.company_sync.settings import Settings
 from . import schemas
 from ._util import first_per_group, lookup, pick_labels, take
 from .cells import conform_output, string_frame
-from .prepare import Prepared
+from .prepare import Contacts, Prepared
 from .reasons import Reason
 
 RULES = ("R5a", "R5b", "R5c", "R6a", "R6b", "R6c")  # bit i of a company's code: RULES[i] holds
@@ -42,9 +42,9 @@ class ContactCounts(NamedTuple):
     private_pairs: pd.DataFrame  # c_pos (company position), contact_id (the private Salesforce contact)
 
 
-def contact_counts(p: Prepared, candidates: np.ndarray, list_members: pd.DataFrame | None) -> ContactCounts:
+def contact_counts(p: Prepared, c: Contacts, candidates: np.ndarray, list_members) -> ContactCounts:
     """``list_members``: the inclusion list's members, None when no list is configured."""
-    nc, c = p.n_companies, p.contacts
+    nc = p.n_companies
     keep = c.assoc_company >= 0
     keep[keep] = candidates[c.assoc_company[keep]]
     assoc = c.associations[keep].reset_index(drop=True)
@@ -125,11 +125,13 @@ class Criteria(NamedTuple):
 _HELD_NAMES = np.array(["+".join(r for i, r in enumerate(RULES) if k >> i & 1) or "none" for k in range(64)], object)
 
 
-def creation_criteria(p: Prepared, settings: Settings, list_members, candidates: np.ndarray) -> Criteria:
+def creation_criteria(
+    p: Prepared, contacts: Contacts, settings: Settings, list_members, candidates: np.ndarray
+) -> Criteria:
     """R5/R6 over the candidate companies. Adopted: any do-not-create rule wins; the reason names the first
     create rule that held (R5a, R5b, R5c) or the do-not-create rule (R6a, R6b, R6c)."""
     list_configured = settings.inclusion_list_id is not None
-    counts = contact_counts(p, candidates, list_members if list_configured else None)
+    counts = contact_counts(p, contacts, candidates, list_members if list_configured else None)
     r5a, r5b, r5c = r5a_auto_created(p.companies, settings), r5b_private_contact(counts), r5c_inclusion_list(counts)
     r6a, r6b = r6a_no_contacts(counts), r6b_only_leads(counts)
     r6c = r6c_not_in_inclusion_list(counts, list_configured)

@@ -203,12 +203,13 @@ def account_decisions(
     window: Window,
     links: LinkState,
     eligibility: AccountEligibility,
-    pairs: tuple[Pairs, PairDecisions],
+    pairs: Pairs,
+    pair_decided: PairDecisions,
     creates: Creates,
 ) -> dict:
-    pair_list, pair_dec = pairs
+    """The accounts' decisions, in priority order."""
     dec = DecisionBuilder(p.n_accounts)
-    _set_pairs(dec, pair_list.account, pair_dec)
+    _set_pairs(dec, pairs.account, pair_decided)
     reason = eligibility.reason[creates.sources]
     _set_creates(dec, creates, reason, "create company from account (" + pd.Series(reason, dtype=STR) + ")")
     deleted = p.account_deleted
@@ -237,13 +238,14 @@ def company_decisions(
     links: LinkState,
     matches: Matches,
     criteria: Criteria,
-    pairs: tuple[Pairs, PairDecisions],
+    pairs: Pairs,
+    pair_decided: PairDecisions,
     creates: Creates,
     r7: np.ndarray,
 ) -> dict:
-    pair_list, pair_dec = pairs
+    """The companies' decisions, in priority order. ``r7``: per company, R7 advances its stage."""
     dec = DecisionBuilder(p.n_companies)
-    _set_pairs(dec, pair_list.company, pair_dec)
+    _set_pairs(dec, pairs.company, pair_decided)
     created = creates.sources
     resync = window.resync_company[created]
     reason = criteria.reason[created]

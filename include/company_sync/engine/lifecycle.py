@@ -14,37 +14,39 @@ import pandas as pd
 import pyarrow as pa
 
 from ._util import from_arrow, map_values
-from .prepare import Prepared
+from .prepare import Contacts, Prepared
 
 
 class StageRanks(NamedTuple):
-    """Stage ranks (their position in the order; -1 outside it), computed once per plan."""
+    """Stage ranks (their position in the order; -1 outside it), computed once per plan, and the associations
+    the roll-up runs over."""
 
     stages: list[str]  # the ordered stages, ``other`` left out
     contact: np.ndarray  # per HubSpot contact
     company: np.ndarray  # per company
     company_known: np.ndarray  # the company's stage is in the order, or blank: R7 may move it
+    assoc_company: np.ndarray  # per association: its company's position
+    assoc_contact: np.ndarray  # per association: its HubSpot contact's position
 
 
-def stage_ranks(p: Prepared, lifecycle_stages: tuple[str, ...]) -> StageRanks:
+def stage_ranks(p: Prepared, contacts: Contacts, lifecycle_stages: tuple[str, ...]) -> StageRanks:
     stages = [s for s in lifecycle_stages if s != "other"]
     rank = {s: str(i) for i, s in enumerate(stages)}
     contact = (
-        pd.to_numeric(
-            map_values(p.contacts.hs_contacts["lifecyclestage"].str.strip().str.lower(), rank), errors="coerce"
-        )
+        pd.to_numeric(map_values(contacts.hs_contacts["lifecyclestage"].str.strip().str.lower(), rank), errors="coerce")
         .fillna(-1)
         .to_numpy(dtype=np.int64)
     )
     company_stage = p.companies["lifecyclestage"].str.strip().str.lower()
     company = pd.to_numeric(map_values(company_stage, rank), errors="coerce")
     known = company.notna().to_numpy() | company_stage.isna().to_numpy()
-    return StageRanks(stages, contact, company.fillna(-1).to_numpy(dtype=np.int64), known)
+    company_rank = company.fillna(-1).to_numpy(dtype=np.int64)
+    return StageRanks(stages, contact, company_rank, known, contacts.assoc_company, contacts.assoc_contact)
 
 
 def lifecycle_advances(p: Prepared, ranks: StageRanks, syncing: np.ndarray) -> tuple[np.ndarray, pd.Series]:
     """(positions of the syncing companies whose stage advances, their new stage)."""
-    assoc_company, assoc_contact = p.contacts.assoc_company, p.contacts.assoc_contact
+    assoc_company, assoc_contact = ranks.assoc_company, ranks.assoc_contact
     ok = (assoc_company >= 0) & (assoc_contact >= 0)
     ok[ok] = syncing[assoc_company[ok]]
     best = np.full(p.n_companies, -1, dtype=np.int64)

@@ -23,7 +23,7 @@ from ._util import as_str, const_str, flags, lookup, pick_labels, shared_codes, 
 from .cells import conform_output, string_frame
 from .domains import matchable, matchable_domain, normalize_domain
 from .eligibility import AccountEligibility, LinkState, Window
-from .prepare import Prepared
+from .prepare import Contacts, Prepared
 from .reasons import Reason
 
 
@@ -258,9 +258,8 @@ def _id_candidates(p: Prepared) -> tuple[np.ndarray, np.ndarray]:
     return accounts, companies
 
 
-def _contact_candidates(p: Prepared, account_free: np.ndarray, company_free: np.ndarray):
+def _contact_candidates(c: Contacts, account_free: np.ndarray, company_free: np.ndarray):
     """(accounts, companies) sharing a contact by email (R9 step 4), among the free records."""
-    c = p.contacts
     assoc_email = take(c.hs_contacts["email"].str.strip().str.lower(), c.assoc_contact)
     sf_code, hs_code = shared_codes(c.sf_contacts["Email"].str.strip().str.lower(), assoc_email)
     sf_ok = c.sf_contact_account >= 0
@@ -273,7 +272,7 @@ def _contact_candidates(p: Prepared, account_free: np.ndarray, company_free: np.
     return accounts, companies
 
 
-def _match_accounts(p: Prepared, book: _PairBook, keys: DomainKeys) -> None:
+def _match_accounts(p: Prepared, contacts: Contacts, book: _PairBook, keys: DomainKeys) -> None:
     """Salesforce side: steps 2 (id), 3 (domain), 4 (contacts) for the free source accounts."""
     ranks = (p.account_rank, p.company_rank, p.n_companies)
     accounts, companies = _id_candidates(p)
@@ -284,7 +283,7 @@ def _match_accounts(p: Prepared, book: _PairBook, keys: DomainKeys) -> None:
     step = resolve_step(accounts, companies, book.account_free, book.company_free, *ranks)
     book.take(step, Reason.R9_LINKED_BY_DOMAIN, True)
     if book.account_free.any():
-        accounts, companies = _contact_candidates(p, book.account_free, book.company_free)
+        accounts, companies = _contact_candidates(contacts, book.account_free, book.company_free)
         step = resolve_step(accounts, companies, book.account_free, book.company_free, *ranks)
         book.take(step, Reason.R9_LINKED_BY_CONTACTS, True)
 
@@ -336,10 +335,10 @@ def _match_companies(p: Prepared, book: _PairBook, window: Window, links: LinkSt
 
 
 def match_records(
-    p: Prepared, window: Window, links: LinkState, eligibility: AccountEligibility, keys: DomainKeys
+    p: Prepared, contacts: Contacts, window: Window, links: LinkState, eligibility: AccountEligibility, keys: DomainKeys
 ) -> Matches:
     book = _PairBook(p, eligibility.sources.copy(), ~links.company_linked)
-    _match_accounts(p, book, keys)
+    _match_accounts(p, contacts, book, keys)
     account_creates = eligibility.sources & book.account_free
     candidates, duplicate_skip, missing = _match_companies(p, book, window, links, keys, account_creates)
     return Matches(

@@ -19,7 +19,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from include.company_sync.settings import Settings
@@ -27,13 +29,21 @@ from include.company_sync.settings import Settings
 from . import decisions, outputs, schemas
 from ._util import flags
 from .cells import conform_output
-from .creates import hubspot_creates, salesforce_creates
-from .criteria import accounts_to_create, creation_criteria, private_contact_attachments
-from .eligibility import account_eligibility, company_sync_on, link_state, run_window
-from .fields import considered_pairs, owner_maps, resolve_pairs
+from .creates import Creates, hubspot_creates, salesforce_creates
+from .criteria import Criteria, accounts_to_create, creation_criteria, private_contact_attachments
+from .eligibility import (
+    AccountEligibility,
+    LinkState,
+    Window,
+    account_eligibility,
+    company_sync_on,
+    link_state,
+    run_window,
+)
+from .fields import PairOutcome, Pairs, considered_pairs, owner_maps, resolve_pairs
 from .lifecycle import lifecycle_advances, stage_ranks, syncing_companies
-from .matching import domain_keys, match_records
-from .prepare import conform_records, prepare
+from .matching import Matches, domain_keys, match_records
+from .prepare import Prepared, conform_records, prepare
 
 MODES = ("sync", "import", "resync")
 
@@ -106,42 +116,87 @@ class Plan:
 
 
 def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
-    settings, maps = ctx.settings, ctx.settings.synced_mappings
-    accounts, companies = conform_records(inputs, settings)
+    accounts, companies = conform_records(inputs, ctx.settings)
     window = run_window(ctx, accounts, companies)
-    if not company_sync_on(settings):  # R1: nothing at all
+    if not company_sync_on(ctx.settings):  # R1: nothing at all
         return Plan(decisions=decisions.company_sync_off(accounts["Id"], companies["id"]))
-    p = prepare(inputs, accounts, companies)
+    # the rules' intermediates (contact positions, domain keys, stage ranks, the pairs' field cells) are freed
+    # when _apply_rules returns, before the Plan's frames are assembled (where a 1M plan peaks)
+    return _plan_frames(_apply_rules(inputs, ctx, accounts, companies, window))
+
+
+class _Applied(NamedTuple):
+    """What the stages decided, and the positions the Plan's frames are built from."""
+
+    p: Prepared
+    window: Window
+    links: LinkState
+    eligible: AccountEligibility
+    matches: Matches
+    criteria: Criteria
+    pairs: Pairs
+    outcome: PairOutcome
+    hs_creates: Creates
+    sf_creates: Creates
+    r7_companies: np.ndarray  # R7 advances the company's stage
+    hubspot_updates: pd.DataFrame
+    salesforce_updates: pd.DataFrame
+    written: tuple[np.ndarray, np.ndarray]  # per pair: a HubSpot, a Salesforce field write
+
+
+def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, window: Window) -> _Applied:
+    maps = ctx.settings.synced_mappings
+    p, contacts = prepare(inputs, accounts, companies)
     links = link_state(p)
     eligible = account_eligibility(p, window, links, ctx.sync_enabled_at)
     keys = domain_keys(accounts, companies, maps)
-    matches = match_records(p, window, links, eligible, keys)
-    criteria = creation_criteria(p, settings, inputs.hs_list_members, matches.company_candidates)
-    ranks = stage_ranks(p, inputs.lifecycle_stages)
-    pairs = considered_pairs(window, links, matches, lifecycle_advances(p, ranks, links.company_paired)[0])
+    matches = match_records(p, contacts, window, links, eligible, keys)
+    criteria = creation_criteria(p, contacts, ctx.settings, inputs.hs_list_members, matches.company_candidates)
+    ranks = stage_ranks(p, contacts, inputs.lifecycle_stages)
+    r7_linked, _ = lifecycle_advances(p, ranks, links.company_paired)
+    pairs = considered_pairs(window, links, matches, r7_linked)
     owners = owner_maps(inputs.sf_users, inputs.hs_owners)
-    cells, outcome = resolve_pairs(p, pairs, maps, owners, keys)
+    pair_cells, outcome = resolve_pairs(p, pairs, maps, owners, keys)
     hs_creates = hubspot_creates(p, matches.account_creates, maps, owners, keys)
     company_creates = accounts_to_create(matches.company_candidates, criteria, window.resync_company)
     sf_creates = salesforce_creates(p, company_creates, maps, owners, ctx.integration_user_id)
     r7 = lifecycle_advances(p, ranks, syncing_companies(links.company_paired, matches.pair_company, sf_creates.sent))
-    hubspot_updates, salesforce_updates, written = outputs.update_frames(p, pairs, cells, r7)
-    del cells  # the pairs' field cells, copied into the update frames: freed before the decisions (1M peak)
-    r7_companies = flags(p.n_companies, r7[0])
-    decided_pairs = (pairs, decisions.pair_decisions(pairs, matches, outcome, written, r7_companies))
-    return Plan(
-        hubspot_creates=conform_output(hs_creates.writes, "hubspot_creates"),
+    hubspot_updates, salesforce_updates, written = outputs.update_frames(p, pairs, pair_cells, r7)
+    return _Applied(
+        p=p,
+        window=window,
+        links=links,
+        eligible=eligible,
+        matches=matches,
+        criteria=criteria,
+        pairs=pairs,
+        outcome=outcome,
+        hs_creates=hs_creates,
+        sf_creates=sf_creates,
+        r7_companies=flags(p.n_companies, r7[0]),
         hubspot_updates=hubspot_updates,
-        salesforce_creates=conform_output(sf_creates.writes, "salesforce_creates"),
         salesforce_updates=salesforce_updates,
-        contact_attachments=private_contact_attachments(p, sf_creates.sent, criteria.private_pairs),
-        new_links=outputs.new_links(p, matches),
-        removed_links=outputs.removed_links(links),
-        decisions=decisions.decisions_frame(
-            decisions.account_decisions(p, window, links, eligible, decided_pairs, hs_creates),
-            decisions.company_decisions(p, window, links, matches, criteria, decided_pairs, sf_creates, r7_companies),
-        ),
-        conflicts=outputs.conflicts(p, pairs, outcome),
-        duplicate_candidates=matches.duplicates,
-        synced_values=outputs.synced_values(p, pairs, outcome, hs_creates, sf_creates),
+        written=written,
+    )
+
+
+def _plan_frames(a: _Applied) -> Plan:
+    p, pairs = a.p, a.pairs
+    pair_decided = decisions.pair_decisions(pairs, a.matches, a.outcome, a.written, a.r7_companies)
+    account_part = decisions.account_decisions(p, a.window, a.links, a.eligible, pairs, pair_decided, a.hs_creates)
+    company_part = decisions.company_decisions(
+        p, a.window, a.links, a.matches, a.criteria, pairs, pair_decided, a.sf_creates, a.r7_companies
+    )
+    return Plan(
+        hubspot_creates=conform_output(a.hs_creates.writes, "hubspot_creates"),
+        hubspot_updates=a.hubspot_updates,
+        salesforce_creates=conform_output(a.sf_creates.writes, "salesforce_creates"),
+        salesforce_updates=a.salesforce_updates,
+        contact_attachments=private_contact_attachments(p, a.sf_creates.sent, a.criteria.private_pairs),
+        new_links=outputs.new_links(p, a.matches),
+        removed_links=outputs.removed_links(a.links),
+        decisions=decisions.decisions_frame(account_part, company_part),
+        conflicts=outputs.conflicts(p, pairs, a.outcome),
+        duplicate_candidates=a.matches.duplicates,
+        synced_values=outputs.synced_values(p, pairs, a.outcome, a.hs_creates, a.sf_creates),
     )

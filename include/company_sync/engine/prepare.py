@@ -43,7 +43,6 @@ class Contacts:
 class Prepared:
     accounts: pd.DataFrame
     companies: pd.DataFrame
-    contacts: Contacts
     links: pd.DataFrame  # the state store's links, one per account and per company
     synced_values: pd.DataFrame
     account_deleted: np.ndarray
@@ -74,7 +73,8 @@ class Prepared:
         return take_cat(self.companies["id"], pos, self.company_categories)
 
 
-def prepare(inputs, accounts: pd.DataFrame, companies: pd.DataFrame) -> Prepared:
+def prepare(inputs, accounts: pd.DataFrame, companies: pd.DataFrame) -> tuple[Prepared, Contacts]:
+    """(the records and their lookups, the contact side: only the rules read it, R9 step 4, R5/R6, R7)."""
     links = schemas.conform(inputs.links, "links").drop_duplicates("account_id").drop_duplicates("company_id")
     sf_contacts = schemas.conform(inputs.sf_contacts, "sf_contacts")
     hs_contacts = schemas.conform(inputs.hs_contacts, "hs_contacts")
@@ -103,10 +103,9 @@ def prepare(inputs, accounts: pd.DataFrame, companies: pd.DataFrame) -> Prepared
         assoc_contact=lookup(hs_contacts["id"], associations["contact_id"]),
         sf_contact_account=sf_contact_account,
     )
-    return Prepared(
+    prepared = Prepared(
         accounts=accounts,
         companies=companies,
-        contacts=contacts,
         links=links,
         synced_values=synced,
         account_deleted=accounts["IsDeleted"].to_numpy(dtype=bool),
@@ -121,3 +120,4 @@ def prepare(inputs, accounts: pd.DataFrame, companies: pd.DataFrame) -> Prepared
         account_categories=pd.Index(account_id) if accounts_distinct else None,
         company_categories=pd.Index(company_id) if companies_distinct else None,
     )
+    return prepared, contacts
