@@ -24,9 +24,7 @@ def _files() -> list[Path]:
 
 def _table_lines(tree: ast.Module, lines: list[str]) -> int:
     """Lines of the module-level statements marked as declarative tables."""
-    return sum(
-        node.end_lineno - node.lineno + 1 for node in tree.body if TABLE_MARKER in lines[node.lineno - 1]
-    )
+    return sum(node.end_lineno - node.lineno + 1 for node in tree.body if TABLE_MARKER in lines[node.lineno - 1])
 
 
 def _long_functions(tree: ast.Module) -> list[tuple[str, int]]:
