@@ -21,7 +21,7 @@ from ._util import take, take_rows
 from .cells import Cells, Rejections, concat_pos, kept, leading_cells, pos_frame, write_frame
 from .fields import OwnerMaps
 from .matching import DomainKeys
-from .prepare import Prepared
+from .prepare import Records
 from .reasons import RejectCode
 from .values import hubspot_to_salesforce, salesforce_to_hubspot
 
@@ -38,14 +38,14 @@ class Creates(NamedTuple):
         return self.sources[~self.rejections.rejected]
 
 
-def hubspot_creates(p: Prepared, creates: np.ndarray, maps, owners: OwnerMaps, keys: DomainKeys) -> Creates:
+def hubspot_creates(records: Records, creates: np.ndarray, maps, owners: OwnerMaps, keys: DomainKeys) -> Creates:
     """Companies created from the accounts ``creates`` (a mask); the domain is the website's."""
     sources = np.flatnonzero(creates)
     cells, shared, converted = Cells(), [], []
     # fields whose HubSpot value is the canonical Salesforce one (text, url, number) come first: their cells are
     # then also the synced values (a slice, not a copy); picklists and owners are mapped, so taken apart
     for m in sorted(maps, key=lambda m: m.kind in ("picklist", "owner")):
-        S = salesforce_to_hubspot(m, take_rows(p.accounts[m.salesforce], sources), owners.owner_of_user)
+        S = salesforce_to_hubspot(m, take_rows(records.accounts[m.salesforce], sources), owners.owner_of_user)
         put = np.flatnonzero(S.canon.notna().to_numpy() & ~S.unmatched)
         cells.add(put, m.hubspot, S.other, S.error, S.canon, "HubSpot " + m.hubspot)
         (shared if m.kind not in ("picklist", "owner") else converted).append((m.salesforce, put, S.canon))
@@ -57,7 +57,7 @@ def hubspot_creates(p: Prepared, creates: np.ndarray, maps, owners: OwnerMaps, k
     synced = [leading_cells(cells_kept, refused, [put for _, put, _ in shared], [sf_name[h] for h in cells.fields])]
     parts = [
         cells_kept[["pos", "field", "value"]],
-        pos_frame(np.flatnonzero(~refused), "salesforceaccountid", take(p.accounts["Id"], sources)),
+        pos_frame(np.flatnonzero(~refused), "salesforceaccountid", take(records.accounts["Id"], sources)),
     ]
     web = [m.hubspot for m in maps if m.kind == "url"]
     if web:
@@ -67,12 +67,12 @@ def hubspot_creates(p: Prepared, creates: np.ndarray, maps, owners: OwnerMaps, k
         parts.append(pos_frame(website_at[has], "domain", domain[has].reset_index(drop=True), aligned=True))
     out = concat_pos(parts)
     synced += [pos_frame(put[~refused[put]], fld, canon) for fld, put, canon in converted]
-    writes = write_frame(p.account_key(sources[out["pos"].to_numpy()]), out["field"], out["value"])
+    writes = write_frame(records.account_key(sources[out["pos"].to_numpy()]), out["field"], out["value"])
     return Creates(sources, writes, rejections, concat_pos(synced))
 
 
 def salesforce_creates(
-    p: Prepared, creates: np.ndarray, maps, owners: OwnerMaps, integration_user_id: str | None
+    records: Records, creates: np.ndarray, maps, owners: OwnerMaps, integration_user_id: str | None
 ) -> Creates:
     """Accounts created from the companies ``creates`` (a mask)."""
     sources = np.flatnonzero(creates)
@@ -81,7 +81,7 @@ def salesforce_creates(
     for m in maps:
         if m.rule not in (SyncRule.PREFER_SALESFORCE_UNLESS_BLANK, SyncRule.TWO_WAY):
             continue
-        H = hubspot_to_salesforce(m, take_rows(p.companies[m.hubspot], sources), owners.user_of_owner)
+        H = hubspot_to_salesforce(m, take_rows(records.companies[m.hubspot], sources), owners.user_of_owner)
         has_value = H.canon.notna().to_numpy() & ~H.unmatched
         put = np.flatnonzero(has_value)
         cells.add(put, m.salesforce, H.other, H.error, H.canon, "Salesforce " + m.salesforce)
@@ -103,8 +103,8 @@ def salesforce_creates(
     rejections = Rejections.of(bad, len(sources))
     cells_kept = kept(all_cells, rejections.rejected)
     sent = np.flatnonzero(~rejections.rejected)
-    key = pos_frame(sent, "HubSpot_Company_ID__c", take(p.companies["id"], sources))
+    key = pos_frame(sent, "HubSpot_Company_ID__c", take(records.companies["id"], sources))
     out = concat_pos([cells_kept[["pos", "field", "value"]], key])
     synced = leading_cells(cells_kept, rejections.rejected, converted, cells.fields)
-    writes = write_frame(p.company_key(sources[out["pos"].to_numpy()]), out["field"], out["value"])
+    writes = write_frame(records.company_key(sources[out["pos"].to_numpy()]), out["field"], out["value"])
     return Creates(sources, writes, rejections, concat_pos([synced]))

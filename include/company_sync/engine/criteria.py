@@ -25,7 +25,7 @@ from include.company_sync.settings import Settings
 from . import schemas
 from ._util import first_per_group, lookup, pick_labels, take
 from .cells import conform_output, string_frame
-from .prepare import Contacts, Prepared
+from .prepare import Contacts, Records
 from .reasons import Reason
 
 RULES = ("R5a", "R5b", "R5c", "R6a", "R6b", "R6c")  # bit i of a company's code: RULES[i] holds
@@ -42,9 +42,9 @@ class ContactCounts(NamedTuple):
     private_pairs: pd.DataFrame  # c_pos (company position), contact_id (the private Salesforce contact)
 
 
-def contact_counts(p: Prepared, c: Contacts, candidates: np.ndarray, list_members) -> ContactCounts:
+def contact_counts(records: Records, c: Contacts, candidates: np.ndarray, list_members) -> ContactCounts:
     """``list_members``: the inclusion list's members, None when no list is configured."""
-    nc = p.n_companies
+    nc = records.n_companies
     keep = c.assoc_company >= 0
     keep[keep] = candidates[c.assoc_company[keep]]
     assoc = c.associations[keep].reset_index(drop=True)
@@ -126,13 +126,17 @@ _HELD_NAMES = np.array(["+".join(r for i, r in enumerate(RULES) if k >> i & 1) o
 
 
 def creation_criteria(
-    p: Prepared, contacts: Contacts, settings: Settings, list_members, candidates: np.ndarray
+    records: Records, contacts: Contacts, settings: Settings, list_members, candidates: np.ndarray
 ) -> Criteria:
     """R5/R6 over the candidate companies. Adopted: any do-not-create rule wins; the reason names the first
     create rule that held (R5a, R5b, R5c) or the do-not-create rule (R6a, R6b, R6c)."""
     list_configured = settings.inclusion_list_id is not None
-    counts = contact_counts(p, contacts, candidates, list_members if list_configured else None)
-    r5a, r5b, r5c = r5a_auto_created(p.companies, settings), r5b_private_contact(counts), r5c_inclusion_list(counts)
+    counts = contact_counts(records, contacts, candidates, list_members if list_configured else None)
+    r5a, r5b, r5c = (
+        r5a_auto_created(records.companies, settings),
+        r5b_private_contact(counts),
+        r5c_inclusion_list(counts),
+    )
     r6a, r6b = r6a_no_contacts(counts), r6b_only_leads(counts)
     r6c = r6c_not_in_inclusion_list(counts, list_configured)
     create = (r5a | r5b | r5c) & ~(r6a | r6b | r6c)
@@ -157,15 +161,17 @@ def accounts_to_create(candidates: np.ndarray, criteria: Criteria, resync: np.nd
     return candidates & (criteria.create | resync)
 
 
-def private_contact_attachments(p: Prepared, created: np.ndarray, private_pairs: pd.DataFrame) -> pd.DataFrame:
+def private_contact_attachments(records: Records, created: np.ndarray, private_pairs: pd.DataFrame) -> pd.DataFrame:
     """Adopted (R5b): the private Salesforce contacts of a company whose account is created get AccountId = that
     account. ``created``: positions of the companies whose account create is sent. A contact associated with
     several such companies goes to the oldest."""
     if len(private_pairs) == 0 or len(created) == 0:
         return conform_output(None, "contact_attachments")
-    mask = np.zeros(p.n_companies, dtype=bool)
+    mask = np.zeros(records.n_companies, dtype=bool)
     mask[created] = True
     pairs = private_pairs[mask[private_pairs["c_pos"].to_numpy()]]
-    oldest = first_per_group(pd.factorize(pairs["contact_id"])[0], p.company_rank[pairs["c_pos"].to_numpy()])
+    oldest = first_per_group(pd.factorize(pairs["contact_id"])[0], records.company_rank[pairs["c_pos"].to_numpy()])
     pairs = pairs[oldest]
-    return string_frame(contact_id=pairs["contact_id"], company_id=take(p.companies["id"], pairs["c_pos"].to_numpy()))
+    return string_frame(
+        contact_id=pairs["contact_id"], company_id=take(records.companies["id"], pairs["c_pos"].to_numpy())
+    )

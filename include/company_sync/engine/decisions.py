@@ -24,7 +24,7 @@ from .criteria import Criteria
 from .eligibility import AccountEligibility, LinkState, Window
 from .fields import PairOutcome, Pairs
 from .matching import Matches
-from .prepare import Prepared
+from .prepare import Records
 from .reasons import RULE_OF_REASON, Action, Reason, rule_of
 
 
@@ -199,7 +199,7 @@ def _set_creates(builder: DecisionBuilder, creates: Creates, reason: np.ndarray,
 
 
 def account_decisions(
-    p: Prepared,
+    records: Records,
     window: Window,
     links: LinkState,
     eligibility: AccountEligibility,
@@ -208,11 +208,11 @@ def account_decisions(
     creates: Creates,
 ) -> dict:
     """The accounts' decisions, in priority order."""
-    dec = DecisionBuilder(p.n_accounts)
+    dec = DecisionBuilder(records.n_accounts)
     _set_pairs(dec, pairs.account, pair_decided)
     reason = eligibility.reason[creates.sources]
     _set_creates(dec, creates, reason, "create company from account (" + pd.Series(reason, dtype=STR) + ")")
-    deleted = p.account_deleted
+    deleted = records.account_deleted
     dec.set_mask(
         deleted,
         Action.SKIPPED,
@@ -228,12 +228,14 @@ def account_decisions(
         Reason.R3_EXISTING_NOT_EDITED,
         "existing account (created before sync was enabled), not imported nor edited since",
     )
-    dec.set_mask(np.ones(p.n_accounts, dtype=bool), Action.SKIPPED, Reason.NOT_CHANGED, "not changed in the window")
-    return dec.frame("salesforce", p.accounts["Id"])
+    dec.set_mask(
+        np.ones(records.n_accounts, dtype=bool), Action.SKIPPED, Reason.NOT_CHANGED, "not changed in the window"
+    )
+    return dec.frame("salesforce", records.accounts["Id"])
 
 
 def company_decisions(
-    p: Prepared,
+    records: Records,
     window: Window,
     links: LinkState,
     matches: Matches,
@@ -244,7 +246,7 @@ def company_decisions(
     r7: np.ndarray,
 ) -> dict:
     """The companies' decisions, in priority order. ``r7``: per company, R7 advances its stage."""
-    dec = DecisionBuilder(p.n_companies)
+    dec = DecisionBuilder(records.n_companies)
     _set_pairs(dec, pairs.company, pair_decided)
     created = creates.sources
     resync = window.resync_company[created]
@@ -289,8 +291,10 @@ def company_decisions(
         "no account created; rules held: " + pd.Series(held, dtype=STR) + " (adopted: any do-not-create rule wins)",
         rule=held,
     )
-    dec.set_mask(np.ones(p.n_companies, dtype=bool), Action.SKIPPED, Reason.NOT_CHANGED, "not changed in the window")
-    return dec.frame("hubspot", p.companies["id"])
+    dec.set_mask(
+        np.ones(records.n_companies, dtype=bool), Action.SKIPPED, Reason.NOT_CHANGED, "not changed in the window"
+    )
+    return dec.frame("hubspot", records.companies["id"])
 
 
 def decisions_frame(account_part: dict, company_part: dict) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ._util import STR, flags, lookup, pick_labels
-from .prepare import Prepared
+from .prepare import Records
 from .reasons import Reason
 
 
@@ -85,19 +85,19 @@ class LinkState:
     company_paired: np.ndarray
 
 
-def link_state(p: Prepared) -> LinkState:
-    na, nc = p.n_accounts, p.n_companies
-    link_account, link_company = p.link_account, p.link_company
+def link_state(records: Records) -> LinkState:
+    na, nc = records.n_accounts, records.n_companies
+    link_account, link_company = records.link_account, records.link_company
     if na:
-        deleted = (link_account >= 0) & p.account_deleted[np.maximum(link_account, 0)]
+        deleted = (link_account >= 0) & records.account_deleted[np.maximum(link_account, 0)]
     else:
-        deleted = np.zeros(len(p.links), dtype=bool)
+        deleted = np.zeros(len(records.links), dtype=bool)
     lost = link_company[deleted]
     kept = (link_account >= 0) & (link_company >= 0) & ~deleted
     return LinkState(
         account_linked=flags(na, link_account[link_account >= 0]),
         company_linked=flags(nc, link_company[link_company >= 0]),
-        removed=p.links[deleted],
+        removed=records.links[deleted],
         company_lost_account=flags(nc, lost[lost >= 0]),
         pair_account=link_account[kept],
         pair_company=link_company[kept],
@@ -113,12 +113,12 @@ class AccountEligibility:
     reason: np.ndarray  # per account, the rule that makes it eligible (a Reason)
 
 
-def account_eligibility(p: Prepared, window: Window, links: LinkState, sync_enabled_at) -> AccountEligibility:
+def account_eligibility(records: Records, window: Window, links: LinkState, sync_enabled_at) -> AccountEligibility:
     """R2 (created since sync was enabled), R3a (imported), R3b (edited since), R8 (resynced)."""
-    created_after = _after(p.accounts["CreatedDate"], sync_enabled_at, inclusive=True)
-    edited_after = _after(p.accounts["SystemModstamp"], sync_enabled_at)
+    created_after = _after(records.accounts["CreatedDate"], sync_enabled_at, inclusive=True)
+    edited_after = _after(records.accounts["SystemModstamp"], sync_enabled_at)
     eligible = created_after | window.imported | edited_after | window.resync_account
-    sources = window.account_changed & ~p.account_deleted & ~links.account_linked & eligible
+    sources = window.account_changed & ~records.account_deleted & ~links.account_linked & eligible
     reason = pick_labels(
         [window.resync_account, window.imported, created_after],
         [Reason.R8_MANUAL_RESYNC, Reason.R3A_IMPORTED, Reason.R2_NEW_ACCOUNT],

@@ -30,7 +30,7 @@ from ._util import choose, const_cat, same, take, take_rows
 from .cells import Cells, Rejections, concat_pos, kept, pos_frame, strings
 from .eligibility import LinkState, Window
 from .matching import DomainKeys, Matches
-from .prepare import Prepared
+from .prepare import Records
 from .reasons import RejectCode
 from .values import Converted, hubspot_to_salesforce, salesforce_to_hubspot
 
@@ -82,16 +82,16 @@ def considered_pairs(window: Window, links: LinkState, matches: Matches, r7_link
     )
 
 
-def base_values(p: Prepared, pairs: Pairs) -> pd.DataFrame:
+def base_values(records: Records, pairs: Pairs) -> pd.DataFrame:
     """The last synced value of each (pair, field): (pos, field, value). An account is in at most one pair, so
     no join is needed."""
-    na = p.n_accounts
+    na = records.n_accounts
     pair_of_account = np.full(na + 1, -1, dtype=np.int64)  # position na: "no account"
     pair_of_account[pairs.account] = np.arange(len(pairs))
-    pos = pair_of_account[np.where(p.synced_account >= 0, p.synced_account, na)]
+    pos = pair_of_account[np.where(records.synced_account >= 0, records.synced_account, na)]
     hit = pos >= 0
-    hit[hit] = pairs.company[pos[hit]] == p.synced_company[hit]
-    rows = p.synced_values[hit].assign(pos=pos[hit])
+    hit[hit] = pairs.company[pos[hit]] == records.synced_company[hit]
+    rows = records.synced_values[hit].assign(pos=pos[hit])
     return rows.sort_values("synced_at", ascending=False, na_position="last").drop_duplicates(["pos", "field"])
 
 
@@ -128,10 +128,10 @@ class _FieldValues(NamedTuple):
     has_base: np.ndarray
 
 
-def _field_values(p: Prepared, pairs: Pairs, m, base_rows: pd.DataFrame, owners: OwnerMaps) -> _FieldValues:
+def _field_values(records: Records, pairs: Pairs, m, base_rows: pd.DataFrame, owners: OwnerMaps) -> _FieldValues:
     n = len(pairs)
-    S = salesforce_to_hubspot(m, take_rows(p.accounts[m.salesforce], pairs.account), owners.owner_of_user)
-    H = hubspot_to_salesforce(m, take_rows(p.companies[m.hubspot], pairs.company), owners.user_of_owner)
+    S = salesforce_to_hubspot(m, take_rows(records.accounts[m.salesforce], pairs.account), owners.owner_of_user)
+    H = hubspot_to_salesforce(m, take_rows(records.companies[m.hubspot], pairs.company), owners.user_of_owner)
     base = strings(None, n)
     has_base = np.zeros(n, dtype=bool)
     rows = base_rows[(base_rows["field"] == m.salesforce).to_numpy()]
@@ -178,14 +178,14 @@ class PairOutcome(NamedTuple):
 
 
 def resolve_pairs(
-    p: Prepared, pairs: Pairs, maps, owners: OwnerMaps, keys: DomainKeys
+    records: Records, pairs: Pairs, maps, owners: OwnerMaps, keys: DomainKeys
 ) -> tuple[PairCells, PairOutcome]:
     """The field rules of every mapping over the pairs."""
-    base_rows = base_values(p, pairs)
+    base_rows = base_values(records, pairs)
     sf_newer = (
         (
-            p.accounts["SystemModstamp"].take(pairs.account).reset_index(drop=True)
-            >= p.companies["hs_lastmodifieddate"].take(pairs.company).reset_index(drop=True)
+            records.accounts["SystemModstamp"].take(pairs.account).reset_index(drop=True)
+            >= records.companies["hs_lastmodifieddate"].take(pairs.company).reset_index(drop=True)
         )
         .fillna(True)
         .to_numpy(dtype=bool)
@@ -194,7 +194,7 @@ def resolve_pairs(
     synced: list[tuple] = []  # per field: the values both sides will hold, if the write they need lands
     conflicts = []
     for m in maps:
-        v = _field_values(p, pairs, m, base_rows, owners)
+        v = _field_values(records, pairs, m, base_rows, owners)
         S, H = v.S, v.H
         eq, to_hs, to_sf, conflict = _directions(m.rule, S, H, v.B, sf_newer)
         conflicts.append(_conflict_rows(m, v, conflict, to_sf))
@@ -212,10 +212,12 @@ def resolve_pairs(
         agreed = choose(to_sf, H.other, S.canon)
         rec = np.flatnonzero((eq | to_hs | to_sf) & ~same(agreed, v.B.canon))
         synced.append((rec, m.salesforce, take(agreed, rec), np.where(to_sf[rec], 2, to_hs[rec]).astype(np.int8)))
-    return _pair_results(p, pairs, maps, keys, hs_cells, sf_cells, synced, [c for c in conflicts if c is not None])
+    return _pair_results(
+        records, pairs, maps, keys, hs_cells, sf_cells, synced, [c for c in conflicts if c is not None]
+    )
 
 
-def _pair_results(p, pairs, maps, keys: DomainKeys, hs_cells: Cells, sf_cells: Cells, synced, conflicts):
+def _pair_results(records, pairs, maps, keys: DomainKeys, hs_cells: Cells, sf_cells: Cells, synced, conflicts):
     """The cells of the records no target refuses, the domain following the website, the agreed values."""
     n = len(pairs)
     (hs_kept, hs_bad), (sf_kept, sf_bad) = hs_cells.frame(), sf_cells.frame()

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ._util import from_arrow, map_values
-from .prepare import Contacts, Prepared
+from .prepare import Contacts, Records
 
 
 class StageRanks(NamedTuple):
@@ -29,7 +29,7 @@ class StageRanks(NamedTuple):
     assoc_contact: np.ndarray  # per association: its HubSpot contact's position
 
 
-def stage_ranks(p: Prepared, contacts: Contacts, lifecycle_stages: tuple[str, ...]) -> StageRanks:
+def stage_ranks(records: Records, contacts: Contacts, lifecycle_stages: tuple[str, ...]) -> StageRanks:
     stages = [s for s in lifecycle_stages if s != "other"]
     rank = {s: str(i) for i, s in enumerate(stages)}
     contact = (
@@ -37,19 +37,19 @@ def stage_ranks(p: Prepared, contacts: Contacts, lifecycle_stages: tuple[str, ..
         .fillna(-1)
         .to_numpy(dtype=np.int64)
     )
-    company_stage = p.companies["lifecyclestage"].str.strip().str.lower()
+    company_stage = records.companies["lifecyclestage"].str.strip().str.lower()
     company = pd.to_numeric(map_values(company_stage, rank), errors="coerce")
     known = company.notna().to_numpy() | company_stage.isna().to_numpy()
     company_rank = company.fillna(-1).to_numpy(dtype=np.int64)
     return StageRanks(stages, contact, company_rank, known, contacts.assoc_company, contacts.assoc_contact)
 
 
-def lifecycle_advances(p: Prepared, ranks: StageRanks, syncing: np.ndarray) -> tuple[np.ndarray, pd.Series]:
+def lifecycle_advances(records: Records, ranks: StageRanks, syncing: np.ndarray) -> tuple[np.ndarray, pd.Series]:
     """(positions of the syncing companies whose stage advances, their new stage)."""
     assoc_company, assoc_contact = ranks.assoc_company, ranks.assoc_contact
     ok = (assoc_company >= 0) & (assoc_contact >= 0)
     ok[ok] = syncing[assoc_company[ok]]
-    best = np.full(p.n_companies, -1, dtype=np.int64)
+    best = np.full(records.n_companies, -1, dtype=np.int64)
     if ok.any():
         np.maximum.at(best, assoc_company[ok], ranks.contact[assoc_contact[ok]])
     advances = np.flatnonzero(syncing & ranks.company_known & (best > ranks.company))

@@ -23,7 +23,7 @@ from ._util import as_str, const_str, flags, lookup, pick_labels, shared_codes, 
 from .cells import conform_output, string_frame
 from .domains import matchable, matchable_domain, normalize_domain
 from .eligibility import AccountEligibility, LinkState, Window
-from .prepare import Contacts, Prepared
+from .prepare import Contacts, Records
 from .reasons import Reason
 
 
@@ -219,8 +219,8 @@ class Matches:
 class _PairBook:
     """The pairs made so far, the records still free on each side, and the duplicates to report."""
 
-    def __init__(self, p: Prepared, account_free: np.ndarray, company_free: np.ndarray):
-        self.p = p
+    def __init__(self, records: Records, account_free: np.ndarray, company_free: np.ndarray):
+        self.records = records
         self.account_free, self.company_free = account_free, company_free
         self.accounts: list[np.ndarray] = []
         self.companies: list[np.ndarray] = []
@@ -236,7 +236,7 @@ class _PairBook:
         self.account_free[accounts] = False
         self.company_free[companies] = False
         if len(step.dup_src):
-            account_id, company_id = self.p.accounts["Id"], self.p.companies["id"]
+            account_id, company_id = self.records.accounts["Id"], self.records.companies["id"]
             src_ids, tgt_ids = (account_id, company_id) if account_side else (company_id, account_id)
             self.duplicates.append(
                 string_frame(
@@ -250,11 +250,11 @@ class _PairBook:
             )
 
 
-def _id_candidates(p: Prepared) -> tuple[np.ndarray, np.ndarray]:
+def _id_candidates(records: Records) -> tuple[np.ndarray, np.ndarray]:
     """(accounts, companies): the pairs an external id names (salesforceaccountid, HubSpot_Company_ID__c)."""
-    by_sfid, by_hsid = p.company_sfid_account >= 0, p.account_hsid_company >= 0
-    accounts = np.r_[p.company_sfid_account[by_sfid], np.flatnonzero(by_hsid)]
-    companies = np.r_[np.flatnonzero(by_sfid), p.account_hsid_company[by_hsid]]
+    by_sfid, by_hsid = records.company_sfid_account >= 0, records.account_hsid_company >= 0
+    accounts = np.r_[records.company_sfid_account[by_sfid], np.flatnonzero(by_hsid)]
+    companies = np.r_[np.flatnonzero(by_sfid), records.account_hsid_company[by_hsid]]
     return accounts, companies
 
 
@@ -272,10 +272,10 @@ def _contact_candidates(c: Contacts, account_free: np.ndarray, company_free: np.
     return accounts, companies
 
 
-def _match_accounts(p: Prepared, contacts: Contacts, book: _PairBook, keys: DomainKeys) -> None:
+def _match_accounts(records: Records, contacts: Contacts, book: _PairBook, keys: DomainKeys) -> None:
     """Salesforce side: steps 2 (id), 3 (domain), 4 (contacts) for the free source accounts."""
-    ranks = (p.account_rank, p.company_rank, p.n_companies)
-    accounts, companies = _id_candidates(p)
+    ranks = (records.account_rank, records.company_rank, records.n_companies)
+    accounts, companies = _id_candidates(records)
     book.take(
         resolve_step(accounts, companies, book.account_free, book.company_free, *ranks), Reason.R9_LINKED_BY_ID, True
     )
@@ -288,43 +288,45 @@ def _match_accounts(p: Prepared, contacts: Contacts, book: _PairBook, keys: Doma
         book.take(step, Reason.R9_LINKED_BY_CONTACTS, True)
 
 
-def _mirror_step(p: Prepared, book: _PairBook, companies, accounts, sources, account_free, blocked, reason):
+def _mirror_step(records: Records, book: _PairBook, companies, accounts, sources, account_free, blocked, reason):
     """One HubSpot-side step: the sources matched leave; those whose key names a taken account are skipped.
     -> (sources left, accounts still free, sources skipped as duplicate candidates)."""
-    step = resolve_step(companies, accounts, sources, account_free, p.company_rank, p.account_rank, p.n_accounts)
+    step = resolve_step(
+        companies, accounts, sources, account_free, records.company_rank, records.account_rank, records.n_accounts
+    )
     book.take(step, reason, account_side=False)
-    sources = sources & ~flags(p.n_companies, step.src)
-    account_free = account_free & ~flags(p.n_accounts, step.tgt)
+    sources = sources & ~flags(records.n_companies, step.src)
+    account_free = account_free & ~flags(records.n_accounts, step.tgt)
     return sources & ~blocked, account_free, sources & blocked
 
 
-def _match_companies(p: Prepared, book: _PairBook, window: Window, links: LinkState, keys, account_creates):
+def _match_companies(records: Records, book: _PairBook, window: Window, links: LinkState, keys, account_creates):
     """HubSpot side, mirrored: id, then domain (any live account with the domain blocks the create).
     -> (candidates for R5/R6/R8, duplicate-candidate skips, companies whose account is missing)."""
     sources = window.company_changed & ~links.company_linked & book.company_free
-    account_free = ~links.account_linked & ~p.account_deleted & ~account_creates
+    account_free = ~links.account_linked & ~records.account_deleted & ~account_creates
     for matched in book.accounts:
         account_free[matched] = False
-    missing = sources & p.companies["salesforceaccountid"].notna().to_numpy() & (p.company_sfid_account < 0)
+    missing = sources & records.companies["salesforceaccountid"].notna().to_numpy() & (records.company_sfid_account < 0)
     missing &= ~window.resync_company
     sources = sources & ~missing
-    accounts, companies = _id_candidates(p)
+    accounts, companies = _id_candidates(records)
     live = accounts >= 0
-    if p.n_accounts:
-        live &= ~p.account_deleted[np.maximum(accounts, 0)]
-    has_id = flags(p.n_companies, companies[live])
+    if records.n_accounts:
+        live &= ~records.account_deleted[np.maximum(accounts, 0)]
+    has_id = flags(records.n_companies, companies[live])
     step = (companies, accounts, sources, account_free, has_id, Reason.R9_LINKED_BY_ID)
-    sources, account_free, skip_by_id = _mirror_step(p, book, *step)
-    companies, accounts = pairs_on_codes(keys.company_code, sources, keys.account_code, ~p.account_deleted)
-    has_domain = flags(p.n_companies, companies)
+    sources, account_free, skip_by_id = _mirror_step(records, book, *step)
+    companies, accounts = pairs_on_codes(keys.company_code, sources, keys.account_code, ~records.account_deleted)
+    has_domain = flags(records.n_companies, companies)
     step = (companies, accounts, sources, account_free, has_domain, Reason.R9_LINKED_BY_DOMAIN)
-    sources, account_free, skip_by_domain = _mirror_step(p, book, *step)
+    sources, account_free, skip_by_domain = _mirror_step(records, book, *step)
     duplicate_skip = skip_by_id | skip_by_domain
     if duplicate_skip.any():
         book.duplicates.append(
             string_frame(
                 system="hubspot",
-                record_id=take(p.companies["id"], np.flatnonzero(duplicate_skip)),
+                record_id=take(records.companies["id"], np.flatnonzero(duplicate_skip)),
                 matched_id=None,
                 candidate_id=None,
                 step=str(Reason.R9_DUPLICATE_CANDIDATE),
@@ -335,12 +337,17 @@ def _match_companies(p: Prepared, book: _PairBook, window: Window, links: LinkSt
 
 
 def match_records(
-    p: Prepared, contacts: Contacts, window: Window, links: LinkState, eligibility: AccountEligibility, keys: DomainKeys
+    records: Records,
+    contacts: Contacts,
+    window: Window,
+    links: LinkState,
+    eligibility: AccountEligibility,
+    keys: DomainKeys,
 ) -> Matches:
-    book = _PairBook(p, eligibility.sources.copy(), ~links.company_linked)
-    _match_accounts(p, contacts, book, keys)
+    book = _PairBook(records, eligibility.sources.copy(), ~links.company_linked)
+    _match_accounts(records, contacts, book, keys)
     account_creates = eligibility.sources & book.account_free
-    candidates, duplicate_skip, missing = _match_companies(p, book, window, links, keys, account_creates)
+    candidates, duplicate_skip, missing = _match_companies(records, book, window, links, keys, account_creates)
     return Matches(
         pair_account=np.concatenate(book.accounts).astype(np.int64) if book.accounts else np.zeros(0, np.int64),
         pair_company=np.concatenate(book.companies).astype(np.int64) if book.companies else np.zeros(0, np.int64),

@@ -43,7 +43,7 @@ from .eligibility import (
 from .fields import PairOutcome, Pairs, considered_pairs, owner_maps, resolve_pairs
 from .lifecycle import lifecycle_advances, stage_ranks, syncing_companies
 from .matching import Matches, domain_keys, match_records
-from .prepare import Prepared, conform_records, prepare
+from .prepare import Records, conform_records, prepare
 
 MODES = ("sync", "import", "resync")
 
@@ -128,7 +128,7 @@ def plan_sync(inputs: SyncInputs, ctx: PlanContext) -> Plan:
 class _Applied(NamedTuple):
     """What the stages decided, and the positions the Plan's frames are built from."""
 
-    p: Prepared
+    records: Records
     window: Window
     links: LinkState
     eligible: AccountEligibility
@@ -146,24 +146,26 @@ class _Applied(NamedTuple):
 
 def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, window: Window) -> _Applied:
     maps = ctx.settings.synced_mappings
-    p, contacts = prepare(inputs, accounts, companies)
-    links = link_state(p)
-    eligible = account_eligibility(p, window, links, ctx.sync_enabled_at)
+    records, contacts = prepare(inputs, accounts, companies)
+    links = link_state(records)
+    eligible = account_eligibility(records, window, links, ctx.sync_enabled_at)
     keys = domain_keys(accounts, companies, maps)
-    matches = match_records(p, contacts, window, links, eligible, keys)
-    criteria = creation_criteria(p, contacts, ctx.settings, inputs.hs_list_members, matches.company_candidates)
-    ranks = stage_ranks(p, contacts, inputs.lifecycle_stages)
-    r7_linked, _ = lifecycle_advances(p, ranks, links.company_paired)
+    matches = match_records(records, contacts, window, links, eligible, keys)
+    criteria = creation_criteria(records, contacts, ctx.settings, inputs.hs_list_members, matches.company_candidates)
+    ranks = stage_ranks(records, contacts, inputs.lifecycle_stages)
+    r7_linked, _ = lifecycle_advances(records, ranks, links.company_paired)
     pairs = considered_pairs(window, links, matches, r7_linked)
     owners = owner_maps(inputs.sf_users, inputs.hs_owners)
-    pair_cells, outcome = resolve_pairs(p, pairs, maps, owners, keys)
-    hs_creates = hubspot_creates(p, matches.account_creates, maps, owners, keys)
+    pair_cells, outcome = resolve_pairs(records, pairs, maps, owners, keys)
+    hs_creates = hubspot_creates(records, matches.account_creates, maps, owners, keys)
     company_creates = accounts_to_create(matches.company_candidates, criteria, window.resync_company)
-    sf_creates = salesforce_creates(p, company_creates, maps, owners, ctx.integration_user_id)
-    r7 = lifecycle_advances(p, ranks, syncing_companies(links.company_paired, matches.pair_company, sf_creates.sent))
-    hubspot_updates, salesforce_updates, written = outputs.update_frames(p, pairs, pair_cells, r7)
+    sf_creates = salesforce_creates(records, company_creates, maps, owners, ctx.integration_user_id)
+    r7 = lifecycle_advances(
+        records, ranks, syncing_companies(links.company_paired, matches.pair_company, sf_creates.sent)
+    )
+    hubspot_updates, salesforce_updates, written = outputs.update_frames(records, pairs, pair_cells, r7)
     return _Applied(
-        p=p,
+        records=records,
         window=window,
         links=links,
         eligible=eligible,
@@ -173,7 +175,7 @@ def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, wind
         outcome=outcome,
         hs_creates=hs_creates,
         sf_creates=sf_creates,
-        r7_companies=flags(p.n_companies, r7[0]),
+        r7_companies=flags(records.n_companies, r7[0]),
         hubspot_updates=hubspot_updates,
         salesforce_updates=salesforce_updates,
         written=written,
@@ -181,22 +183,24 @@ def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, wind
 
 
 def _plan_frames(a: _Applied) -> Plan:
-    p, pairs = a.p, a.pairs
+    records, pairs = a.records, a.pairs
     pair_decided = decisions.pair_decisions(pairs, a.matches, a.outcome, a.written, a.r7_companies)
-    account_part = decisions.account_decisions(p, a.window, a.links, a.eligible, pairs, pair_decided, a.hs_creates)
+    account_part = decisions.account_decisions(
+        records, a.window, a.links, a.eligible, pairs, pair_decided, a.hs_creates
+    )
     company_part = decisions.company_decisions(
-        p, a.window, a.links, a.matches, a.criteria, pairs, pair_decided, a.sf_creates, a.r7_companies
+        records, a.window, a.links, a.matches, a.criteria, pairs, pair_decided, a.sf_creates, a.r7_companies
     )
     return Plan(
         hubspot_creates=conform_output(a.hs_creates.writes, "hubspot_creates"),
         hubspot_updates=a.hubspot_updates,
         salesforce_creates=conform_output(a.sf_creates.writes, "salesforce_creates"),
         salesforce_updates=a.salesforce_updates,
-        contact_attachments=private_contact_attachments(p, a.sf_creates.sent, a.criteria.private_pairs),
-        new_links=outputs.new_links(p, a.matches),
+        contact_attachments=private_contact_attachments(records, a.sf_creates.sent, a.criteria.private_pairs),
+        new_links=outputs.new_links(records, a.matches),
         removed_links=outputs.removed_links(a.links),
         decisions=decisions.decisions_frame(account_part, company_part),
-        conflicts=outputs.conflicts(p, pairs, a.outcome),
+        conflicts=outputs.conflicts(records, pairs, a.outcome),
         duplicate_candidates=a.matches.duplicates,
-        synced_values=outputs.synced_values(p, pairs, a.outcome, a.hs_creates, a.sf_creates),
+        synced_values=outputs.synced_values(records, pairs, a.outcome, a.hs_creates, a.sf_creates),
     )

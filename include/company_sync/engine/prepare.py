@@ -40,7 +40,9 @@ class Contacts:
 
 
 @dataclass(frozen=True)
-class Prepared:
+class Records:
+    """The accounts and companies (rows in input order), their links and synced values, and the id lookups."""
+
     accounts: pd.DataFrame
     companies: pd.DataFrame
     links: pd.DataFrame  # the state store's links, one per account and per company
@@ -73,7 +75,7 @@ class Prepared:
         return take_cat(self.companies["id"], pos, self.company_categories)
 
 
-def prepare(inputs, accounts: pd.DataFrame, companies: pd.DataFrame) -> tuple[Prepared, Contacts]:
+def prepare(inputs, accounts: pd.DataFrame, companies: pd.DataFrame) -> tuple[Records, Contacts]:
     """(the records and their lookups, the contact side: only the rules read it, R9 step 4, R5/R6, R7)."""
     links = schemas.conform(inputs.links, "links").drop_duplicates("account_id").drop_duplicates("company_id")
     sf_contacts = schemas.conform(inputs.sf_contacts, "sf_contacts")
@@ -103,7 +105,7 @@ def prepare(inputs, accounts: pd.DataFrame, companies: pd.DataFrame) -> tuple[Pr
         assoc_contact=lookup(hs_contacts["id"], associations["contact_id"]),
         sf_contact_account=sf_contact_account,
     )
-    prepared = Prepared(
+    records = Records(
         accounts=accounts,
         companies=companies,
         links=links,
@@ -120,4 +122,4 @@ def prepare(inputs, accounts: pd.DataFrame, companies: pd.DataFrame) -> tuple[Pr
         account_categories=pd.Index(account_id) if accounts_distinct else None,
         company_categories=pd.Index(company_id) if companies_distinct else None,
     )
-    return prepared, contacts
+    return records, contacts
