@@ -22,21 +22,35 @@ HS_NUMBERS = [None, "1200000", "5.0", "7"]
 @st.composite
 def universes(draw):
     na, nc = draw(st.integers(0, 5)), draw(st.integers(0, 5))
-    accounts = [account(f"001{i}", Name=draw(st.sampled_from(NAMES)) or f"A{i}",
-                        Website=draw(st.sampled_from(DOMAINS)), Industry=draw(st.sampled_from(INDUSTRIES)),
-                        AnnualRevenue=draw(st.sampled_from(NUMBERS)), Phone=draw(st.sampled_from(["1", "2", None])),
-                        CreatedDate=draw(st.sampled_from([BEFORE, AFTER])),
-                        SystemModstamp=draw(st.sampled_from([BEFORE, AFTER])),
-                        IsDeleted=draw(st.booleans()) and draw(st.booleans()),
-                        changed=draw(st.booleans()))
-                for i in range(na)]
-    companies = [company(f"{i + 1}", name=draw(st.sampled_from(NAMES)), domain=draw(st.sampled_from(DOMAINS)),
-                         industry=draw(st.sampled_from(HS_INDUSTRIES)),
-                         annualrevenue=draw(st.sampled_from(HS_NUMBERS)), phone=draw(st.sampled_from(["1", "3", None])),
-                         hs_object_source=draw(st.sampled_from(["CONTACTS", "CRM_UI"])),
-                         lifecyclestage=draw(st.sampled_from([None, "lead", "customer"])),
-                         changed=draw(st.booleans()))
-                 for i in range(nc)]
+    accounts = [
+        account(
+            f"001{i}",
+            Name=draw(st.sampled_from(NAMES)) or f"A{i}",
+            Website=draw(st.sampled_from(DOMAINS)),
+            Industry=draw(st.sampled_from(INDUSTRIES)),
+            AnnualRevenue=draw(st.sampled_from(NUMBERS)),
+            Phone=draw(st.sampled_from(["1", "2", None])),
+            CreatedDate=draw(st.sampled_from([BEFORE, AFTER])),
+            SystemModstamp=draw(st.sampled_from([BEFORE, AFTER])),
+            IsDeleted=draw(st.booleans()) and draw(st.booleans()),
+            changed=draw(st.booleans()),
+        )
+        for i in range(na)
+    ]
+    companies = [
+        company(
+            f"{i + 1}",
+            name=draw(st.sampled_from(NAMES)),
+            domain=draw(st.sampled_from(DOMAINS)),
+            industry=draw(st.sampled_from(HS_INDUSTRIES)),
+            annualrevenue=draw(st.sampled_from(HS_NUMBERS)),
+            phone=draw(st.sampled_from(["1", "3", None])),
+            hs_object_source=draw(st.sampled_from(["CONTACTS", "CRM_UI"])),
+            lifecyclestage=draw(st.sampled_from([None, "lead", "customer"])),
+            changed=draw(st.booleans()),
+        )
+        for i in range(nc)
+    ]
     links = []
     if na and nc:
         for a, c in draw(st.lists(st.tuples(st.integers(0, na - 1), st.integers(0, nc - 1)), max_size=2)):
@@ -49,9 +63,15 @@ def universes(draw):
     hc, assoc, sc = [], [], []
     for k in range(draw(st.integers(0, 4))):
         kind = draw(st.sampled_from(["plain", "lead", "private"]))
-        hc.append(dict(id=f"h{k}", email=f"p{k}@x.example", lifecyclestage=draw(st.sampled_from(["lead", "customer"])),
-                       salesforceleadid="00Q" if kind == "lead" else None,
-                       salesforcecontactid=f"003{k}" if kind == "private" else None))
+        hc.append(
+            dict(
+                id=f"h{k}",
+                email=f"p{k}@x.example",
+                lifecyclestage=draw(st.sampled_from(["lead", "customer"])),
+                salesforceleadid="00Q" if kind == "lead" else None,
+                salesforcecontactid=f"003{k}" if kind == "private" else None,
+            )
+        )
         if kind == "private":
             sc.append(dict(Id=f"003{k}", AccountId=None, Email=f"p{k}@x.example"))
         if nc:
@@ -83,7 +103,8 @@ def test_one_write_per_target_cell_and_record(inp):
         assert not frame.duplicated(["record_id", "field"]).any(), name
     # a record is either created or updated, never both, on each side
     assert not set(plan.hubspot_creates["record_id"]) & set(plan.salesforce_updates["record_id"]) - set(
-        plan.salesforce_updates["record_id"])
+        plan.salesforce_updates["record_id"]
+    )
     assert not plan.new_links["account_id"].duplicated().any() and not plan.new_links["company_id"].duplicated().any()
     assert not set(plan.new_links["account_id"]) & set(plan.hubspot_creates["record_id"])
     assert not set(plan.new_links["company_id"]) & set(plan.salesforce_creates["record_id"])
@@ -94,8 +115,9 @@ def test_one_write_per_target_cell_and_record(inp):
 def test_every_input_record_gets_exactly_one_decision(inp):
     plan = plan_sync(inp, ctx())
     d = plan.decisions
-    expected = sorted([("salesforce", i) for i in inp.sf_accounts["Id"]] + [("hubspot", i)
-                                                                           for i in inp.hs_companies["id"]])
+    expected = sorted(
+        [("salesforce", i) for i in inp.sf_accounts["Id"]] + [("hubspot", i) for i in inp.hs_companies["id"]]
+    )
     assert sorted(zip(d["system"], d["record_id"], strict=True)) == expected
     assert d["action"].isin(["created", "updated", "linked", "unchanged", "skipped", "rejected"]).all()
     assert d["reason"].notna().all() and (d["reason"] != "None").all()
@@ -115,10 +137,22 @@ def test_shuffling_rows_does_not_change_the_plan(inp, rnd):
         rnd.shuffle(idx)
         return df.iloc[idx].reset_index(drop=True)
 
-    shuffled = replace(inp, sf_accounts=shuffle(inp.sf_accounts), hs_companies=shuffle(inp.hs_companies),
-                       hs_contacts=shuffle(inp.hs_contacts), hs_associations=shuffle(inp.hs_associations),
-                       links=shuffle(inp.links))
+    shuffled = replace(
+        inp,
+        sf_accounts=shuffle(inp.sf_accounts),
+        hs_companies=shuffle(inp.hs_companies),
+        hs_contacts=shuffle(inp.hs_contacts),
+        hs_associations=shuffle(inp.hs_associations),
+        links=shuffle(inp.links),
+    )
     a, b = plan_sync(inp, ctx()), plan_sync(shuffled, ctx())
-    for name in (*a.WRITE_FRAMES, "decisions", "new_links", "synced_values", "contact_attachments",
-                 "duplicate_candidates", "conflicts"):
+    for name in (
+        *a.WRITE_FRAMES,
+        "decisions",
+        "new_links",
+        "synced_values",
+        "contact_attachments",
+        "duplicate_candidates",
+        "conflicts",
+    ):
         pd.testing.assert_frame_equal(_sorted(getattr(a, name)), _sorted(getattr(b, name)), obj=name)

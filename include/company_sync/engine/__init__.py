@@ -37,8 +37,8 @@ Loader contract
   leave it (a deleted account never deletes its company).
 - ``synced_values``: upsert into the state store after the writes succeed (per pair and field).
 
-Adopted choices (see also ``plan.py``)
--------------------------------------
+Adopted choices (each in the stage module named by its rule; ``plan.py`` lists them in order)
+------------------------------------------------------------------------------------------
 - Domains: punycode for IDNs; free-mail and dot-less domains never match.
 - R9 on the Salesforce side: id, domain, contacts; a company takes one account (oldest account wins; the others
   go on to the next step or create their own company, and are reported). R9 on the HubSpot side: id, domain;

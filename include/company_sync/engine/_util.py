@@ -67,16 +67,31 @@ def cat_from_codes(codes: np.ndarray, categories, verified: bool = False) -> pd.
     return pd.Series(pd.Categorical.from_codes(np.asarray(codes), dtype=_categorical_dtype(cats, verified)))
 
 
+FASTPATH_MIN_CATEGORIES = 10_000
+
+
 def _categorical_dtype(cats: pd.Index, verified: bool = False) -> pd.CategoricalDtype:
     """pandas checks that categories are unique through a hash table of Python strings that it then keeps (90 MB
     for a million ids); the check is done in arrow here instead, and the dtype built without repeating it."""
-    if len(cats) < 10_000 or not hasattr(pd.CategoricalDtype, "_from_fastpath"):
+    if len(cats) < FASTPATH_MIN_CATEGORIES:
         return pd.CategoricalDtype(cats)
     if not verified:
         arr = _arrow(pd.Series(cats.array))
         if arr.null_count or pc.count_distinct(arr).as_py() != len(arr):
             raise ValueError("Categorical categories must be unique and not null")
-    return pd.CategoricalDtype._from_fastpath(cats, False)
+    return unchecked_categorical_dtype(cats)
+
+
+def unchecked_categorical_dtype(cats: pd.Index) -> pd.CategoricalDtype:
+    """A dtype over categories already known to be unique, without pandas' uniqueness check.
+
+    The one use of a private pandas API in the engine (``CategoricalDtype._from_fastpath``, pandas 2.x-3.x);
+    ``tests/unit/test_engine_util.py`` fails when it disappears, so that the engine does not fall back
+    to the public constructor unnoticed (correct, but it keeps a 90 MB hash table per million ids)."""
+    fastpath = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    if fastpath is None:
+        return pd.CategoricalDtype(cats)
+    return fastpath(cats, False)
 
 
 def to_cat(s: pd.Series) -> pd.Series:
@@ -228,3 +243,31 @@ def first_per_group(groups: np.ndarray, order_key: np.ndarray) -> np.ndarray:
     mask = np.zeros(len(groups), dtype=bool)
     mask[order[first]] = True
     return mask
+
+
+def pick_labels(conds: list[np.ndarray], labels: list, default, n: int | None = None) -> np.ndarray:
+    """``np.select`` for labels (enum strings), as an object array of references to them: numpy's own select
+    would build a new string per row (70 MB for a million rows)."""
+    table = np.empty(len(labels) + 1, dtype=object)
+    table[:] = [*labels, default]
+    if not conds:
+        return table[np.full(n, len(labels), dtype=np.int8)]
+    return table[np.select(conds, np.arange(len(labels)), len(labels))]
+
+
+def stack_positions(*parts) -> np.ndarray:
+    """Concatenated int32 positions, filled in place; an int ``-k`` stands for ``k`` NA (-1) positions."""
+    out = np.empty(sum(-p if isinstance(p, int) else len(p) for p in parts), dtype=np.int32)
+    at = 0
+    for p in parts:
+        k = -p if isinstance(p, int) else len(p)
+        out[at : at + k] = -1 if isinstance(p, int) else p
+        at += k
+    return out
+
+
+def flags(n: int, positions: np.ndarray) -> np.ndarray:
+    """A boolean array of length ``n``, True at ``positions``."""
+    out = np.zeros(n, dtype=bool)
+    out[positions] = True
+    return out

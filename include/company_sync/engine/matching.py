@@ -1,7 +1,15 @@
-"""R9 matching: candidate pairs per step, the oldest target wins, a target takes at most one source.
+"""R9 matching (deduplication): candidate pairs per step, the oldest target wins, a target takes one source.
+
+Salesforce side (``match_records``): each unlinked changed account eligible under R2/R3a/R3b/R8 is matched to
+a free company by id (step 2: ``salesforceaccountid`` / ``HubSpot_Company_ID__c``), then by domain (step 3,
+the normalised domain: ``domain_keys``), then by shared contacts (step 4, email); a company takes one account
+(the oldest wins, the others go on to the next step or create their own company, and are reported). The rest
+create companies. HubSpot side, mirrored: id, then domain; a company whose id/domain names an account that
+exists but is taken is *not* created (``R9_duplicate_candidate``); the rest go on to R5/R6/R8
+(``criteria.py``). Duplicates are reported in ``duplicate_candidates``, never merged.
 
 Works on integer positions (rows of the prepared frames), never on string joins, so that 1M x 1M matches in
-well under a second per step.
+well under a second per step. ``counterpart_keys`` tells an incremental run which records to fetch.
 """
 
 from __future__ import annotations
@@ -11,11 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._util import as_str, lookup, shared_codes
-from .domains import matchable_domain
+from ._util import as_str, const_str, flags, lookup, pick_labels, shared_codes, take
+from .cells import conform_output, string_frame
+from .domains import matchable, matchable_domain, normalize_domain
+from .eligibility import AccountEligibility, LinkState, Window
+from .prepare import Contacts, Records
+from .reasons import Reason
 
 
-@dataclass
+@dataclass(frozen=True)
 class StepResult:
     src: np.ndarray  # winning source positions
     tgt: np.ndarray  # their target positions
@@ -82,14 +94,12 @@ def _resolve_round(
     cs, ct = cs[order], ct[order]
     first = np.r_[True, cs[1:] != cs[:-1]] if len(cs) else np.zeros(0, dtype=bool)
     bs, bt = cs[first], ct[first]
-    best_of = {}
     o_s, o_t = cs[~first], ct[~first]
     order2 = np.lexsort((src_rank[bs], bt))
     bs2, bt2 = bs[order2], bt[order2]
     firstt = np.r_[True, bt2[1:] != bt2[:-1]] if len(bt2) else np.zeros(0, dtype=bool)
     win_s, win_t = bs2[firstt], bt2[firstt]
     lose_s, lose_t = bs2[~firstt], bt2[~firstt]
-    del best_of
     got = np.full(len(src_free), -1, dtype=np.int64)
     got[win_s] = win_t
     return StepResult(
@@ -166,3 +176,187 @@ def counterpart_keys(
         return pd.Series(np.sort(s.unique().astype(object)), dtype="str")
 
     return _final(want_a, a_id), _final(want_c, c_id)
+
+
+@dataclass(frozen=True)
+class DomainKeys:
+    account_url: pd.Series | None  # the accounts' url field, normalised (None: no url mapping)
+    company_domain: pd.Series  # the companies' domain, normalised
+    account_code: np.ndarray  # R9 step 3 key: equal matchable domains, equal codes (-1: none)
+    company_code: np.ndarray
+
+
+def domain_keys(accounts: pd.DataFrame, companies: pd.DataFrame, maps) -> DomainKeys:
+    """Each domain column normalised once; a company's website gives its key only where its domain gives none."""
+    account_web = normalize_domain(accounts["Website"]) if "Website" in accounts else const_str(None, len(accounts))
+    company_domain = normalize_domain(companies["domain"])
+    company_match = matchable(company_domain)
+    no_domain = np.flatnonzero(company_match.isna().to_numpy())
+    if len(no_domain):
+        company_match = company_match.copy()
+        company_match.iloc[no_domain] = matchable(normalize_domain(companies["website"].take(no_domain))).to_numpy()
+    url_field = next((m.salesforce for m in maps if m.kind == "url"), None)
+    if url_field is None:
+        account_url = None
+    else:
+        account_url = account_web if url_field == "Website" else normalize_domain(accounts[url_field])
+    account_code, company_code = shared_codes(matchable(account_web), company_match)
+    return DomainKeys(account_url, company_domain, account_code, company_code)
+
+
+@dataclass(frozen=True)
+class Matches:
+    pair_account: np.ndarray  # the new pairs (account position, company position, R9 reason), step by step
+    pair_company: np.ndarray
+    pair_reason: np.ndarray
+    account_creates: np.ndarray  # source accounts left unmatched: each creates a company
+    company_candidates: np.ndarray  # changed unlinked companies left unmatched: R5/R6/R8 decide
+    company_duplicate_skip: np.ndarray  # id/domain names an account that is taken: not created, reported
+    company_missing: np.ndarray  # salesforceaccountid names an account not among the inputs
+    duplicates: pd.DataFrame  # schemas.OUTPUTS["duplicate_candidates"]
+
+
+class _PairBook:
+    """The pairs made so far, the records still free on each side, and the duplicates to report."""
+
+    def __init__(self, records: Records, account_free: np.ndarray, company_free: np.ndarray):
+        self.records = records
+        self.account_free, self.company_free = account_free, company_free
+        self.accounts: list[np.ndarray] = []
+        self.companies: list[np.ndarray] = []
+        self.reasons: list[np.ndarray] = []
+        self.duplicates: list[pd.DataFrame] = []
+
+    def take(self, step: StepResult, reason: Reason, account_side: bool) -> None:
+        """Record a step's winners (``account_side``: the sources are accounts) and its duplicate candidates."""
+        accounts, companies = (step.src, step.tgt) if account_side else (step.tgt, step.src)
+        self.accounts.append(accounts)
+        self.companies.append(companies)
+        self.reasons.append(pick_labels([], [], reason, len(accounts)))
+        self.account_free[accounts] = False
+        self.company_free[companies] = False
+        if len(step.dup_src):
+            account_id, company_id = self.records.accounts["Id"], self.records.companies["id"]
+            src_ids, tgt_ids = (account_id, company_id) if account_side else (company_id, account_id)
+            self.duplicates.append(
+                string_frame(
+                    system="salesforce" if account_side else "hubspot",
+                    record_id=take(src_ids, step.dup_src),
+                    matched_id=take(tgt_ids, step.dup_matched),  # -1: none
+                    candidate_id=take(tgt_ids, step.dup_cand),
+                    step=str(reason),
+                    kind=step.dup_kind,
+                )
+            )
+
+
+def _id_candidates(records: Records) -> tuple[np.ndarray, np.ndarray]:
+    """(accounts, companies): the pairs an external id names (salesforceaccountid, HubSpot_Company_ID__c)."""
+    by_sfid, by_hsid = records.company_sfid_account >= 0, records.account_hsid_company >= 0
+    accounts = np.r_[records.company_sfid_account[by_sfid], np.flatnonzero(by_hsid)]
+    companies = np.r_[np.flatnonzero(by_sfid), records.account_hsid_company[by_hsid]]
+    return accounts, companies
+
+
+def _contact_candidates(c: Contacts, account_free: np.ndarray, company_free: np.ndarray):
+    """(accounts, companies) sharing a contact by email (R9 step 4), among the free records."""
+    assoc_email = take(c.hs_contacts["email"].str.strip().str.lower(), c.assoc_contact)
+    sf_code, hs_code = shared_codes(c.sf_contacts["Email"].str.strip().str.lower(), assoc_email)
+    sf_ok = c.sf_contact_account >= 0
+    sf_ok[sf_ok] = account_free[c.sf_contact_account[sf_ok]]
+    hs_ok = c.assoc_company >= 0
+    hs_ok[hs_ok] = company_free[c.assoc_company[hs_ok]]
+    sf_rows, hs_rows = pairs_on_codes(sf_code, sf_ok, hs_code, hs_ok)
+    accounts = c.sf_contact_account[sf_rows] if len(sf_rows) else sf_rows
+    companies = c.assoc_company[hs_rows] if len(hs_rows) else hs_rows
+    return accounts, companies
+
+
+def _match_accounts(records: Records, contacts: Contacts, book: _PairBook, keys: DomainKeys) -> None:
+    """Salesforce side: steps 2 (id), 3 (domain), 4 (contacts) for the free source accounts."""
+    ranks = (records.account_rank, records.company_rank, records.n_companies)
+    accounts, companies = _id_candidates(records)
+    book.take(
+        resolve_step(accounts, companies, book.account_free, book.company_free, *ranks), Reason.R9_LINKED_BY_ID, True
+    )
+    accounts, companies = pairs_on_codes(keys.account_code, book.account_free, keys.company_code, book.company_free)
+    step = resolve_step(accounts, companies, book.account_free, book.company_free, *ranks)
+    book.take(step, Reason.R9_LINKED_BY_DOMAIN, True)
+    if book.account_free.any():
+        accounts, companies = _contact_candidates(contacts, book.account_free, book.company_free)
+        step = resolve_step(accounts, companies, book.account_free, book.company_free, *ranks)
+        book.take(step, Reason.R9_LINKED_BY_CONTACTS, True)
+
+
+def _mirror_step(records: Records, book: _PairBook, companies, accounts, sources, account_free, blocked, reason):
+    """One HubSpot-side step: the sources matched leave; those whose key names a taken account are skipped.
+    -> (sources left, accounts still free, sources skipped as duplicate candidates)."""
+    step = resolve_step(
+        companies, accounts, sources, account_free, records.company_rank, records.account_rank, records.n_accounts
+    )
+    book.take(step, reason, account_side=False)
+    sources = sources & ~flags(records.n_companies, step.src)
+    account_free = account_free & ~flags(records.n_accounts, step.tgt)
+    return sources & ~blocked, account_free, sources & blocked
+
+
+def _match_companies(records: Records, book: _PairBook, window: Window, links: LinkState, keys, account_creates):
+    """HubSpot side, mirrored: id, then domain (any live account with the domain blocks the create).
+    -> (candidates for R5/R6/R8, duplicate-candidate skips, companies whose account is missing)."""
+    sources = window.company_changed & ~links.company_linked & book.company_free
+    account_free = ~links.account_linked & ~records.account_deleted & ~account_creates
+    for matched in book.accounts:
+        account_free[matched] = False
+    missing = sources & records.companies["salesforceaccountid"].notna().to_numpy() & (records.company_sfid_account < 0)
+    missing &= ~window.resync_company
+    sources = sources & ~missing
+    accounts, companies = _id_candidates(records)
+    live = accounts >= 0
+    if records.n_accounts:
+        live &= ~records.account_deleted[np.maximum(accounts, 0)]
+    has_id = flags(records.n_companies, companies[live])
+    step = (companies, accounts, sources, account_free, has_id, Reason.R9_LINKED_BY_ID)
+    sources, account_free, skip_by_id = _mirror_step(records, book, *step)
+    companies, accounts = pairs_on_codes(keys.company_code, sources, keys.account_code, ~records.account_deleted)
+    has_domain = flags(records.n_companies, companies)
+    step = (companies, accounts, sources, account_free, has_domain, Reason.R9_LINKED_BY_DOMAIN)
+    sources, account_free, skip_by_domain = _mirror_step(records, book, *step)
+    duplicate_skip = skip_by_id | skip_by_domain
+    if duplicate_skip.any():
+        book.duplicates.append(
+            string_frame(
+                system="hubspot",
+                record_id=take(records.companies["id"], np.flatnonzero(duplicate_skip)),
+                matched_id=None,
+                candidate_id=None,
+                step=str(Reason.R9_DUPLICATE_CANDIDATE),
+                kind="target_taken",
+            )
+        )
+    return sources, duplicate_skip, missing
+
+
+def match_records(
+    records: Records,
+    contacts: Contacts,
+    window: Window,
+    links: LinkState,
+    eligibility: AccountEligibility,
+    keys: DomainKeys,
+) -> Matches:
+    book = _PairBook(records, eligibility.sources.copy(), ~links.company_linked)
+    _match_accounts(records, contacts, book, keys)
+    account_creates = eligibility.sources & book.account_free
+    candidates, duplicate_skip, missing = _match_companies(records, book, window, links, keys, account_creates)
+    return Matches(
+        pair_account=np.concatenate(book.accounts).astype(np.int64) if book.accounts else np.zeros(0, np.int64),
+        pair_company=np.concatenate(book.companies).astype(np.int64) if book.companies else np.zeros(0, np.int64),
+        pair_reason=np.concatenate(book.reasons) if book.reasons else np.zeros(0, dtype=object),
+        account_creates=account_creates,
+        company_candidates=candidates,
+        company_duplicate_skip=duplicate_skip,
+        company_missing=missing,
+        duplicates=conform_output(
+            pd.concat(book.duplicates, ignore_index=True) if book.duplicates else None, "duplicate_candidates"
+        ),
+    )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+import pandas as pd
+
 
 class Action(StrEnum):
     CREATED = "created"  # the record is the source of a create in the other system
@@ -55,9 +57,17 @@ class RejectCode(StrEnum):
     REQUIRED_FIELD_MISSING = "REQUIRED_FIELD_MISSING"  # new account without Name
 
 
-def rejected(code: RejectCode | str) -> str:
-    """The decision reason for a rejection: ``rejected_<CODE>``."""
-    return f"rejected_{code}"
+REJECTED_PREFIX = "rejected_"
+
+
+def rejected(code: RejectCode | str | pd.Series) -> str | pd.Series:
+    """The decision reason for a rejection: ``rejected_<CODE>`` (of one code, or of a ``str`` Series of codes)."""
+    return REJECTED_PREFIX + code if isinstance(code, pd.Series) else f"{REJECTED_PREFIX}{code}"
+
+
+def rule_of(reason) -> str:
+    """The rule a decision reason cites (a rejection cites the field rules)."""
+    return "field_rules" if str(reason).startswith(REJECTED_PREFIX) else RULE_OF_REASON.get(reason, "field_rules")
 
 
 RULE_OF_REASON: dict[str, str] = {
