@@ -14,7 +14,7 @@ Every method expects the caller to hold `state.guard`.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, insort
 from collections.abc import Callable
 from typing import Any
 
@@ -59,10 +59,12 @@ class Store:
     # --- indexes ---------------------------------------------------------------------------------------
     def rebuild(self) -> None:
         self.order: dict[str, list[int]] = {}
+        self.archived_order: dict[str, list[int]] = {}  # archived ids only: `?archived=true` pages
         self.unique: dict[str, dict[str, dict[str, str]]] = {}
         self.domains: dict[str, set[str]] = {}
         for object_type, records in self.data["objects"].items():
             self.order[object_type] = sorted(int(i) for i in records)
+            self.archived_order[object_type] = sorted(int(i) for i, r in records.items() if r["archived"])
             self.unique[object_type] = {}
             for name in self.unique_properties(object_type):
                 self.reindex_unique(object_type, name)
@@ -124,8 +126,8 @@ class Store:
         record_id = self.unique[object_type].get(id_property, {}).get(self.unique_key(id_property, str(value)))
         return self.get(object_type, record_id) if record_id else None
 
-    def page_ids(self, object_type: str, after: int | None) -> list[int]:
-        order = self.order[object_type]
+    def page_ids(self, object_type: str, after: int | None, archived: bool = False) -> list[int]:
+        order = self.archived_order[object_type] if archived else self.order[object_type]
         return order[bisect_left(order, after) :] if after else order
 
     def conflicts(self, object_type: str, values: dict[str, str], record_id: str | None) -> list[tuple[str, str, str]]:
@@ -202,6 +204,8 @@ class Store:
         if not record["archived"]:
             self.search_index.remove(object_type, record)
         self.touch("objects", object_type, record["id"])
+        if not record["archived"]:
+            insort(self.archived_order[object_type], int(record["id"]))
         record["archived"] = True
         record["archivedAt"] = stamp
         record["updatedAt"] = stamp
