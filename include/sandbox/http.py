@@ -13,6 +13,7 @@ import pickle
 import ssl
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -88,40 +89,144 @@ class Fault:
         )
 
 
-class PersistentState:
-    """An API's state: a dict guarded by one lock, snapshotted to `path` (pickle, written atomically).
+_SNAPSHOT = "sandbox-state-v2"
 
-    Writes mark the state dirty; a background thread flushes at most every `flush_interval` seconds and
-    `close()` flushes on shutdown, so a burst of writes costs one snapshot, not one per request.
+
+class _EditLock:
+    """`PersistentState.lock`: the state's lock for code outside the API that edits `data` in place. On
+    release the state is marked edited (the API rebuilds its indexes before its next request) and due
+    for a full snapshot, since nobody said what changed."""
+
+    def __init__(self, state: PersistentState):
+        self._state = state
+
+    def __enter__(self) -> _EditLock:
+        self._state.guard.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._state.edited = True
+        self._state.mark_dirty()
+        self._state.guard.release()
+
+
+JOURNAL_MIN_COMPACT = 64 << 20  # bytes of journal before a full snapshot replaces it
+
+
+class PersistentState:
+    """An API's state: a dict guarded by one lock, persisted in `path` plus a journal next to it.
+
+    Writers say what they changed: `touch(*path)` names one entry of `data` (e.g. `("objects",
+    "companies", "123")`); the next flush appends those entries' current values to the journal
+    (`<stem>.journal`), which costs what changed, not the whole state. `mark_dirty()` (anything else
+    changed, or nobody said what) makes the next flush a full snapshot: pickled to a temporary file and
+    renamed over `path`, after which the journal starts again; so does a journal grown past the
+    snapshot's size. A background thread flushes at most every `flush_interval` seconds and `close()`
+    flushes on shutdown. Loading replays the journal written since the snapshot it belongs to.
     """
 
     def __init__(self, path: Path, flush_interval: float = 0.5):
         self.path = path
-        self.lock = threading.RLock()
+        self.journal_path = path.with_suffix(".journal")
+        self.guard = threading.RLock()  # what the API itself holds while it reads or writes `data`
+        self.lock = _EditLock(self)  # for code outside the API that edits `data` directly (tests)
+        self.edited = False  # `data` was edited under `lock`: derived indexes must be rebuilt
         self.data: dict[str, Any] = {}
-        self._dirty = False
-        self._file_lock = threading.Lock()  # one snapshot written at a time (the flusher and close() may race)
+        self._dirty = False  # a full snapshot is due
+        self._touched: dict[tuple[str, ...], None] = {}  # entries changed since the last flush, in order
+        self._token = uuid.uuid4().hex  # which snapshot the journal continues
+        self._snapshot_bytes = 0
+        self._file_lock = threading.Lock()  # one writer of the files at a time (the flusher and close() may race)
         self._stop = threading.Event()
         self._interval = flush_interval
         if path.exists():
-            with path.open("rb") as fh:
-                self.data = pickle.load(fh)
+            self._load()
         self._thread = threading.Thread(target=self._flush_loop, name=f"flush-{path.stem}", daemon=True)
         self._thread.start()
 
+    def _load(self) -> None:
+        with self.path.open("rb") as fh:
+            loaded = pickle.load(fh)
+        self._snapshot_bytes = self.path.stat().st_size
+        if isinstance(loaded, tuple) and len(loaded) == 3 and loaded[0] == _SNAPSHOT:
+            _, self._token, self.data = loaded
+        else:  # a snapshot from before the journal: the data itself
+            self.data = loaded
+            self._dirty = True
+            return
+        if not self.journal_path.exists():
+            return
+        replayed = 0
+        with self.journal_path.open("rb") as fh:
+            while True:
+                try:
+                    token, entries = pickle.load(fh)
+                except EOFError:
+                    break
+                except (pickle.UnpicklingError, ValueError, TypeError):  # a frame cut short by a crash
+                    log.warning("%s: journal ends with an unreadable frame; replayed %d", self.journal_path, replayed)
+                    break
+                if token != self._token:
+                    continue
+                for entry_path, present, value in entries:
+                    self._apply(entry_path, present, value)
+                replayed += 1
+        if replayed:
+            self._dirty = True  # fold the journal into the next snapshot
+
+    def _apply(self, entry_path: tuple[str, ...], present: bool, value: Any) -> None:
+        node = self.data
+        for key in entry_path[:-1]:
+            node = node.setdefault(key, {})
+        if present:
+            node[entry_path[-1]] = value
+        else:
+            node.pop(entry_path[-1], None)
+
+    def _resolve(self, entry_path: tuple[str, ...]) -> tuple[tuple[str, ...], bool, Any]:
+        node: Any = self.data
+        for key in entry_path:
+            if not isinstance(node, dict) or key not in node:
+                return entry_path, False, None
+            node = node[key]
+        return entry_path, True, node
+
     def mark_dirty(self) -> None:
+        """Something changed that was not `touch`ed: the next flush writes a full snapshot."""
         self._dirty = True
 
+    def touch(self, *entry_path: str) -> None:
+        """`data[p0][p1]...` changed (or was removed); callers hold `guard`."""
+        self._touched[entry_path] = None
+
     def flush(self) -> None:
-        with self.lock:
-            if not self._dirty:
-                return
-            blob = pickle.dumps(self.data, protocol=pickle.HIGHEST_PROTOCOL)
-            self._dirty = False
         with self._file_lock:
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_bytes(blob)
-            tmp.replace(self.path)
+            with self.guard:
+                if self._dirty:
+                    self._token = uuid.uuid4().hex
+                    blob = pickle.dumps((_SNAPSHOT, self._token, self.data), protocol=pickle.HIGHEST_PROTOCOL)
+                    self._dirty = False
+                    self._touched.clear()
+                    full = True
+                elif self._touched:
+                    entries = [self._resolve(p) for p in self._touched]
+                    blob = pickle.dumps((self._token, entries), protocol=pickle.HIGHEST_PROTOCOL)
+                    self._touched.clear()
+                    full = False
+                else:
+                    return
+            if full:
+                tmp = self.path.with_suffix(".tmp")
+                tmp.write_bytes(blob)
+                tmp.replace(self.path)
+                self._snapshot_bytes = len(blob)
+                self.journal_path.unlink(missing_ok=True)  # a leftover (crash here) has the old token: ignored
+                return
+            with self.journal_path.open("ab") as fh:
+                fh.write(blob)
+                size = fh.tell()
+            if size > max(JOURNAL_MIN_COMPACT, self._snapshot_bytes):
+                self._dirty = True
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(self._interval):

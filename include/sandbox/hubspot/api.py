@@ -60,9 +60,11 @@ class HubSpotApi(SandboxApi):
         if options:
             raise TypeError(f"unknown HubSpotApi options: {sorted(options)}")
         self.list_cache: dict[str, dict[bool, list[str]]] = {}
-        with self.state.lock:
-            self.store = Store(self.state.data)
-            self.state.mark_dirty()
+        with self.state.guard:
+            new = not self.state.data
+            self.store = Store(self.state.data, self.state.touch)
+            if new:
+                self.state.mark_dirty()
         self.routes = self._routes()
 
     # --- routing ---------------------------------------------------------------------------------------
@@ -132,18 +134,23 @@ class HubSpotApi(SandboxApi):
         token = request.bearer_token
         if token != HUBSPOT_TOKEN:
             raise ApiError(401, self._auth_body())
-        is_search = request.method == "POST" and request.path.rstrip("/").endswith("/search") \
+        is_search = (
+            request.method == "POST"
+            and request.path.rstrip("/").endswith("/search")
             and request.path.startswith("/crm/v3/objects/")
+        )
         headers, refused = self.limiter.check(token, is_search)
         if refused is not None:
             policy, retry_after = refused
             raise ApiError(429, rate_limit_body(policy), {**headers, "Retry-After": str(int(retry_after))})
         handler, params = self._match(request)
         try:
-            with self.state.lock:
+            with self.state.guard:  # writes tell the state what they changed (Store, lists); see PersistentState
+                if self.state.edited:  # edited from outside the API: the indexes may be stale
+                    self.store.rebuild()
+                    self.list_cache.clear()
+                    self.state.edited = False
                 response = handler(self, request, *params.values())
-                if request.method != "GET":
-                    self.state.mark_dirty()
         except ApiError as exc:
             exc.response.headers.update(headers)
             raise
@@ -152,9 +159,11 @@ class HubSpotApi(SandboxApi):
 
     @staticmethod
     def _auth_body() -> dict[str, Any]:
-        return error_body("INVALID_AUTHENTICATION",
-                          "Authentication credentials not found. This API supports OAuth 2.0 authentication and "
-                          "you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview")
+        return error_body(
+            "INVALID_AUTHENTICATION",
+            "Authentication credentials not found. This API supports OAuth 2.0 authentication and "
+            "you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+        )
 
     def fault_body(self, status: int) -> Any:
         if status == 429:
@@ -168,17 +177,19 @@ class HubSpotApi(SandboxApi):
         if status == 409:
             return error_body("CONFLICT", "Conflict (injected by the sandbox)")
         if status >= 500:
-            return error_body("INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE",
-                              f"HubSpot answered {status} (injected by the sandbox)")
+            return error_body(
+                "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE",
+                f"HubSpot answered {status} (injected by the sandbox)",
+            )
         return error_body("ERROR", f"HubSpot answered {status} (injected by the sandbox)")
 
     def reset(self, seed: int | None) -> None:
         fresh = build_state(seed) if seed else None
-        with self.state.lock:
+        with self.state.guard:
             self.state.data.clear()
             if fresh is not None:
                 self.state.data.update(fresh)
-            self.store = Store(self.state.data)
+            self.store = Store(self.state.data, self.state.touch)
             self.list_cache.clear()
             self.state.mark_dirty()
         self.limiter.reset()
@@ -227,12 +238,16 @@ class HubSpotApi(SandboxApi):
         definition = properties.create_property(defs, json_body(request))
         if definition.get("hasUniqueValue"):
             hs.store.reindex_unique(t, definition["name"])
+        hs.store.search_index.rebuild()
+        hs.state.mark_dirty()
         return Response(201, properties.render_definition(definition))
 
     @staticmethod
     def _property_update(hs: HubSpotApi, request: Request, type_name: str, name: str) -> Response:
         t, defs = hs._defs(type_name)
         definition = properties.update_property(defs, name, t, json_body(request))
+        hs.store.search_index.rebuild()
+        hs.state.mark_dirty()
         return Response(200, properties.render_definition(definition))
 
     @staticmethod
@@ -240,6 +255,8 @@ class HubSpotApi(SandboxApi):
         t, defs = hs._defs(type_name)
         properties.archive_property(defs, name, t)
         hs.store.unique[t].pop(name, None)
+        hs.store.search_index.rebuild()
+        hs.state.mark_dirty()
         return Response(204, None)
 
     @staticmethod

@@ -27,16 +27,31 @@ PROCESSING_TYPES = ("MANUAL", "SNAPSHOT", "DYNAMIC")
 _TYPE_BY_ID = {v: k for k, v in OBJECT_TYPE_IDS.items()}
 
 
-def new_list(hs: HubSpotApi, name: str, object_type_id: str, processing_type: str,
-             filter_branch: Any = None) -> dict[str, Any]:
+def new_list(
+    hs: HubSpotApi, name: str, object_type_id: str, processing_type: str, filter_branch: Any = None
+) -> dict[str, Any]:
     list_id = str(hs.store.data["next_list_id"])
     hs.store.data["next_list_id"] += 1
     stamp = now_iso()
-    record = {"listId": list_id, "name": name, "objectTypeId": object_type_id, "processingType": processing_type,
-              "processingStatus": "COMPLETE", "listVersion": 1, "createdAt": stamp, "updatedAt": stamp,
-              "createdById": "1", "updatedById": "1", "filtersUpdatedAt": stamp, "deletedAt": None,
-              "filterBranch": filter_branch, "members": {}}
+    record = {
+        "listId": list_id,
+        "name": name,
+        "objectTypeId": object_type_id,
+        "processingType": processing_type,
+        "processingStatus": "COMPLETE",
+        "listVersion": 1,
+        "createdAt": stamp,
+        "updatedAt": stamp,
+        "createdById": "1",
+        "updatedById": "1",
+        "filtersUpdatedAt": stamp,
+        "deletedAt": None,
+        "filterBranch": filter_branch,
+        "members": {},
+    }
     hs.store.data["lists"][list_id] = record
+    hs.state.touch("lists", list_id)
+    hs.state.touch("next_list_id")
     return record
 
 
@@ -59,8 +74,13 @@ def _get(hs: HubSpotApi, list_id: str, *, deleted_ok: bool = False) -> dict[str,
 
 
 def _live_name_taken(hs: HubSpotApi, name: str, object_type_id: str, except_id: str | None = None) -> bool:
-    return any(r["name"].lower() == name.lower() and r["objectTypeId"] == object_type_id and not r["deletedAt"]
-               and r["listId"] != except_id for r in hs.store.data["lists"].values())
+    return any(
+        r["name"].lower() == name.lower()
+        and r["objectTypeId"] == object_type_id
+        and not r["deletedAt"]
+        and r["listId"] != except_id
+        for r in hs.store.data["lists"].values()
+    )
 
 
 def create(hs: HubSpotApi, request: Request) -> Response:
@@ -89,8 +109,11 @@ def get_one(hs: HubSpotApi, request: Request, list_id: str) -> Response:
 
 def get_many(hs: HubSpotApi, request: Request) -> Response:
     ids = multi_arg(request, "listIds") or []
-    lists = [render_list(r, include_filters=bool_arg(request, "includeFilters"))
-             for i in ids if (r := hs.store.data["lists"].get(i)) is not None and not r["deletedAt"]]
+    lists = [
+        render_list(r, include_filters=bool_arg(request, "includeFilters"))
+        for i in ids
+        if (r := hs.store.data["lists"].get(i)) is not None and not r["deletedAt"]
+    ]
     return Response(200, {"lists": lists})
 
 
@@ -110,17 +133,30 @@ def search(hs: HubSpotApi, request: Request) -> Response:
         raise validation("count must be between 1 and 500")
     ids = {str(i) for i in body.get("listIds") or []}
     types = set(body.get("processingTypes") or [])
-    matched = [r for r in sorted(hs.store.data["lists"].values(), key=lambda r: int(r["listId"]))
-               if not r["deletedAt"] and query in r["name"].lower() and (not ids or r["listId"] in ids)
-               and (not types or r["processingType"] in types)]
-    page = matched[offset: offset + count]
-    return Response(200, {"lists": [render_list(r, search=True) for r in page], "total": len(matched),
-                          "offset": offset + len(page), "hasMore": offset + count < len(matched)})
+    matched = [
+        r
+        for r in sorted(hs.store.data["lists"].values(), key=lambda r: int(r["listId"]))
+        if not r["deletedAt"]
+        and query in r["name"].lower()
+        and (not ids or r["listId"] in ids)
+        and (not types or r["processingType"] in types)
+    ]
+    page = matched[offset : offset + count]
+    return Response(
+        200,
+        {
+            "lists": [render_list(r, search=True) for r in page],
+            "total": len(matched),
+            "offset": offset + len(page),
+            "hasMore": offset + count < len(matched),
+        },
+    )
 
 
 def delete(hs: HubSpotApi, request: Request, list_id: str) -> Response:
     record = _get(hs, list_id)
     record["deletedAt"] = now_iso()
+    hs.state.touch("lists", record["listId"])
     return Response(204, None)
 
 
@@ -129,6 +165,7 @@ def restore(hs: HubSpotApi, request: Request, list_id: str) -> Response:
     if record["deletedAt"] and _live_name_taken(hs, record["name"], record["objectTypeId"], record["listId"]):
         raise fail(409, "CONFLICT", f"Another list is named {record['name']!r}; rename it first")
     record["deletedAt"] = None
+    hs.state.touch("lists", record["listId"])
     return Response(204, None)
 
 
@@ -140,13 +177,16 @@ def rename(hs: HubSpotApi, request: Request, list_id: str) -> Response:
     if _live_name_taken(hs, name, record["objectTypeId"], record["listId"]):
         raise validation(f"A list named {name!r} already exists.")
     record.update(name=name, updatedAt=now_iso(), listVersion=record["listVersion"] + 1)
+    hs.state.touch("lists", record["listId"])
     return Response(200, {"updatedList": render_list(record)})
 
 
 def _manual(record: dict[str, Any]) -> None:
     if record["processingType"] == "DYNAMIC":
-        raise validation(f"List {record['listId']} is DYNAMIC; its memberships cannot be changed by hand",
-                         subCategory="ILS.INVALID_LIST_PROCESSING_TYPE")
+        raise validation(
+            f"List {record['listId']} is DYNAMIC; its memberships cannot be changed by hand",
+            subCategory="ILS.INVALID_LIST_PROCESSING_TYPE",
+        )
 
 
 def _record_ids(body: Any) -> list[str]:
@@ -175,6 +215,7 @@ def _change(hs: HubSpotApi, record: dict[str, Any], add: list[str], remove: list
     if added or removed:
         record["updatedAt"] = stamp
         hs.list_cache.pop(record["listId"], None)
+        hs.state.touch("lists", record["listId"])
     return {"recordsIdsAdded": added, "recordIdsRemoved": removed, "recordIdsMissing": missing}
 
 
@@ -190,8 +231,15 @@ def add_and_remove(hs: HubSpotApi, request: Request, list_id: str) -> Response:
     body = json_body(request)
     if not isinstance(body, dict):
         raise validation("expected {recordIdsToAdd, recordIdsToRemove}")
-    return Response(200, _change(hs, _get(hs, list_id), _record_ids(body.get("recordIdsToAdd") or []),
-                                 _record_ids(body.get("recordIdsToRemove") or [])))
+    return Response(
+        200,
+        _change(
+            hs,
+            _get(hs, list_id),
+            _record_ids(body.get("recordIdsToAdd") or []),
+            _record_ids(body.get("recordIdsToRemove") or []),
+        ),
+    )
 
 
 def remove_all(hs: HubSpotApi, request: Request, list_id: str) -> Response:
@@ -199,6 +247,7 @@ def remove_all(hs: HubSpotApi, request: Request, list_id: str) -> Response:
     _manual(record)
     record["members"].clear()
     hs.list_cache.pop(record["listId"], None)
+    hs.state.touch("lists", record["listId"])
     return Response(204, None)
 
 
@@ -223,14 +272,18 @@ def memberships(hs: HubSpotApi, request: Request, list_id: str, by_join: bool = 
             start = max(0, int(before) - limit)
     except ValueError as exc:
         raise validation("after/before must be offsets returned by a previous page") from exc
-    page = ordered[start: start + limit]
+    page = ordered[start : start + limit]
     members = record["members"]
-    body: dict[str, Any] = {"results": [{"recordId": i, "membershipTimestamp": members[i]} for i in page],
-                            "total": len(ordered)}
+    body: dict[str, Any] = {
+        "results": [{"recordId": i, "membershipTimestamp": members[i]} for i in page],
+        "total": len(ordered),
+    }
     paging: dict[str, Any] = {}
     if start + limit < len(ordered):
-        paging["next"] = {"after": str(start + limit),
-                          "link": f"{base_url(request)}{request.path}?after={start + limit}"}
+        paging["next"] = {
+            "after": str(start + limit),
+            "link": f"{base_url(request)}{request.path}?after={start + limit}",
+        }
     if start > 0:
         paging["prev"] = {"before": str(start), "link": f"{base_url(request)}{request.path}?before={start}"}
     if paging:
@@ -240,8 +293,14 @@ def memberships(hs: HubSpotApi, request: Request, list_id: str, by_join: bool = 
 
 def record_memberships(hs: HubSpotApi, request: Request, type_id: str, record_id: str) -> Response:
     object_type(type_id)
-    results = [{"listId": r["listId"], "listVersion": r["listVersion"], "firstAddedTimestamp": r["members"][record_id],
-                "lastAddedTimestamp": r["members"][record_id]}
-               for r in hs.store.data["lists"].values()
-               if r["objectTypeId"] == type_id and not r["deletedAt"] and record_id in r["members"]]
+    results = [
+        {
+            "listId": r["listId"],
+            "listVersion": r["listVersion"],
+            "firstAddedTimestamp": r["members"][record_id],
+            "lastAddedTimestamp": r["members"][record_id],
+        }
+        for r in hs.store.data["lists"].values()
+        if r["objectTypeId"] == type_id and not r["deletedAt"] and record_id in r["members"]
+    ]
     return Response(200, {"results": results, "total": len(results)})

@@ -206,7 +206,7 @@ def list_page(hs: HubSpotApi, request: Request, type_name: str) -> Response:
     records = hs.store.records(t)
     results: list[dict[str, Any]] = []
     next_after = None
-    for record_id in hs.store.page_ids(t, after):
+    for record_id in hs.store.page_ids(t, after, archived):
         record = records[str(record_id)]
         if record["archived"] != archived:
             continue

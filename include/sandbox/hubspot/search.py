@@ -9,31 +9,38 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from include.sandbox.http import Request, Response
-from include.sandbox.hubspot.common import base_url, json_body, object_type, to_ms, validation
+from include.sandbox.hubspot.common import base_url, json_body, object_type, validation
+from include.sandbox.hubspot.index import converter
 from include.sandbox.hubspot.objects import render, requested
 
 if TYPE_CHECKING:
     from include.sandbox.hubspot.api import HubSpotApi
 
 MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS, MAX_LIMIT, MAX_RESULTS = 5, 6, 18, 200, 10_000
-OPERATORS = {"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY",
-             "NOT_HAS_PROPERTY", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"}
-QUERY_PROPERTIES = {"companies": ("name", "domain", "website", "phone"),
-                    "contacts": ("email", "firstname", "lastname", "phone", "company")}
+OPERATORS = {
+    "EQ",
+    "NEQ",
+    "LT",
+    "LTE",
+    "GT",
+    "GTE",
+    "BETWEEN",
+    "IN",
+    "NOT_IN",
+    "HAS_PROPERTY",
+    "NOT_HAS_PROPERTY",
+    "CONTAINS_TOKEN",
+    "NOT_CONTAINS_TOKEN",
+}
+QUERY_PROPERTIES = {
+    "companies": ("name", "domain", "website", "phone"),
+    "contacts": ("email", "firstname", "lastname", "phone", "company"),
+}
 _TOKEN_SPLIT = re.compile(r"[^0-9a-z*?]+")
 
 
 def _converter(kind: str) -> Callable[[Any], Any]:
-    if kind == "number":
-        def number(value: Any) -> float | None:
-            try:
-                return float(value)
-            except (TypeError, ValueError):
-                return None
-        return number
-    if kind in ("datetime", "date"):
-        return to_ms
-    return lambda value: None if value is None else str(value).lower()
+    return converter(kind)
 
 
 def _predicate(flt: dict[str, Any], definitions: dict[str, Any]) -> Callable[[dict[str, str]], bool]:
@@ -44,8 +51,10 @@ def _predicate(flt: dict[str, Any], definitions: dict[str, Any]) -> Callable[[di
         raise validation(f"Invalid operator {operator!r}; expected one of {sorted(OPERATORS)}")
     definition = definitions.get(name)
     if definition is None:
-        raise validation(f"There was a problem with the request. Property {name!r} does not exist",
-                         subCategory="PROPERTY_DOESNT_EXIST")
+        raise validation(
+            f"There was a problem with the request. Property {name!r} does not exist",
+            subCategory="PROPERTY_DOESNT_EXIST",
+        )
     kind = "number" if name == "hs_object_id" else definition["type"]
     conv = _converter(kind)
 
@@ -81,6 +90,7 @@ def _predicate(flt: dict[str, Any], definitions: dict[str, Any]) -> Callable[[di
             if fnmatchcase(text, pattern) or pattern == text:
                 return True
             return any(fnmatchcase(token, pattern) for token in _TOKEN_SPLIT.split(text) if token)
+
         if operator == "CONTAINS_TOKEN":
             return contains
         return lambda props: not contains(props)
@@ -90,18 +100,24 @@ def _predicate(flt: dict[str, Any], definitions: dict[str, Any]) -> Callable[[di
         def between(props: dict[str, str]) -> bool:
             v = conv(props.get(name))
             return v is not None and low <= v <= high
+
         return between
     target = value_of("value")
     if operator == "EQ":
         return lambda props: conv(props.get(name)) == target
     if operator == "NEQ":
         return lambda props: conv(props.get(name)) != target
-    compare = {"LT": lambda a: a < target, "LTE": lambda a: a <= target,
-               "GT": lambda a: a > target, "GTE": lambda a: a >= target}[operator]
+    compare = {
+        "LT": lambda a: a < target,
+        "LTE": lambda a: a <= target,
+        "GT": lambda a: a > target,
+        "GTE": lambda a: a >= target,
+    }[operator]
 
     def ordered(props: dict[str, str]) -> bool:
         v = conv(props.get(name))
         return v is not None and compare(v)
+
     return ordered
 
 
@@ -157,15 +173,48 @@ def search(hs: HubSpotApi, request: Request, type_name: str) -> Response:
     if after < 0:
         raise validation("after must not be negative")
     if after + limit > MAX_RESULTS:
-        raise validation(f"The search results are limited to {MAX_RESULTS} records; paging past "
-                         f"{MAX_RESULTS} (after={after}, limit={limit}) is not allowed. Narrow the query instead.",
-                         subCategory="SEARCH_RESULTS_LIMIT")
+        raise validation(
+            f"The search results are limited to {MAX_RESULTS} records; paging past "
+            f"{MAX_RESULTS} (after={after}, limit={limit}) is not allowed. Narrow the query instead.",
+            subCategory="SEARCH_RESULTS_LIMIT",
+        )
     sorts = _sorts(body.get("sorts"), definitions)
     query = str(body.get("query") or "").strip().lower()
     query_props = QUERY_PROPERTIES[t]
 
+    names = requested(hs, t, body.get("properties") or None)
+    index = hs.store.search_index
+    window = None if query else index.window(t, groups, sorts)
+    if window is not None:  # one run of an index's keys, in the scan's order: only the page is read
+        total, read_page = window
+        page = read_page(after, limit)
+    else:
+        matched = _matches(hs, t, groups, compiled, sorts, query, query_props)
+        total, page = len(matched), matched[after : after + limit]
+    response: dict[str, Any] = {"total": total, "results": [render(r, names) for r in page]}
+    if after + limit < total:
+        response["paging"] = {
+            "next": {"after": str(after + limit), "link": f"{base_url(request)}{request.path}?after={after + limit}"}
+        }
+    return Response(200, response)
+
+
+def _matches(
+    hs: HubSpotApi,
+    t: str,
+    groups: list[Any],
+    compiled: list[list[Callable[[dict[str, str]], bool]]],
+    sorts: list[tuple[str, bool, Callable[[Any], Any]]],
+    query: str,
+    query_props: tuple[str, ...],
+) -> list[dict[str, Any]]:
+    """Every match, in the order search answers with: by id, then stably by the sort property (records
+    without a value last). Starts from the index's candidates when every group has an indexed filter,
+    from every record otherwise; either way each filter is applied to each record considered."""
+    candidates = hs.store.search_index.candidates(t, groups, hs.store.order[t]) if compiled else None
+    records = candidates if candidates is not None else hs.store.records(t).values()
     matched: list[dict[str, Any]] = []
-    for record in hs.store.records(t).values():
+    for record in records:
         if record["archived"]:
             continue
         props = record["properties"]
@@ -180,10 +229,4 @@ def search(hs: HubSpotApi, request: Request, type_name: str) -> Response:
         absent = [r for r in matched if conv(r["properties"].get(name)) is None]
         present.sort(key=lambda r: conv(r["properties"][name]), reverse=descending)
         matched = present + absent
-    names = requested(hs, t, body.get("properties") or None)
-    page = matched[after: after + limit]
-    response: dict[str, Any] = {"total": len(matched), "results": [render(r, names) for r in page]}
-    if after + limit < len(matched):
-        response["paging"] = {"next": {"after": str(after + limit),
-                                       "link": f"{base_url(request)}{request.path}?after={after + limit}"}}
-    return Response(200, response)
+    return matched

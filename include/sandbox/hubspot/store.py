@@ -9,15 +9,17 @@ Persisted layout (`state.data`):
     assoc:      {from type: {to type: {from id: {to id: set(type ids)}}}} (both directions stored)
     lists:      {list id: {..., members: {record id: joined-at ISO}}}, next_list_id
     owners:     {owner id: owner}
-Every method expects the caller to hold `state.lock`.
+Every method expects the caller to hold `state.guard`.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, insort
+from collections.abc import Callable
 from typing import Any
 
 from include.sandbox.hubspot.common import now_iso
+from include.sandbox.hubspot.index import SearchIndex
 from include.sandbox.hubspot.properties import default_properties
 
 FIRST_ID = {"companies": 20_000_000_001, "contacts": 30_000_000_001}
@@ -41,9 +43,15 @@ def empty_state() -> dict[str, Any]:
     }
 
 
+def _no_touch(*path: str) -> None:
+    return None
+
+
 class Store:
-    def __init__(self, data: dict[str, Any]):
+    def __init__(self, data: dict[str, Any], touch: Callable[..., None] = _no_touch):
+        """`touch(*path)` is told the path in `data` of everything a write changes (for the journal)."""
         self.data = data
+        self.touch = touch
         if not data:
             data.update(empty_state())
         self.rebuild()
@@ -51,20 +59,26 @@ class Store:
     # --- indexes ---------------------------------------------------------------------------------------
     def rebuild(self) -> None:
         self.order: dict[str, list[int]] = {}
+        self.archived_order: dict[str, list[int]] = {}  # archived ids only: `?archived=true` pages
         self.unique: dict[str, dict[str, dict[str, str]]] = {}
         self.domains: dict[str, set[str]] = {}
         for object_type, records in self.data["objects"].items():
             self.order[object_type] = sorted(int(i) for i in records)
+            self.archived_order[object_type] = sorted(int(i) for i, r in records.items() if r["archived"])
             self.unique[object_type] = {}
             for name in self.unique_properties(object_type):
                 self.reindex_unique(object_type, name)
         for record in self.data["objects"]["companies"].values():
             if not record["archived"]:
                 self._index_domain(record["id"], None, record["properties"].get("domain"))
+        self.search_index = SearchIndex(self.data)
 
     def unique_properties(self, object_type: str) -> list[str]:
-        return [n for n, d in self.data["properties"][object_type].items()
-                if d.get("hasUniqueValue") and not d.get("archived")]
+        return [
+            n
+            for n, d in self.data["properties"][object_type].items()
+            if d.get("hasUniqueValue") and not d.get("archived")
+        ]
 
     def reindex_unique(self, object_type: str, name: str) -> None:
         index: dict[str, str] = {}
@@ -98,8 +112,9 @@ class Store:
             return None
         return record
 
-    def find(self, object_type: str, value: str, id_property: str | None, *,
-             archived: bool = False) -> dict[str, Any] | None:
+    def find(
+        self, object_type: str, value: str, id_property: str | None, *, archived: bool = False
+    ) -> dict[str, Any] | None:
         """A record by id, or by the value of a unique property (`idProperty`)."""
         if not id_property or id_property == "hs_object_id":
             return self.get(object_type, value, archived=archived)
@@ -111,9 +126,9 @@ class Store:
         record_id = self.unique[object_type].get(id_property, {}).get(self.unique_key(id_property, str(value)))
         return self.get(object_type, record_id) if record_id else None
 
-    def page_ids(self, object_type: str, after: int | None) -> list[int]:
-        order = self.order[object_type]
-        return order[bisect_left(order, after):] if after else order
+    def page_ids(self, object_type: str, after: int | None, archived: bool = False) -> list[int]:
+        order = self.archived_order[object_type] if archived else self.order[object_type]
+        return order[bisect_left(order, after) :] if after else order
 
     def conflicts(self, object_type: str, values: dict[str, str], record_id: str | None) -> list[tuple[str, str, str]]:
         """(property, value, existing id) for unique values `values` would duplicate."""
@@ -126,8 +141,9 @@ class Store:
                     found.append((name, value, existing))
         return found
 
-    def create(self, object_type: str, values: dict[str, str], source: str, *, at: str | None = None,
-               history: bool = False) -> dict[str, Any]:
+    def create(
+        self, object_type: str, values: dict[str, str], source: str, *, at: str | None = None, history: bool = False
+    ) -> dict[str, Any]:
         record_id = str(self.data["next_id"][object_type])
         self.data["next_id"][object_type] += 1
         stamp = at or now_iso()
@@ -135,12 +151,14 @@ class Store:
         created = props.get("createdate") or stamp
         props.update(hs_object_id=record_id, createdate=created, hs_object_source=source)
         props[MODIFIED[object_type]] = stamp
-        record = {"id": record_id, "properties": props, "createdAt": created, "updatedAt": stamp,
-                  "archived": False}
+        record = {"id": record_id, "properties": props, "createdAt": created, "updatedAt": stamp, "archived": False}
         if history:
             record["history"] = {k: [(v, stamp)] for k, v in props.items()}
         self.data["objects"][object_type][record_id] = record
+        self.touch("objects", object_type, record_id)
+        self.touch("next_id")
         self.order[object_type].append(int(record_id))
+        self.search_index.add(object_type, record)
         for name, index in self.unique[object_type].items():
             if props.get(name):
                 index[self.unique_key(name, props[name])] = record_id
@@ -151,6 +169,10 @@ class Store:
     def update(self, object_type: str, record: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
         stamp = now_iso()
         props = record["properties"]
+        live = not record["archived"]
+        if live:
+            self.search_index.remove(object_type, record)
+        self.touch("objects", object_type, record["id"])
         history = record.setdefault("history", {})
         for name, value in values.items():
             old = props.get(name)
@@ -173,10 +195,17 @@ class Store:
             del entries[:-HISTORY_LIMIT]
         props[MODIFIED[object_type]] = stamp
         record["updatedAt"] = stamp
+        if live:
+            self.search_index.add(object_type, record)
         return record
 
     def archive(self, object_type: str, record: dict[str, Any]) -> None:
         stamp = now_iso()
+        if not record["archived"]:
+            self.search_index.remove(object_type, record)
+        self.touch("objects", object_type, record["id"])
+        if not record["archived"]:
+            insort(self.archived_order[object_type], int(record["id"]))
         record["archived"] = True
         record["archivedAt"] = stamp
         record["updatedAt"] = stamp
@@ -203,6 +232,8 @@ class Store:
         for type_id in type_ids:
             forward.add(type_id)
             backward.add(MIRROR[type_id])
+        self.touch("assoc", from_type, to_type, str(from_id))
+        self.touch("assoc", to_type, from_type, str(to_id))
 
     def dissociate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> bool:
         forward = self.data["assoc"][from_type][to_type].get(str(from_id), {})
@@ -213,4 +244,6 @@ class Store:
             self.data["assoc"][from_type][to_type].pop(str(from_id), None)
         if not backward:
             self.data["assoc"][to_type][from_type].pop(str(to_id), None)
+        self.touch("assoc", from_type, to_type, str(from_id))
+        self.touch("assoc", to_type, from_type, str(to_id))
         return existed

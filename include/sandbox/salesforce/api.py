@@ -24,12 +24,14 @@ import itertools
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from include.sandbox.http import ApiError, Request, Response, SandboxApi
 from include.sandbox.salesforce.bulk import Bulk2
+from include.sandbox.salesforce.index import QueryIndex
 from include.sandbox.salesforce.records import RequestError, Store, check_id, error
 from include.sandbox.salesforce.schema import API_VERSION, OBJECTS, sobject
 from include.sandbox.salesforce.soql import BoundQuery, SoqlError, canonical_datetime, compile_query
@@ -40,8 +42,10 @@ COLLECTION_LIMIT = 200
 MAX_CURSORS = 200
 _VERSION_PATH = re.compile(r"^/services/data/v(\d+\.\d+)(/.*)?$")
 NOT_FOUND_BODY = [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}]
-ROLLED_BACK = error("ALL_OR_NONE_OPERATION_ROLLED_BACK", "Record rolled back because not all records were valid "
-                    "and the request was using AllOrNone header")
+ROLLED_BACK = error(
+    "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+    "Record rolled back because not all records were valid and the request was using AllOrNone header",
+)
 
 
 class SalesforceApi(SandboxApi):
@@ -50,12 +54,16 @@ class SalesforceApi(SandboxApi):
     def __init__(self, state_dir: Path, **options: Any):
         super().__init__(state_dir)
         self.default_api_limit = int(options.get("daily_api_limit", 100_000))
-        with self.state.lock:
+        self.index = QueryIndex()
+        with self.state.guard:
             if "records" not in self.state.data:
                 self.state.data.clear()
                 self.state.data.update(Store.empty_data())
                 Store(self.state.data, self.default_api_limit).load_seed(None)
                 self.state.mark_dirty()
+            else:
+                self.store.rebuild_lookups()
+            self.index.rebuild(self.state.data["records"])
         self.bulk = Bulk2(self)
         self._cursors: OrderedDict[str, tuple[BoundQuery, list[dict]]] = OrderedDict()
         self._cursor_lock = threading.Lock()
@@ -63,7 +71,7 @@ class SalesforceApi(SandboxApi):
 
     @property
     def store(self) -> Store:
-        return Store(self.state.data, self.default_api_limit)
+        return Store(self.state.data, self.default_api_limit, self.index, self.state.touch)
 
     def api_user_id(self) -> str:
         return self.state.data["api_user"]
@@ -74,10 +82,11 @@ class SalesforceApi(SandboxApi):
 
     # --- SandboxApi ---------------------------------------------------------------------------------
     def reset(self, seed: int | None) -> None:
-        with self.state.lock:
+        with self.state.guard:
             self.state.data.clear()
             self.state.data.update(Store.empty_data())
             self.store.load_seed(seed)
+            self.index.rebuild(self.state.data["records"])
             self.state.mark_dirty()
         with self._cursor_lock:
             self._cursors.clear()
@@ -91,8 +100,11 @@ class SalesforceApi(SandboxApi):
             403: ("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."),
             404: ("NOT_FOUND", "The requested resource does not exist"),
             429: ("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."),
-            500: ("UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId if you contact "
-                                       "support: 0000000000-00000 (sandbox)"),
+            500: (
+                "UNKNOWN_EXCEPTION",
+                "An unexpected error occurred. Please include this ErrorId if you contact "
+                "support: 0000000000-00000 (sandbox)",
+            ),
             502: ("SERVER_UNAVAILABLE", "Bad gateway"),
             503: ("SERVER_UNAVAILABLE", "Server temporarily unavailable"),
         }
@@ -104,27 +116,35 @@ class SalesforceApi(SandboxApi):
         if path.startswith("/__sandbox_sf/"):
             return self._control_sf(request)
         if path.rstrip("/") == "/services/data":
-            return Response(200, [{"label": "Winter '24", "url": f"/services/data/v{API_VERSION}",
-                                   "version": API_VERSION}])
+            return Response(
+                200, [{"label": "Winter '24", "url": f"/services/data/v{API_VERSION}", "version": API_VERSION}]
+            )
         if request.bearer_token != SALESFORCE_TOKEN:
             raise ApiError(401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
         used, limit = self._count_call()
+        with self.state.guard:
+            if self.state.edited:  # edited from outside the API: the indexes may be stale
+                self.store.rebuild_lookups()
+                self.index.rebuild(self.state.data["records"])
+                self.state.edited = False
         headers = {"Sforce-Limit-Info": f"api-usage={used}/{limit}"}
         if used > limit:
-            raise ApiError(403, [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}],
-                           headers)
+            raise ApiError(
+                403, [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}], headers
+            )
         try:
             response = self._route(request)
         except RequestError as exc:
-            response = Response(exc.status, NOT_FOUND_BODY if exc.code == "NOT_FOUND" and exc.status == 404
-                                else exc.body())
+            response = Response(
+                exc.status, NOT_FOUND_BODY if exc.code == "NOT_FOUND" and exc.status == 404 else exc.body()
+            )
         except ApiError as exc:
             response = exc.response
         response.headers.update(headers)
         return response
 
     def _count_call(self) -> tuple[int, int]:
-        with self.state.lock:
+        with self.state.guard:
             usage = self.state.data["usage"]
             today = datetime.now(UTC).strftime("%Y-%m-%d")
             if usage["day"] != today:
@@ -140,10 +160,10 @@ class SalesforceApi(SandboxApi):
         except ValueError:
             return Response(400, {"error": "body is not valid JSON"})
         if route == ("GET", "/__sandbox_sf/rules"):
-            with self.state.lock:
+            with self.state.guard:
                 return Response(200, {**self.state.data["rules"], "api_usage": self.state.data["usage"]["count"]})
         if route == ("POST", "/__sandbox_sf/rules"):
-            with self.state.lock:
+            with self.state.guard:
                 rules = self.state.data["rules"]
                 if "validation_rule" in payload:
                     rule = payload["validation_rule"]
@@ -153,22 +173,27 @@ class SalesforceApi(SandboxApi):
                             field = OBJECTS[rule.get("object", "Account")].fields[rule["field"]]
                         except (KeyError, TypeError, re.error):
                             return Response(400, {"error": "validation_rule needs a valid field and pattern"})
-                        rule = {"object": rule.get("object", "Account"), "field": field.name,
-                                "pattern": rule["pattern"], "message": rule.get("message") or "Validation failed"}
+                        rule = {
+                            "object": rule.get("object", "Account"),
+                            "field": field.name,
+                            "pattern": rule["pattern"],
+                            "message": rule.get("message") or "Validation failed",
+                        }
                     rules["validation_rule"] = rule
                 if "duplicate_rule" in payload:
                     rules["duplicate_rule"] = bool(payload["duplicate_rule"])
                 if "daily_api_limit" in payload:
                     rules["daily_api_limit"] = payload["daily_api_limit"]
                 if "api_usage" in payload:
-                    self.state.data["usage"].update(day=datetime.now(UTC).strftime("%Y-%m-%d"),
-                                                    count=int(payload["api_usage"]))
-                self.state.mark_dirty()
+                    self.state.data["usage"].update(
+                        day=datetime.now(UTC).strftime("%Y-%m-%d"), count=int(payload["api_usage"])
+                    )
+                self.state.touch("rules")
+                self.state.touch("usage")
                 return Response(200, dict(rules))
         if route == ("POST", "/__sandbox_sf/purge"):
-            with self.state.lock:
-                purged = self.store.purge()
-                self.state.mark_dirty()
+            with self.state.guard:
+                purged = self.store.purge()  # journaled record by record
             return Response(200, {"purged": purged})
         return Response(404, {"error": f"no sandbox endpoint {request.method} {request.path}"})
 
@@ -181,12 +206,16 @@ class SalesforceApi(SandboxApi):
         parts = [p for p in (match.group(2) or "").split("/") if p]
         method = request.method
         if not parts:
-            return Response(200, {name: f"{prefix}/{name}" for name in
-                                  ("sobjects", "query", "queryAll", "composite", "jobs", "limits")})
+            return Response(
+                200,
+                {name: f"{prefix}/{name}" for name in ("sobjects", "query", "queryAll", "composite", "jobs", "limits")},
+            )
         head = parts[0]
         if head == "limits" and method == "GET":
-            used, limit = self.state.data["usage"]["count"], (self.state.data["rules"].get("daily_api_limit")
-                                                               or self.default_api_limit)
+            used, limit = (
+                self.state.data["usage"]["count"],
+                (self.state.data["rules"].get("daily_api_limit") or self.default_api_limit),
+            )
             return Response(200, {"DailyApiRequests": {"Max": limit, "Remaining": max(0, limit - used)}})
         if head in ("query", "queryAll") and method == "GET":
             if len(parts) == 1:
@@ -216,10 +245,12 @@ class SalesforceApi(SandboxApi):
         except SoqlError as exc:
             raise RequestError(400, exc.code, exc.message) from None
         store = self.store
-        with self.state.lock:
-            records = store.records(bound.sobject.name).values()
-            if not include_deleted:
-                records = (r for r in records if not r.get("IsDeleted"))
+        with self.state.guard:
+            if bound.query.count:
+                counted = self.index.count(bound, store.records(bound.sobject.name), include_deleted)
+                if counted is not None:
+                    return Response(200, {"totalSize": counted, "done": True, "records": []})
+            records = self.query_source(bound, include_deleted)
             if bound.query.count and not bound.query.where and include_deleted:
                 rows = list(records)
             else:
@@ -228,11 +259,24 @@ class SalesforceApi(SandboxApi):
             return Response(200, {"totalSize": len(rows), "done": True, "records": []})
         return self._page(bound, rows, 0, None, prefix)
 
+    def query_source(self, bound: BoundQuery, include_deleted: bool) -> Iterable[dict]:
+        """The records a query considers, in the org's order: the index's candidates when the WHERE
+        clause has an indexed way in, every record otherwise (callers hold the lock)."""
+        records = self.state.data["records"][bound.sobject.name]
+        found = self.index.candidates(bound, records)
+        source: Iterable[dict] = records.values() if found is None else found
+        if not include_deleted:
+            source = (r for r in source if not r.get("IsDeleted"))
+        return source
+
     def _page(self, bound: BoundQuery, rows: list[dict], start: int, cursor: str | None, prefix: str) -> Response:
         end = min(start + PAGE_SIZE, len(rows))
         resolve = self.store.resolve
-        body: dict[str, Any] = {"totalSize": len(rows), "done": end >= len(rows),
-                                "records": [bound.project(r, resolve, prefix) for r in rows[start:end]]}
+        body: dict[str, Any] = {
+            "totalSize": len(rows),
+            "done": end >= len(rows),
+            "records": [bound.project(r, resolve, prefix) for r in rows[start:end]],
+        }
         if end < len(rows):
             if cursor is None:
                 cursor = f"01g5g{next(self._cursor_ids):013d}"
@@ -256,8 +300,15 @@ class SalesforceApi(SandboxApi):
     def _sobject(self, name: str):
         obj = sobject(name)
         if obj is None:
-            raise ApiError(404, [{"errorCode": "NOT_FOUND", "message": f"The requested resource does not exist"
-                                                                       f" (sObject type '{name}')"}])
+            raise ApiError(
+                404,
+                [
+                    {
+                        "errorCode": "NOT_FOUND",
+                        "message": f"The requested resource does not exist (sObject type '{name}')",
+                    }
+                ],
+            )
         return obj
 
     def _record_body(self, obj, rec: dict, prefix: str, fields: list[str] | None = None) -> dict:
@@ -266,9 +317,13 @@ class SalesforceApi(SandboxApi):
         for name in names:
             f = obj.field(name)
             if f is None:
-                raise RequestError(400, "INVALID_FIELD", f"No such column '{name}' on entity '{obj.name}'. If you "
-                                   "are attempting to use a custom field, be sure to append the '__c' after the "
-                                   "custom field name.")
+                raise RequestError(
+                    400,
+                    "INVALID_FIELD",
+                    f"No such column '{name}' on entity '{obj.name}'. If you "
+                    "are attempting to use a custom field, be sure to append the '__c' after the "
+                    "custom field name.",
+                )
             out[f.name] = rec.get(f.name)
         return out
 
@@ -276,8 +331,9 @@ class SalesforceApi(SandboxApi):
         method = request.method
         if not parts:
             if method == "GET":
-                return Response(200, {"encoding": "UTF-8", "maxBatchSize": 200,
-                                      "sobjects": [o.summary() for o in OBJECTS.values()]})
+                return Response(
+                    200, {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": [o.summary() for o in OBJECTS.values()]}
+                )
             raise ApiError(405, [{"errorCode": "METHOD_NOT_ALLOWED", "message": f"HTTP Method '{method}' not allowed"}])
         obj = self._sobject(parts[0])
         if len(parts) == 1:
@@ -285,11 +341,9 @@ class SalesforceApi(SandboxApi):
                 return Response(200, {"objectDescribe": obj.summary(), "recentItems": []})
             if method == "POST":
                 values = self._values(obj, request, creating=True)
-                with self.state.lock:
+                with self.state.guard:
                     store = self.store
                     rid, errors = store.create(obj, values, store.stamp())
-                    if not errors:
-                        self.state.mark_dirty()
                 if errors:
                     raise self._record_error(errors)
                 return Response(201, {"id": rid, "success": True, "errors": []})
@@ -310,15 +364,19 @@ class SalesforceApi(SandboxApi):
     @staticmethod
     def _record_error(errors: list[dict]) -> RequestError:
         first = errors[0]
-        exc = RequestError(404 if first["statusCode"] in ("NOT_FOUND", "ENTITY_IS_DELETED") else 400,
-                           first["statusCode"], first["message"], first["fields"])
+        exc = RequestError(
+            404 if first["statusCode"] in ("NOT_FOUND", "ENTITY_IS_DELETED") else 400,
+            first["statusCode"],
+            first["message"],
+            first["fields"],
+        )
         return exc
 
     def _row(self, request: Request, obj, raw_id: str, prefix: str) -> Response:
         method = request.method
         rid = check_id(obj, raw_id) if method != "GET" else self._lookup_id(obj, raw_id)
         if method == "GET":
-            with self.state.lock:
+            with self.state.guard:
                 rec = self.store.records(obj.name).get(rid)
             if rec is None or rec.get("IsDeleted"):
                 raise ApiError(404, NOT_FOUND_BODY)
@@ -326,20 +384,16 @@ class SalesforceApi(SandboxApi):
             return Response(200, self._record_body(obj, rec, prefix, fields))
         if method == "PATCH":
             values = self._values(obj, request, creating=False)
-            with self.state.lock:
+            with self.state.guard:
                 store = self.store
                 errors = store.update(obj, rid, values, store.stamp())
-                if not errors:
-                    self.state.mark_dirty()
             if errors:
                 raise self._record_error(errors)
             return Response(204)
         if method == "DELETE":
-            with self.state.lock:
+            with self.state.guard:
                 store = self.store
                 errors = store.delete(obj, rid, store.stamp())
-                if not errors:
-                    self.state.mark_dirty()
             if errors:
                 raise self._record_error(errors)
             return Response(204)
@@ -349,17 +403,31 @@ class SalesforceApi(SandboxApi):
         try:
             return check_id(obj, raw_id)
         except RequestError:
-            raise ApiError(404, [{"errorCode": "NOT_FOUND", "message": "Provided external ID field does not exist "
-                                  f"or is not accessible: {raw_id}"}]) from None
+            raise ApiError(
+                404,
+                [
+                    {
+                        "errorCode": "NOT_FOUND",
+                        "message": f"Provided external ID field does not exist or is not accessible: {raw_id}",
+                    }
+                ],
+            ) from None
 
     def _external(self, request: Request, obj, field_name: str, value: str, prefix: str) -> Response:
         field = obj.field(field_name)
         if field is None or not (field.external_id or field.name == "Id"):
-            raise ApiError(404, [{"errorCode": "NOT_FOUND", "message": "Provided external ID field does not exist "
-                                  f"or is not accessible: {field_name}"}])
+            raise ApiError(
+                404,
+                [
+                    {
+                        "errorCode": "NOT_FOUND",
+                        "message": f"Provided external ID field does not exist or is not accessible: {field_name}",
+                    }
+                ],
+            )
         method = request.method
         if method == "GET":
-            with self.state.lock:
+            with self.state.guard:
                 store = self.store
                 rid = store.find_external(obj, field.name, value) if field.name != "Id" else check_id(obj, value)
                 rec = store.records(obj.name).get(rid) if rid else None
@@ -369,11 +437,9 @@ class SalesforceApi(SandboxApi):
             return Response(200, self._record_body(obj, rec, prefix, fields))
         if method == "PATCH":
             values = self._values(obj, request, creating=True)
-            with self.state.lock:
+            with self.state.guard:
                 store = self.store
                 rid, created, errors = store.upsert(obj, field.name, value, values, store.stamp())
-                if not errors:
-                    self.state.mark_dirty()
             if errors:
                 raise self._record_error(errors)
             return Response(201 if created else 200, {"id": rid, "success": True, "errors": [], "created": created})
@@ -413,8 +479,11 @@ class SalesforceApi(SandboxApi):
             obj = self._sobject(parts[0])
             field = obj.field(parts[1])
             if field is None or not (field.external_id or field.name == "Id"):
-                raise RequestError(400, "INVALID_FIELD", f"Field name provided, {parts[1]} is not an External ID "
-                                   "or indexed field for " + obj.name)
+                raise RequestError(
+                    400,
+                    "INVALID_FIELD",
+                    f"Field name provided, {parts[1]} is not an External ID or indexed field for " + obj.name,
+                )
             if any(o is not obj for o, _ in items):
                 raise RequestError(400, "INVALID_TYPE", "All records must be of type " + obj.name)
             return self._run_collection("upsert", items, all_or_none, ext=field.name)
@@ -423,11 +492,13 @@ class SalesforceApi(SandboxApi):
     @staticmethod
     def _check_size(n: int) -> None:
         if n > COLLECTION_LIMIT:
-            raise RequestError(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 "
-                               "records into this call")
+            raise RequestError(
+                400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call"
+            )
 
-    def _run_collection(self, op: str, items: list[tuple[Any, dict]], all_or_none: bool,
-                        ext: str | None = None) -> Response:
+    def _run_collection(
+        self, op: str, items: list[tuple[Any, dict]], all_or_none: bool, ext: str | None = None
+    ) -> Response:
         results: list[dict] = []
         dupes: set[str] = set()
         if op == "upsert":
@@ -436,7 +507,7 @@ class SalesforceApi(SandboxApi):
                 key = str(values.get(ext) or "").lower()
                 seen[key] = seen.get(key, 0) + 1
             dupes = {k for k, n in seen.items() if n > 1 and k}
-        with self.state.lock:
+        with self.state.guard:
             store = self.store
             stamp = store.stamp()
             if all_or_none:
@@ -464,8 +535,9 @@ class SalesforceApi(SandboxApi):
                         rid, errors = None, [error(exc.code, exc.message, exc.fields)]
                     else:
                         rest = {k: v for k, v in values.items() if k != "Id"}
-                        errors = (store.update(obj, rid, rest, stamp) if op == "update"
-                                  else store.delete(obj, rid, stamp))
+                        errors = (
+                            store.update(obj, rid, rest, stamp) if op == "update" else store.delete(obj, rid, stamp)
+                        )
                     result = {"id": rid if rid else raw, "success": not errors, "errors": errors}
                 results.append(result)
             failed = any(not r["success"] for r in results)
@@ -480,8 +552,6 @@ class SalesforceApi(SandboxApi):
                         r["created"] = False
             else:
                 store.commit()
-            if not (all_or_none and failed) and len(results) > sum(1 for r in results if not r["success"]):
-                self.state.mark_dirty()
         return Response(200, results)
 
     @staticmethod

@@ -105,8 +105,11 @@ class Bulk2:
             sub = parts[2].lower()
             if kind == "ingest" and sub == "batches" and method == "PUT":
                 return self.upload(request, job)
-            if kind == "ingest" and method == "GET" and sub in ("successfulresults", "failedresults",
-                                                                  "unprocessedrecords"):
+            if (
+                kind == "ingest"
+                and method == "GET"
+                and sub in ("successfulresults", "failedresults", "unprocessedrecords")
+            ):
                 return self.ingest_results(job, sub)
             if kind == "query" and sub == "results" and method == "GET":
                 return self.query_results(request, job)
@@ -124,11 +127,20 @@ class Bulk2:
             raise RequestError(400, "INVALIDJOB", "Invalid columnDelimiter or lineEnding")
         job_id = salesforce_id("750", next(self.counter))
         info: dict[str, Any] = {
-            "id": job_id, "operation": operation, "createdById": self.api.api_user_id(),
-            "createdDate": self.api.now(), "systemModstamp": self.api.now(), "concurrencyMode": "Parallel",
-            "contentType": "CSV", "apiVersion": float(API_VERSION), "lineEnding": line_ending,
-            "columnDelimiter": delimiter, "jobType": "V2Ingest" if kind == "ingest" else "V2Query",
-            "numberRecordsProcessed": 0, "retries": 0, "totalProcessingTime": 0,
+            "id": job_id,
+            "operation": operation,
+            "createdById": self.api.api_user_id(),
+            "createdDate": self.api.now(),
+            "systemModstamp": self.api.now(),
+            "concurrencyMode": "Parallel",
+            "contentType": "CSV",
+            "apiVersion": float(API_VERSION),
+            "lineEnding": line_ending,
+            "columnDelimiter": delimiter,
+            "jobType": "V2Ingest" if kind == "ingest" else "V2Query",
+            "numberRecordsProcessed": 0,
+            "retries": 0,
+            "totalProcessingTime": 0,
         }
         if kind == "ingest":
             obj = sobject(body.get("object") or "")
@@ -142,8 +154,14 @@ class Bulk2:
                 if ext_field is None or not (ext_field.external_id or ext_field.name == "Id"):
                     raise RequestError(400, "INVALIDJOB", f"External ID was blank or invalid for {obj.name}: {ext}")
                 info["externalIdFieldName"] = ext_field.name
-            info.update({"object": obj.name, "state": "Open", "numberRecordsFailed": 0,
-                         "contentUrl": f"{prefix}/jobs/ingest/{job_id}/batches".lstrip("/")})
+            info.update(
+                {
+                    "object": obj.name,
+                    "state": "Open",
+                    "numberRecordsFailed": 0,
+                    "contentUrl": f"{prefix}/jobs/ingest/{job_id}/batches".lstrip("/"),
+                }
+            )
             job = Job(info)
         else:
             if operation not in ("query", "queryAll"):
@@ -154,15 +172,19 @@ class Bulk2:
                 raise RequestError(400, exc.code, exc.message) from None
             if bound.query.count:
                 raise RequestError(400, "INVALIDJOB", "Aggregate queries are not supported by Bulk API 2.0")
-            with self.api.state.lock:
+            with self.api.state.guard:
                 store = self.api.store
-                records = store.records(bound.sobject.name).values()
-                if operation == "query":
-                    records = (r for r in records if not r.get("IsDeleted"))
+                records = self.api.query_source(bound, include_deleted=operation != "query")
                 selected = bound.select(records, store.resolve)
                 rows = [bound.flat_row(r, store.resolve) for r in selected]
-            info.update({"object": bound.sobject.name, "query": body["query"], "state": "UploadComplete",
-                         "numberRecordsProcessed": len(rows)})
+            info.update(
+                {
+                    "object": bound.sobject.name,
+                    "query": body["query"],
+                    "state": "UploadComplete",
+                    "numberRecordsProcessed": len(rows),
+                }
+            )
             job = Job(info, header=[p.text for p in bound.fields], rows=rows)
             response = dict(info)
             info["state"] = "JobComplete"  # ready on the next poll
@@ -232,9 +254,9 @@ class Bulk2:
         info["state"] = "InProgress"
         api, store = self.api, self.api.store
         for start in range(0, len(rows), CHUNK):
-            with api.state.lock:
+            with api.state.guard:
                 stamp = store.stamp()
-                for row in rows[start:start + CHUNK]:
+                for row in rows[start : start + CHUNK]:
                     values: dict[str, Any] = {}
                     for name, raw in zip(names, row, strict=False):
                         if raw == "":
@@ -242,14 +264,18 @@ class Bulk2:
                         values[name] = None if raw == "#N/A" else raw
                     rid, created, errors = self._write(obj, operation, ext, values, stamp)
                     if errors:
-                        message = "; ".join(f"{e['statusCode']}:{e['message']}:{','.join(e['fields'])} --"
-                                            for e in errors)
+                        message = "; ".join(
+                            f"{e['statusCode']}:{e['message']}:{','.join(e['fields'])} --" for e in errors
+                        )
                         job.failed.append([rid or "", message, *row])
                     else:
                         job.successful.append([rid, "true" if created else "false", *row])
-                api.state.mark_dirty()
-        info.update(state="JobComplete", numberRecordsProcessed=len(rows), numberRecordsFailed=len(job.failed),
-                    systemModstamp=api.now())
+        info.update(
+            state="JobComplete",
+            numberRecordsProcessed=len(rows),
+            numberRecordsFailed=len(job.failed),
+            systemModstamp=api.now(),
+        )
 
     def _write(self, obj, operation: str, ext: str | None, values: dict, stamp: str):
         store = self.api.store
@@ -262,8 +288,7 @@ class Bulk2:
         raw_id = values.pop("Id", None)
         rid = full_id(raw_id)
         if rid is None or rid[:3] != obj.key_prefix:
-            return raw_id, False, [{"statusCode": "MALFORMED_ID", "message": f"invalid id: {raw_id}",
-                                    "fields": ["Id"]}]
+            return raw_id, False, [{"statusCode": "MALFORMED_ID", "message": f"invalid id: {raw_id}", "fields": ["Id"]}]
         if operation == "update":
             return rid, False, store.update(obj, rid, values, stamp, from_csv=True)
         if operation == "delete":
@@ -292,11 +317,12 @@ class Bulk2:
             raise RequestError(400, "INVALIDJOB", "Invalid maxRecords or locator") from None
         if max_records <= 0:
             raise RequestError(400, "INVALIDJOB", "maxRecords must be positive")
-        page = job.rows[start:start + max_records]
+        page = job.rows[start : start + max_records]
         end = start + len(page)
         delimiter = DELIMITERS[job.info["columnDelimiter"]]
         line_ending = "\r\n" if job.info["lineEnding"] == "CRLF" else "\n"
-        headers = {"Sforce-NumberOfRecords": str(len(page)),
-                   "Sforce-Locator": str(end) if end < len(job.rows) else "null"}
-        return Response(200, to_csv(job.header, page, delimiter, line_ending), headers=headers,
-                        content_type="text/csv")
+        headers = {
+            "Sforce-NumberOfRecords": str(len(page)),
+            "Sforce-Locator": str(end) if end < len(job.rows) else "null",
+        }
+        return Response(200, to_csv(job.header, page, delimiter, line_ending), headers=headers, content_type="text/csv")

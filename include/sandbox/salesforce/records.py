@@ -1,6 +1,6 @@
 """The org's records and the write rules Salesforce applies to them.
 
-`Store` works on the plain dict kept in `PersistentState.data` (callers hold `state.lock`):
+`Store` works on the plain dict kept in `PersistentState.data` (callers hold `state.guard`):
 
     records   {sobject: {id: record}}  records are never mutated in place (copy on write), so query
                                        cursors hold consistent snapshots without copying
@@ -17,9 +17,11 @@ from __future__ import annotations
 import random
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from include.sandbox.salesforce.index import QueryIndex
 from include.sandbox.salesforce.schema import NUMBER_TYPES, OBJECTS, STRING_TYPES, Field, SObject
 from include.sandbox.salesforce.soql import canonical_datetime
 from include.sandbox.seed import build_universe, id_checksum, salesforce_id
@@ -123,19 +125,39 @@ def coerce(field: Field, value: Any, from_csv: bool = False) -> Any:
     return value
 
 
+def _no_touch(*path: str) -> None:
+    return None
+
+
 class Store:
-    def __init__(self, data: dict, default_api_limit: int):
+    def __init__(
+        self,
+        data: dict,
+        default_api_limit: int,
+        index: QueryIndex | None = None,
+        touch: Callable[..., None] = _no_touch,
+    ):
+        """`index` is kept up to date on every write; `touch(*path)` is told the path in `data` of what
+        changed (for the state's journal)."""
         self.data = data
         self.default_api_limit = default_api_limit
+        self.index = index
+        self.touch = touch
         self.journal: list[tuple[str, str, dict | None]] | None = None
 
     # --- setup ------------------------------------------------------------------------------------
     @staticmethod
     def empty_data() -> dict:
-        return {"records": {name: {} for name in OBJECTS}, "ext": {"Account": {"HubSpot_Company_ID__c": {}}},
-                "websites": {}, "counter": ID_COUNTER_START, "last_ms": 0,
-                "rules": {"validation_rule": None, "duplicate_rule": False, "daily_api_limit": None},
-                "usage": {"day": "", "count": 0}, "api_user": None}
+        return {
+            "records": {name: {} for name in OBJECTS},
+            "ext": {"Account": {"HubSpot_Company_ID__c": {}}},
+            "websites": {},
+            "counter": ID_COUNTER_START,
+            "last_ms": 0,
+            "rules": {"validation_rule": None, "duplicate_rule": False, "daily_api_limit": None},
+            "usage": {"day": "", "count": 0},
+            "api_user": None,
+        }
 
     def load_seed(self, n: int | None) -> None:
         universe = build_universe(n or 0)
@@ -147,16 +169,29 @@ class Store:
             created = now - timedelta(seconds=rng.uniform(3600, 365 * 86400))
             modified = created + (now - created) * rng.random() * 0.9
             c, m = canonical_datetime(created), canonical_datetime(modified)
-            return {"IsDeleted": False, "CreatedDate": c, "CreatedById": user, "LastModifiedDate": m,
-                    "LastModifiedById": user, "SystemModstamp": m}
+            return {
+                "IsDeleted": False,
+                "CreatedDate": c,
+                "CreatedById": user,
+                "LastModifiedDate": m,
+                "LastModifiedById": user,
+                "SystemModstamp": m,
+            }
 
         user_ids = [salesforce_id("005", i) for i in range(len(universe.owners))]
         api_user = user_ids[-1]
         self.data["api_user"] = api_user
         for uid, owner in zip(user_ids, universe.owners, strict=False):
-            recs["User"][uid] = {"Id": uid, "Username": owner.email, "Email": owner.email, "FirstName": owner.first,
-                                 "LastName": owner.last, "Name": f"{owner.first} {owner.last}", "IsActive": True,
-                                 **audit(api_user)}
+            recs["User"][uid] = {
+                "Id": uid,
+                "Username": owner.email,
+                "Email": owner.email,
+                "FirstName": owner.first,
+                "LastName": owner.last,
+                "Name": f"{owner.first} {owner.last}",
+                "IsActive": True,
+                **audit(api_user),
+            }
         if not n:
             return
         account_ids: list[str] = []
@@ -164,21 +199,39 @@ class Store:
             aid = salesforce_id("001", i)
             account_ids.append(aid)
             rec = {f: None for f in OBJECTS["Account"].fields}
-            rec.update({
-                "Id": aid, "Name": org.name, "Website": org.website or None, "Phone": org.phone or None,
-                "Industry": org.industry, "Type": org.type, "BillingStreet": org.street or None,
-                "BillingCity": org.city or None, "BillingState": org.state or None,
-                "BillingPostalCode": org.postal_code or None, "BillingCountry": org.country or None,
-                "AnnualRevenue": float(org.annual_revenue) if org.annual_revenue is not None else None,
-                "NumberOfEmployees": org.employees, "Description": org.description or None,
-                "OwnerId": user_ids[org.owner], **audit(api_user),
-            })
+            rec.update(
+                {
+                    "Id": aid,
+                    "Name": org.name,
+                    "Website": org.website or None,
+                    "Phone": org.phone or None,
+                    "Industry": org.industry,
+                    "Type": org.type,
+                    "BillingStreet": org.street or None,
+                    "BillingCity": org.city or None,
+                    "BillingState": org.state or None,
+                    "BillingPostalCode": org.postal_code or None,
+                    "BillingCountry": org.country or None,
+                    "AnnualRevenue": float(org.annual_revenue) if org.annual_revenue is not None else None,
+                    "NumberOfEmployees": org.employees,
+                    "Description": org.description or None,
+                    "OwnerId": user_ids[org.owner],
+                    **audit(api_user),
+                }
+            )
             self._put("Account", aid, rec)
         names = {org.domain: org.name.strip() for org in universe.companies + universe.accounts}
         for person in universe.people:
             owner = user_ids[person.owner]
-            base = {"Email": person.email, "FirstName": person.first, "LastName": person.last,
-                    "Name": f"{person.first} {person.last}", "Phone": None, "OwnerId": owner, **audit(api_user)}
+            base = {
+                "Email": person.email,
+                "FirstName": person.first,
+                "LastName": person.last,
+                "Name": f"{person.first} {person.last}",
+                "Phone": None,
+                "OwnerId": owner,
+                **audit(api_user),
+            }
             if person.salesforce_kind in ("contact", "private_contact"):
                 cid = salesforce_id("003", person.key)
                 account = account_ids[person.salesforce_org] if person.salesforce_kind == "contact" else None
@@ -203,11 +256,14 @@ class Store:
         """A write timestamp, strictly later than the previous write's."""
         ms = max(int(time.time() * 1000), self.data["last_ms"] + 1)
         self.data["last_ms"] = ms
+        self.touch("last_ms")
+        self.touch("usage")  # the call count is persisted with the writes
         return canonical_datetime(datetime.fromtimestamp(ms / 1000, UTC))
 
     def new_id(self, obj: SObject) -> str:
         n = self.data["counter"]
         self.data["counter"] = n + 1
+        self.touch("counter")
         return salesforce_id(obj.key_prefix, n)
 
     def _put(self, obj: str, rid: str, new: dict | None) -> None:
@@ -222,6 +278,9 @@ class Store:
         else:
             store[rid] = new
             self._index(obj, rid, new)
+        if self.index is not None:
+            self.index.put(obj, rid, old, new)
+        self.touch("records", obj, rid)
 
     def _index(self, obj: str, rid: str, rec: dict) -> None:
         if rec.get("IsDeleted"):
@@ -250,6 +309,16 @@ class Store:
                 if not ids:
                     del self.data["websites"][key]
 
+    def rebuild_lookups(self) -> None:
+        """`ext` and `websites` again from the records (after a journal replay they may lag behind)."""
+        for fields in self.data["ext"].values():
+            for fname in fields:
+                fields[fname] = {}
+        self.data["websites"] = {}
+        for obj, store in self.data["records"].items():
+            for rid, rec in store.items():
+                self._index(obj, rid, rec)
+
     def begin(self) -> None:
         self.journal = []
 
@@ -277,8 +346,9 @@ class Store:
             out[field.name] = value
         return out
 
-    def validate(self, obj: SObject, values: dict[str, Any], existing: dict | None, rid: str | None,
-                 *, from_csv: bool = False) -> tuple[dict | None, list[dict]]:
+    def validate(
+        self, obj: SObject, values: dict[str, Any], existing: dict | None, rid: str | None, *, from_csv: bool = False
+    ) -> tuple[dict | None, list[dict]]:
         """The record after applying `values` (canonical names) to `existing`, or the record errors."""
         errors: list[dict] = []
         creating = existing is None
@@ -286,46 +356,67 @@ class Store:
         for name, raw in values.items():
             field = obj.fields[name]
             if not (field.createable if creating else field.updateable):
-                errors.append(error("INVALID_FIELD_FOR_INSERT_UPDATE",
-                                    f"Unable to create/update fields: {name}. Please check the security settings "
-                                    "of this field and verify that it is read/write for your profile or "
-                                    "permission set.", [name]))
+                errors.append(
+                    error(
+                        "INVALID_FIELD_FOR_INSERT_UPDATE",
+                        f"Unable to create/update fields: {name}. Please check the security settings "
+                        "of this field and verify that it is read/write for your profile or "
+                        "permission set.",
+                        [name],
+                    )
+                )
                 continue
             try:
                 value = coerce(field, raw, from_csv)
             except CoercionError as exc:
                 if not from_csv:
-                    raise RequestError(400, "JSON_PARSER_ERROR",
-                                       f"Cannot deserialize instance of {field.type} from {raw!r}") from None
+                    raise RequestError(
+                        400, "JSON_PARSER_ERROR", f"Cannot deserialize instance of {field.type} from {raw!r}"
+                    ) from None
                 errors.append(error("INVALID_TYPE_ON_FIELD_IN_RECORD", str(exc), [name]))
                 continue
             if isinstance(value, str):
                 if field.length and len(value) > field.length:
-                    errors.append(error("STRING_TOO_LONG", f"{field.name}: data value too large: "
-                                        f"{value[:40]}... (max length={field.length})", [name]))
+                    errors.append(
+                        error(
+                            "STRING_TOO_LONG",
+                            f"{field.name}: data value too large: {value[:40]}... (max length={field.length})",
+                            [name],
+                        )
+                    )
                     continue
                 if field.restricted and value not in field.picklist:
-                    errors.append(error("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                                        f"{field.name}: bad value for restricted picklist field: {value}", [name]))
+                    errors.append(
+                        error(
+                            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                            f"{field.name}: bad value for restricted picklist field: {value}",
+                            [name],
+                        )
+                    )
                     continue
                 if field.type == "reference":
                     ref = full_id(value)
                     target = OBJECTS[field.reference_to]
                     if ref is None:
-                        errors.append(error("MALFORMED_ID", f"{field.name}: id value of incorrect type: {value}",
-                                            [name]))
+                        errors.append(
+                            error("MALFORMED_ID", f"{field.name}: id value of incorrect type: {value}", [name])
+                        )
                         continue
                     parent = self.resolve(target.name, ref)
                     if ref[:3] != target.key_prefix or parent is None or parent.get("IsDeleted"):
-                        errors.append(error("INVALID_CROSS_REFERENCE_KEY",
-                                            "invalid cross reference id", [name]))
+                        errors.append(error("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [name]))
                         continue
                     value = ref
                 if field.external_id:
                     other = self.find_external(obj, name, value)
                     if other is not None and other != rid:
-                        errors.append(error("DUPLICATE_VALUE", f"duplicate value found: {name} duplicates value "
-                                            f"on record with id: {other}", [name]))
+                        errors.append(
+                            error(
+                                "DUPLICATE_VALUE",
+                                f"duplicate value found: {name} duplicates value on record with id: {other}",
+                                [name],
+                            )
+                        )
                         continue
             new[name] = value
         if errors:
@@ -341,14 +432,18 @@ class Store:
             new["Name"] = " ".join(p for p in (new.get("FirstName"), new.get("LastName")) if p) or None
         missing = [f.name for f in obj.fields.values() if f.required and new.get(f.name) is None]
         if missing:
-            return None, [error("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
-                                missing)]
+            return None, [
+                error("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing)
+            ]
         rule = self.rules.get("validation_rule")
         if rule and rule.get("object", "Account") == obj.name:
             value = new.get(rule["field"])
             if value is not None and not re.search(rule["pattern"], str(value)):
-                return None, [error("FIELD_CUSTOM_VALIDATION_EXCEPTION", rule.get("message") or "Validation failed",
-                                    [rule["field"]])]
+                return None, [
+                    error(
+                        "FIELD_CUSTOM_VALIDATION_EXCEPTION", rule.get("message") or "Validation failed", [rule["field"]]
+                    )
+                ]
         if obj.name == "Account" and self.rules.get("duplicate_rule") and (creating or "Website" in values):
             key = normalise_website(new.get("Website"))
             others = [o for o in self.data["websites"].get(key, ()) if o != rid] if key else []
@@ -359,15 +454,29 @@ class Store:
     # --- writes (callers hold the lock) ------------------------------------------------------------
     def create(self, obj: SObject, values: dict, stamp: str, *, from_csv: bool = False) -> tuple[str | None, list]:
         if "Id" in values:
-            return None, [error("INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields: Id. Please "
-                                "check the security settings of this field.", ["Id"])]
+            return None, [
+                error(
+                    "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    "Unable to create/update fields: Id. Please check the security settings of this field.",
+                    ["Id"],
+                )
+            ]
         new, errors = self.validate(obj, values, None, None, from_csv=from_csv)
         if errors:
             return None, errors
         rid = self.new_id(obj)
         user = self.data["api_user"]
-        new.update({"Id": rid, "IsDeleted": False, "CreatedDate": stamp, "CreatedById": user,
-                    "LastModifiedDate": stamp, "LastModifiedById": user, "SystemModstamp": stamp})
+        new.update(
+            {
+                "Id": rid,
+                "IsDeleted": False,
+                "CreatedDate": stamp,
+                "CreatedById": user,
+                "LastModifiedDate": stamp,
+                "LastModifiedById": user,
+                "SystemModstamp": stamp,
+            }
+        )
         self._put(obj.name, rid, new)
         return rid, []
 
@@ -385,15 +494,19 @@ class Store:
         self._put(obj.name, rid, new)
         return []
 
-    def upsert(self, obj: SObject, fname: str, value: Any, values: dict, stamp: str, *,
-               from_csv: bool = False) -> tuple[str | None, bool, list]:
+    def upsert(
+        self, obj: SObject, fname: str, value: Any, values: dict, stamp: str, *, from_csv: bool = False
+    ) -> tuple[str | None, bool, list]:
         if value is None or value == "":
             return None, False, [error("MISSING_ARGUMENT", f"{fname} not specified", [fname])]
         if fname == "Id":
             rid = full_id(value)
             if rid is None or rid[:3] != obj.key_prefix:
-                return None, False, [error("MALFORMED_ID", f"{obj.name} ID: id value of incorrect type: {value}",
-                                           ["Id"])]
+                return (
+                    None,
+                    False,
+                    [error("MALFORMED_ID", f"{obj.name} ID: id value of incorrect type: {value}", ["Id"])],
+                )
             return rid, False, self.update(obj, rid, values, stamp, from_csv=from_csv)
         value = str(value)
         values = {**{k: v for k, v in values.items() if k != fname}, fname: value}

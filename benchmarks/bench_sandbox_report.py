@@ -1,0 +1,43 @@
+"""Markdown tables from `bench_sandbox_endpoints.py --json` files: one table per seed size, the median of
+each call with and without the indexes where both runs exist.
+
+    .venv/bin/python benchmarks/bench_sandbox_report.py benchmarks/results/bench_sandbox_endpoints_*.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def main(paths: list[str]) -> int:
+    runs: dict[int, dict[str, dict]] = {}
+    for path in paths:
+        for run in json.loads(Path(path).read_text()):
+            runs.setdefault(run["seed"], {})[run["label"] or Path(path).stem] = run
+    for seed in sorted(runs):
+        labels = sorted(runs[seed], key=lambda label: label != "before")
+        print(f"\n### Seed {seed:,}\n")
+        for label in labels:
+            run = runs[seed][label]
+            print(f"- {label}: serving after {run['seconds_to_serve']} s, sandbox RSS {run['rss_mib']} MiB")
+        print("\n| call | " + " | ".join(f"{label} median ms (min-max)" for label in labels) + " | answer |")
+        print("|---|" + "---|" * len(labels) + "---|")
+        names = list(dict.fromkeys(c["call"] for label in labels for c in runs[seed][label]["calls"]))
+        for name in names:
+            cells, detail = [], ""
+            for label in labels:
+                found = [c for c in runs[seed][label]["calls"] if c["call"] == name]
+                if found:
+                    c = found[0]
+                    cells.append(f"{c['median_ms']:,} ({c['min_ms']:,}-{c['max_ms']:,})")
+                    detail = str(c["detail"])
+                else:
+                    cells.append("-")
+            print(f"| {name} | " + " | ".join(cells) + f" | {detail} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
