@@ -251,15 +251,11 @@ def airflow_env(layout: Layout, name: str) -> dict[str, str]:
 
 
 def base_env(layout: Layout, name: str) -> dict[str, str]:
-    """What every process of the cluster starts with: the caller's environment less Airflow's and the
-    product's settings, this repo on PYTHONPATH, the venv first on PATH, a private TMPDIR."""
+    """What every process of the cluster starts with: the caller's environment less Airflow's settings (the
+    cluster sets its own), this repo on PYTHONPATH, the venv first on PATH, a private TMPDIR."""
     tmp = layout.part_dir(name) / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AIRFLOW", "COMPANY_SYNC_", "PYTEST", "AWS_", "VIRTUAL_ENV"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTEST", "AWS_", "VIRTUAL_ENV"))}
     env.update(
         {
             "COMPANY_SYNC_HOME": str(ROOT),
