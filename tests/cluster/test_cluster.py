@@ -110,6 +110,10 @@ def test_company_sync_runs_on_both_workers(cluster_env):
         for ti in tis
         if ti["state"] in ("failed", "upstream_failed") or ti["try_number"] > 1
     }
+    findings["all_runs"] = [
+        {"run_id": r["dag_run_id"], "run_type": r["run_type"], "state": r["state"]}
+        for r in _api(layout, "GET", f"/dags/{DAG_ID}/dagRuns").json()["dag_runs"]
+    ]
     findings["reports"] = _reports_visible(layout, run_id)
     findings["state_tables"] = _state_tables(layout)
     findings["staged_objects"] = _staged_objects(layout, run_id)
@@ -126,16 +130,23 @@ def test_company_sync_runs_on_both_workers(cluster_env):
 
 
 def _reports_visible(layout: cluster.Layout, run_id: str) -> dict[str, Any]:
-    """What the Sync reports page on the API server shows of the run: its row, and whether its report opens."""
+    """Where the run's report and Data Docs were written (each worker's own folder), and what the Sync reports
+    page on the API server shows of them: the run's row, a link to its report, the report itself."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", run_id)
+    written = {}
+    for worker in cluster.WORKERS:
+        folder = layout.part_dir(worker) / "reports" / DAG_ID / safe
+        names = ["report.html", "data_docs/extracts/index.html", "data_docs/plan/index.html"]
+        written[worker] = [name for name in names if (folder / name).exists()]
     page = requests.get(f"{layout.api_url}/sync-reports/", timeout=30)
-    seen: dict[str, Any] = {"list_status": page.status_code}
-    links = sorted(set(re.findall(r'href="([^"]*/report\.html)"', page.text)))
-    mine = [link for link in links if re.sub(r"[^A-Za-z0-9._-]", "_", run_id) in link]
-    seen["run_listed"] = bool(mine)
-    if mine:
-        url = mine[0] if mine[0].startswith("http") else f"{layout.api_url}{mine[0]}"
-        seen["report_status"] = requests.get(url, timeout=30).status_code
-    return seen
+    report = requests.get(f"{layout.api_url}/sync-reports/runs/{DAG_ID}/{safe}/report.html", timeout=30)
+    return {
+        "written_on": written,
+        "list_status": page.status_code,
+        "run_listed": f"data-run='{run_id}'" in page.text or f'data-run="{run_id}"' in page.text,
+        "report_linked": bool(re.search(rf"href=['\"][^'\"]*{re.escape(safe)}/report\.html", page.text)),
+        "report_status": report.status_code,
+    }
 
 
 def _state_tables(layout: cluster.Layout) -> list[str]:
