@@ -14,8 +14,9 @@ default 18700), every file under one state folder (`COMPANY_SYNC_CLUSTER_DIR`, d
   state to PostgreSQL, task logs to `s3://` (remote logging). Each worker reports its own host name to
   Airflow (`worker-1`, `worker-2`, through `[core] hostname_callable`), as two machines would.
 
-Every process is started in its own session with its pid in `<dir>/<name>/pid`; `down` stops exactly those
-(and PostgreSQL through `pg_ctl stop`). `up` is idempotent: a part already running is left alone.
+Every process is started in its own session with its pid and start time in `<dir>/<name>/pid`; `down` stops
+exactly those process groups (and PostgreSQL through `pg_ctl stop`). `up` is idempotent: a part already running
+is left alone.
 
 Only the standard library is imported at module level, so `down` works without the project's environment.
 """
@@ -29,10 +30,10 @@ import hashlib
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -99,9 +100,6 @@ class Layout:
     def s3_port(self) -> int:
         return self.port_base + 90
 
-    def worker_log_port(self, worker: str) -> int:
-        return self.port_base + 93 + WORKERS.index(worker)
-
     def ports(self) -> dict[str, int]:
         return {
             "sandbox-salesforce": self.salesforce_port,
@@ -110,7 +108,6 @@ class Layout:
             "redis": self.redis_port,
             "api-server": self.api_port,
             "s3": self.s3_port,
-            **{f"{w}-log-server": self.worker_log_port(w) for w in WORKERS},
         }
 
     # folders and files
@@ -244,7 +241,6 @@ def airflow_env(layout: Layout, name: str) -> dict[str, str]:
         }
     )
     if name in WORKERS:
-        env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(layout.worker_log_port(name))
         env["AIRFLOW__CORE__HOSTNAME_CALLABLE"] = "include.devtools.cluster.worker_hostname"
         env["COMPANY_SYNC_CLUSTER_WORKER"] = name
     return env
@@ -385,8 +381,8 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
-    with urllib.request.urlopen(url, timeout=5, context=context) as response:  # noqa: S310 (loopback only)
+def http_ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback only)
         return 200 <= response.status < 300
 
 
@@ -663,7 +659,17 @@ def airflow_argv(layout: Layout, name: str) -> list[str]:
     if name in ("scheduler", "dag-processor"):
         return [airflow, name]
     concurrency = os.environ.get("COMPANY_SYNC_CLUSTER_WORKER_CONCURRENCY", "1")
-    return [airflow, "celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", concurrency]
+    # --skip-serve-logs: Airflow's log server listens on every interface; task logs go to S3 instead
+    return [
+        airflow,
+        "celery",
+        "worker",
+        "--celery-hostname",
+        f"{name}@%h",
+        "--concurrency",
+        concurrency,
+        "--skip-serve-logs",
+    ]
 
 
 def airflow_up(layout: Layout, name: str) -> str:
@@ -859,19 +865,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "env":
             for key, value in sorted(airflow_env(layout, "airflow-cli").items()):
                 if key.startswith(("AIRFLOW", "COMPANY_SYNC_")):
-                    print(f"export {key}={_shell_quote(value)}")
+                    print(f"export {key}={shlex.quote(value)}")
         else:
             apply_settings(args.path)
     except ClusterError as exc:
         print(f"cluster: {exc}", file=sys.stderr)
         return 1
     return 0
-
-
-def _shell_quote(value: str) -> str:
-    import shlex
-
-    return shlex.quote(value)
 
 
 if __name__ == "__main__":

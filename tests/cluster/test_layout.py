@@ -32,10 +32,8 @@ def test_each_airflow_component_has_its_own_folders_and_shares_only_urls(tmp_pat
     for key in shared:
         assert len({env[key] for env in envs.values()}) == 1, key
     assert envs["worker-1"]["COMPANY_SYNC_CLUSTER_WORKER"] == "worker-1"
-    assert (
-        envs["worker-1"]["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"]
-        != (envs["worker-2"]["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"])
-    )
+    assert envs["worker-1"]["AIRFLOW__CORE__HOSTNAME_CALLABLE"] == "include.devtools.cluster.worker_hostname"
+    assert "--skip-serve-logs" in cluster.airflow_argv(layout, "worker-1")  # no listener on every interface
     assert stat.S_IMODE(os.stat(layout.secrets_file).st_mode) == 0o600
 
 
