@@ -41,7 +41,10 @@ def _api(layout: cluster.Layout, method: str, path: str, **kwargs: Any) -> reque
 def _wait(what: str, check, timeout: float, interval: float = 3):
     deadline = time.monotonic() + timeout
     while True:
-        value = check()
+        try:
+            value = check()
+        except requests.RequestException:  # a busy API server may time out one poll: ask again
+            value = None
         if value:
             return value
         if time.monotonic() > deadline:
