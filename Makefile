@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv demo test test-fast test-ui browser-deps lint format airflow sandbox bench constraints clean
+.PHONY: help venv demo test test-fast test-ui browser-deps lint format airflow sandbox bench constraints clean cluster cluster-down
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -49,6 +49,12 @@ sandbox: $(STAMP)  ## serve both sandbox APIs in the foreground (Ctrl-C stops)
 
 airflow: $(STAMP)  ## the Airflow UI (airflow standalone) on this project, with the sandbox running beside it
 	bin/airflow-standalone
+
+cluster: $(STAMP)  ## a local multi-worker Airflow: CeleryExecutor, 2 workers, PostgreSQL, Redis, S3 (moto), sandbox (docs/cluster.md)
+	bin/cluster up
+
+cluster-down:  ## stop what `make cluster` started; CLEAN=1 also deletes .cluster/
+	bin/cluster down $(if $(CLEAN),--clean)
 
 bench: $(STAMP)  ## run the benchmark scripts (figures go to the notes and docs)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
