@@ -432,11 +432,29 @@ def validate_frames(
     if docs_dir is not None:
         # The docs are for reading; a rendering problem must not stop (or hide) the validation outcome.
         try:
+            _drop_values_from_stored_results(context)
             context.build_data_docs(site_names=["run"])
             _prune_static(Path(docs_dir))
         except Exception:  # noqa: BLE001 - logged with its traceback, the checks' results stand
             log.warning("could not build the Data Docs in %s", docs_dir, exc_info=True)
     return results
+
+
+def _drop_values_from_stored_results(context) -> None:
+    """The Data Docs render the stored results: keep the failing rows' ids there, not their values."""
+    store = context.validation_results_store
+    for key in store.list_keys():
+        stored = store.get(key)
+        for res in stored.results:
+            result = res.result or {}
+            result.pop("partial_unexpected_list", None)
+            result.pop("partial_unexpected_counts", None)
+            keep = set(result.get("unexpected_index_column_names") or ())
+            rows = result.get("partial_unexpected_index_list") or []
+            result["partial_unexpected_index_list"] = [
+                {k: v for k, v in row.items() if k in keep} if isinstance(row, dict) else row for row in rows
+            ]
+        store.set(key, stored)
 
 
 def raise_on_blocking(results: list[CheckResult], stage: str) -> None:

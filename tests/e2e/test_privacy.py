@@ -83,6 +83,13 @@ def test_a_run_over_personal_data_logs_none_of_it_and_leaves_no_staged_copy(worl
     email_check = next(c for c in failed_checks if c["frame"] == "sf_contacts" and c["column"] == "Email")
     assert email_check["examples"].startswith("ids 003"), email_check
 
+    # The run's Data Docs (in its report folder) name failing rows by id too, without their values.
+    docs = list((world.tmp / "reports" / "company_sync").glob("*/data_docs/**/*.html"))
+    assert docs
+    for page in docs:
+        text = page.read_text(encoding="utf-8", errors="replace")
+        assert not [v for v in EMAILS if any(form in text for form in _forms(v))], page
+
     # The succeeded run's staged frames are gone; the staging folder holds no run of it.
     staging = world.tmp / "staging" / "company_sync"
     assert not (staging / safe_segment(result.run_id)).exists()
