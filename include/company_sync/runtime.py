@@ -53,6 +53,9 @@ class Runtime:
     retry_backoff: float
     # How far a window reaches back before its start (SystemModstamp ties, HubSpot's search indexing delay).
     window_overlap: timedelta
+    # How long a failed run's staged frames are kept for debugging (a succeeded run's go at once): the next
+    # run's `prepare` removes every DAG's run folders older than this.
+    staging_retention: timedelta = timedelta(days=7)
 
     @classmethod
     def from_env(cls) -> Runtime:
@@ -68,6 +71,7 @@ class Runtime:
             ) from exc
         if overlap < timedelta(0):
             raise ValueError("COMPANY_SYNC_WINDOW_OVERLAP_MINUTES must not be negative")
+        retention = _retention(env("COMPANY_SYNC_STAGING_RETENTION_DAYS", "7"))
         return cls(
             state_url=default_state_url(),
             staging_url=default_staging_url(),
@@ -77,12 +81,24 @@ class Runtime:
             breaker_min_records=minimum,
             retry_backoff=backoff,
             window_overlap=overlap,
+            staging_retention=retention,
         )
 
     def retry_policy(self):
         from include.company_sync.connectors.http_policy import RetryPolicy
 
         return RetryPolicy(backoff_factor=self.retry_backoff)
+
+
+def _retention(text: str) -> timedelta:
+    """`COMPANY_SYNC_STAGING_RETENTION_DAYS`: a number of days, 0 or more (fractions allowed)."""
+    try:
+        days = float(text)
+    except ValueError:
+        days = float("nan")
+    if not days >= 0 or days == float("inf"):  # also refuses nan
+        raise ValueError(f"COMPANY_SYNC_STAGING_RETENTION_DAYS must be a number of days, 0 or more (got {text!r})")
+    return timedelta(days=days)
 
 
 def lean_memory_for_planning() -> str:

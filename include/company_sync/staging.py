@@ -88,28 +88,57 @@ class Staging:
             return []
         return sorted(str(p) for p in prefix.iterdir() if p.name.endswith(SUFFIX) and not p.name.startswith("."))
 
-    def clean(self, dag_id: str, older_than: timedelta | datetime | pd.Timestamp) -> list[str]:
-        """Delete the run folders of `dag_id` whose newest file is older than the cutoff.
+    def remove_run(self, dag_id: str, run_id: str) -> bool:
+        """Delete one run's folder (its staged frames); False when there was none."""
+        prefix = self.run_prefix(dag_id, run_id)
+        if not prefix.exists():
+            return False
+        prefix.fs.rm(prefix.path, recursive=True)
+        return True
+
+    def clean(
+        self, dag_id: str, older_than: timedelta | datetime | pd.Timestamp, *, keep: tuple[str, ...] = ()
+    ) -> list[str]:
+        """Delete the run folders of `dag_id` whose newest file is older than the cutoff (run ids in `keep`
+        are left alone).
 
         `older_than` is an age (timedelta, from now) or a moment. Returns the removed folder URLs.
         """
-        if isinstance(older_than, timedelta):
-            cutoff = pd.Timestamp.now(tz="UTC") - older_than
-        else:
-            cutoff = pd.Timestamp(older_than)
-            cutoff = cutoff.tz_localize("UTC") if cutoff.tzinfo is None else cutoff.tz_convert("UTC")
+        cutoff = _cutoff(older_than)
         dag_root = self._root / safe_segment(dag_id)
         if not dag_root.exists():
             return []
+        kept = {safe_segment(run_id) for run_id in keep}
         removed = []
         for run_dir in sorted(dag_root.iterdir(), key=str):
-            if not run_dir.is_dir():
+            if not run_dir.is_dir() or run_dir.name in kept:
                 continue
             times = [_modified(p) for p in run_dir.rglob("*") if p.is_file()]
             if not times or max(times) < cutoff:
                 run_dir.fs.rm(run_dir.path, recursive=True)
                 removed.append(str(run_dir))
         return removed
+
+    def clean_all(
+        self, older_than: timedelta | datetime | pd.Timestamp, *, keep: tuple[tuple[str, str], ...] = ()
+    ) -> list[str]:
+        """`clean` for every DAG's folder under the base; `keep` holds (dag_id, run_id) pairs left alone."""
+        if not self._root.exists():
+            return []
+        cutoff = _cutoff(older_than)
+        removed = []
+        for dag_root in sorted(self._root.iterdir(), key=str):
+            if dag_root.is_dir():
+                runs = tuple(run for dag, run in keep if safe_segment(dag) == dag_root.name)
+                removed += self.clean(dag_root.name, cutoff, keep=runs)
+        return removed
+
+
+def _cutoff(older_than: timedelta | datetime | pd.Timestamp) -> pd.Timestamp:
+    if isinstance(older_than, timedelta):
+        return pd.Timestamp.now(tz="UTC") - older_than
+    cutoff = pd.Timestamp(older_than)
+    return cutoff.tz_localize("UTC") if cutoff.tzinfo is None else cutoff.tz_convert("UTC")
 
 
 def _modified(path: ObjectStoragePath) -> pd.Timestamp:

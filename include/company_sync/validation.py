@@ -55,6 +55,29 @@ class BlockingValidationError(RuntimeError):
     """A blocking expectation failed; nothing has been written."""
 
 
+# The record id column(s) naming a failing row, per frame: check results, logs and errors give these ids, never
+# the failing values (emails, names, phones). Frames not listed use the first of FALLBACK_ID_COLUMNS they have,
+# else the row's position.
+ID_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sf_accounts": ("Id",),
+    "sf_contacts": ("Id",),
+    "sf_leads": ("Id",),
+    "sf_users": ("Id",),
+    "hs_companies": ("id",),
+    "hs_contacts": ("id",),
+    "hs_owners": ("id",),
+    "hs_associations": ("company_id", "contact_id"),
+    "hs_list_members": ("contact_id",),
+    "plan_writes": ("frame", "record_id"),
+    "plan_creates": ("frame", "record_id"),
+    "plan_decisions": ("system", "record_id"),
+    "plan_new_links": ("account_id", "company_id"),
+}
+FALLBACK_ID_COLUMNS = ("Id", "id", "record_id", "company_id", "account_id", "contact_id")
+ROW_COLUMN = "_row"  # the row's position, added to frames without an id column
+MAX_IDS = 5  # record ids kept per failed check
+
+
 @dataclass(frozen=True)
 class CheckResult:
     frame: str
@@ -63,15 +86,56 @@ class CheckResult:
     blocking: bool
     success: bool
     unexpected_count: int | None
+    # The record ids of up to MAX_IDS failing rows (`ids 001..., 001...`), or the check's own error: never the
+    # failing values.
     examples: str
 
     @property
     def label(self) -> str:
         where = f"{self.frame}.{self.column}" if self.column else self.frame
-        count = f" ({self.unexpected_count} rows, e.g. {self.examples})" if self.unexpected_count else ""
+        count = f" ({self.unexpected_count} rows, {self.examples})" if self.unexpected_count and self.examples else ""
+        if self.unexpected_count and not count:
+            count = f" ({self.unexpected_count} rows)"
         if not count and self.examples and not self.success:
             count = f" ({self.examples})"
         return f"{where}: {self.expectation}{count}"
+
+
+def id_columns(name: str, frame: pd.DataFrame) -> list[str]:
+    """The columns naming a row of frame `name` in check results (see ID_COLUMNS); [] when it has none."""
+    wanted = ID_COLUMNS.get(name) or next(((c,) for c in FALLBACK_ID_COLUMNS if c in frame.columns), ())
+    return [c for c in wanted if c in frame.columns]
+
+
+def _failing_ids(result: dict[str, Any], columns: list[str]) -> str:
+    """`ids a, b` from GX's partial_unexpected_index_list (dicts holding the id columns), capped at MAX_IDS."""
+    ids: list[str] = []
+    for row in result.get("partial_unexpected_index_list") or []:
+        if isinstance(row, dict):
+            parts = [_id_text(row.get(c)) for c in columns]
+        else:  # a bare index
+            parts = [_id_text(row)]
+        text = "/".join(parts)
+        if text not in ids:
+            ids.append(text)
+        if len(ids) >= MAX_IDS:
+            break
+    if not ids:
+        return ""
+    more = ", ..." if (result.get("unexpected_count") or 0) > len(ids) else ""
+    what = "rows" if columns == [ROW_COLUMN] else "ids"
+    return f"{what} {', '.join(ids)}{more}"
+
+
+def _id_text(value: Any) -> str:
+    import pandas as pd
+
+    try:
+        if value is None or pd.isna(value):
+            return "<no id>"
+    except (TypeError, ValueError):  # a list-like value
+        pass
+    return str(value)
 
 
 def _gx():
@@ -340,15 +404,19 @@ def validate_frames(
         frame = frames.get(name)
         if frame is None or not expectations:
             continue
+        columns = id_columns(name, frame)
+        if not columns:  # no record id: name failing rows by position
+            frame, columns = frame.assign(**{ROW_COLUMN: range(len(frame))}), [ROW_COLUMN]
+        result_format = {"result_format": "SUMMARY", "unexpected_index_column_names": columns}
         batch_definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
         suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=[e.copy() for e in expectations]))
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
         )
-        outcome = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY", run_id=run_id)
+        outcome = definition.run(batch_parameters={"dataframe": frame}, result_format=result_format, run_id=run_id)
         for res in outcome.results:
             config = res.expectation_config
-            examples = [str(v) for v in (res.result or {}).get("partial_unexpected_list") or []]
+            ids = _failing_ids(res.result or {}, columns) if not res.success else ""
             error = (res.exception_info or {}).get("exception_message") if not res.success else None
             results.append(
                 CheckResult(
@@ -358,17 +426,35 @@ def validate_frames(
                     blocking=str(config.severity).lower().endswith("critical"),
                     success=bool(res.success),
                     unexpected_count=(res.result or {}).get("unexpected_count"),
-                    examples=", ".join(examples[:3]) if examples else (str(error)[:200] if error else ""),
+                    examples=ids or (str(error)[:200] if error else ""),
                 )
             )
     if docs_dir is not None:
         # The docs are for reading; a rendering problem must not stop (or hide) the validation outcome.
         try:
+            _drop_values_from_stored_results(context)
             context.build_data_docs(site_names=["run"])
             _prune_static(Path(docs_dir))
         except Exception:  # noqa: BLE001 - logged with its traceback, the checks' results stand
             log.warning("could not build the Data Docs in %s", docs_dir, exc_info=True)
     return results
+
+
+def _drop_values_from_stored_results(context) -> None:
+    """The Data Docs render the stored results: keep the failing rows' ids there, not their values."""
+    store = context.validation_results_store
+    for key in store.list_keys():
+        stored = store.get(key)
+        for res in stored.results:
+            result = res.result or {}
+            result.pop("partial_unexpected_list", None)
+            result.pop("partial_unexpected_counts", None)
+            keep = set(result.get("unexpected_index_column_names") or ())
+            rows = result.get("partial_unexpected_index_list") or []
+            result["partial_unexpected_index_list"] = [
+                {k: v for k, v in row.items() if k in keep} if isinstance(row, dict) else row for row in rows
+            ]
+        store.set(key, stored)
 
 
 def raise_on_blocking(results: list[CheckResult], stage: str) -> None:

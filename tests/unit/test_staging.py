@@ -154,3 +154,48 @@ def test_clean_removes_only_old_runs_of_that_dag(tmp_path, staging):
     assert not staging.exists(old) and staging.exists(new) and staging.exists(other)
     assert staging.clean("company_sync", older_than=pd.Timestamp("2000-01-01")) == []
     assert staging.clean("no_such_dag", older_than=timedelta(0)) == []
+
+
+def _age(tmp_path, dag: str, run: str, days: float) -> None:
+    """Make the files of a staged run `days` old."""
+    then = time.time() - days * 86400
+    for path in (tmp_path / dag / run).rglob("*"):
+        os.utime(path, (then, then))
+
+
+def test_remove_run_deletes_only_that_run_s_frames(staging):
+    gone = staging.write("company_sync", RUN_ID, "sf_contacts", pd.DataFrame({"Email": ["a@b.example"]}))
+    kept = staging.write("company_sync", "other_run", "sf_contacts", pd.DataFrame({"Email": ["a@b.example"]}))
+    assert staging.remove_run("company_sync", RUN_ID) is True
+    assert not staging.exists(gone) and staging.exists(kept)
+    assert staging.list_run("company_sync", RUN_ID) == []
+    assert staging.remove_run("company_sync", RUN_ID) is False  # nothing left: no error
+
+
+def test_retention_removes_old_failed_runs_of_every_dag_and_keeps_recent_ones(tmp_path, staging):
+    """The retention `prepare` applies: every DAG's run folders older than the retention go, recent ones (a
+    failed run kept for debugging, another DAG's run in progress) stay, and so does the current run."""
+    frame = pd.DataFrame({"a": [1]})
+    for dag, run in [
+        ("company_sync", "old_failed"),
+        ("company_sync", "recent_failed"),
+        ("company_import", "old_failed"),
+        ("company_resync", "recent_run"),
+        ("company_sync", "current"),
+    ]:
+        staging.write(dag, run, "accounts", frame)
+    _age(tmp_path, "company_sync", "old_failed", 8)
+    _age(tmp_path, "company_import", "old_failed", 30)
+    _age(tmp_path, "company_sync", "recent_failed", 6)
+    _age(tmp_path, "company_sync", "current", 10)  # the running run's own folder is never touched
+    removed = staging.clean_all(timedelta(days=7), keep=(("company_sync", "current"),))
+    base = tmp_path.as_uri()
+    assert sorted(removed) == [f"{base}/company_import/old_failed", f"{base}/company_sync/old_failed"]
+    assert staging.list_run("company_sync", "recent_failed")
+    assert staging.list_run("company_resync", "recent_run")
+    assert staging.list_run("company_sync", "current")
+    assert staging.clean_all(timedelta(days=7), keep=(("company_sync", "current"),)) == []
+
+
+def test_retention_of_an_empty_or_missing_base_removes_nothing(tmp_path):
+    assert Staging((tmp_path / "never").as_uri()).clean_all(timedelta(0)) == []

@@ -324,9 +324,13 @@ def test_blocking_failures_raise_naming_each_failed_check_and_warnings_do_not():
         v.raise_on_blocking(results, "extracts")
     message = str(excinfo.value)
     assert "2 blocking check(s) failed on the extracts; nothing was written" in message
-    assert "sf_accounts.Id: expect_column_values_to_match_regex (1 rows, e.g. not-an-id)" in message
-    assert "hs_associations.company_id_not_extracted: expect_column_values_to_be_null (1 rows, e.g. 999)" in message
+    assert "sf_accounts.Id: expect_column_values_to_match_regex (1 rows, ids not-an-id)" in message
+    assert "hs_associations.company_id_not_extracted: expect_column_values_to_be_null (1 rows, ids 999/201)" in message
     assert "Email" not in message
+    # warnings name the failing records by id, never by value
+    email = next(r for r in results if r.frame == "sf_contacts" and r.column == "Email")
+    assert email.label.endswith("(1 rows, ids 003000000000001AAA)"), email.label
+    assert not any("nope" in r.label or "nope" in r.examples for r in results)
 
     warnings_only = [r for r in results if not r.blocking]
     v.raise_on_blocking(warnings_only, "extracts")  # does not raise
@@ -485,7 +489,7 @@ def test_validate_inputs_task_stops_on_corrupt_extracts_naming_the_checks(tmp_pa
     message = str(excinfo.value)
     assert "2 blocking check(s) failed on the extracts; nothing was written" in message
     assert "sf_accounts.Id: expect_column_values_to_be_unique" in message
-    assert "hs_associations.company_id_not_extracted: expect_column_values_to_be_null (1 rows, e.g. 999)" in message
+    assert "hs_associations.company_id_not_extracted: expect_column_values_to_be_null (1 rows, ids 999/201)" in message
     # the checks are staged for the report and the Data Docs are built before the task fails
     assert staging.exists(staging.url("company_sync", "run-1", "checks_inputs"))
     assert (data_docs_dir(tmp_path / "reports", "company_sync", "run-1", "extracts") / "index.html").exists()

@@ -239,11 +239,12 @@ def write_bisecting(records: list[Any], attempt: Any, key_of: Any, label: str = 
         refused = exc
     logger = logging.getLogger(__name__)
     budget = [4 * math.ceil(math.log2(max(len(records), 2))) + 4]
-    logger.warning(
-        "%s of %d records refused as a whole (%s); splitting it to isolate the bad record(s)",
+    logger.warning(  # code and category only: the API's message can echo a record's value
+        "%s of %d records refused as a whole (%s, %s); splitting it to isolate the bad record(s)",
         label,
         len(records),
-        refused,
+        refused.code or refused.status,
+        refused.category,
     )
 
     def split(part: list[Any], error: BatchRefused) -> list[RecordResult]:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from include.company_sync.runtime import Runtime
 from include.company_sync.settings import VARIABLE_KEY, SettingsError, parse_settings
+from include.company_sync.staging import Staging
 from include.company_sync.state import StateStore
 from include.company_sync.tasks.spec import MODES, Mode, RunSpec
 from include.company_sync.windows import SyncWindow, sync_window
@@ -92,7 +93,11 @@ def _prepare(mode: Mode, context: dict[str, Any]) -> RunSpec:
     settings = parse_settings(raw)  # a bad setting stops the run here, before any read or write
     params = dict(context.get("params") or {})
     dag_run = context["dag_run"]
-    runtime = Runtime.from_env()
+    try:
+        runtime = Runtime.from_env()  # a bad deployment setting stops the run here too, naming its key
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
+    clean_staging(runtime, dag_run.dag_id, dag_run.run_id)
     state = StateStore(runtime.state_url)
     now = pd.Timestamp.now(tz="UTC")
 
@@ -133,6 +138,26 @@ def _prepare(mode: Mode, context: dict[str, Any]) -> RunSpec:
         settings_json=raw,
         **ids,
     )
+
+
+def clean_staging(runtime: Runtime, dag_id: str, run_id: str) -> list[str]:
+    """Remove every DAG's staged run folders older than `COMPANY_SYNC_STAGING_RETENTION_DAYS` (failed runs'
+    frames, kept for debugging; a succeeded run's are removed by its report task). This run's are left alone.
+    A cleanup problem is logged and does not stop the run: the next run tries again."""
+    try:
+        removed = Staging(runtime.staging_url).clean_all(runtime.staging_retention, keep=((dag_id, run_id),))
+    except Exception as exc:  # noqa: BLE001 - object-store errors vary; the sync itself can still run
+        log.warning(
+            "staging retention: could not remove old run folders (%s); the next run retries", type(exc).__name__
+        )
+        return []
+    if removed:
+        log.info(
+            "staging retention: removed %d run folder(s) older than %s days",
+            len(removed),
+            f"{runtime.staging_retention.total_seconds() / 86400:g}",
+        )
+    return removed
 
 
 def _moment(value) -> Any:

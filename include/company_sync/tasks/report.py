@@ -73,6 +73,19 @@ def _api_calls(outputs: TaskOutputs) -> dict[str, Any]:
     return calls | {task_id: loaded.api_calls for task_id, loaded in outputs.loads.items()}
 
 
+def remove_staged_frames(run: RunResources) -> bool:
+    """Delete the run's staged frames (copies of records) once its report is written and it succeeded. A
+    problem is logged, not raised: the report stands, and the retention in `prepare` removes them later."""
+    try:
+        removed = run.staging.remove_run(run.spec.dag_id, run.spec.run_id)
+    except Exception as exc:  # noqa: BLE001 - object-store errors vary
+        log.warning("could not remove this run's staged frames (%s); retention removes them later", type(exc).__name__)
+        return False
+    if removed:
+        log.info("staged frames of this run removed")
+    return removed
+
+
 def report(spec: RunSpec | None, context: dict[str, Any]) -> str:
     """Write the run's report, close the run in the state store, and fail the DAG run when a task failed."""
     from airflow.sdk.exceptions import AirflowFailException
@@ -92,6 +105,10 @@ def report(spec: RunSpec | None, context: dict[str, Any]) -> str:
     status = run_status(states, spec.enabled)
     run.state.finish_run(spec.run_id, status, document["summary"], str(path), dag_id=spec.dag_id)
     log.info("report: %s\n%s", path, reporting.text_summary(document))
+    if status == "failed":  # the staged frames stay for debugging; the next runs' prepare removes them in time
+        log.info("staged frames kept for debugging under %s", run.staging.run_prefix(spec.dag_id, spec.run_id))
+    else:
+        remove_staged_frames(run)
     if status == "failed":
         raise AirflowFailException(f"run failed at {', '.join(failed)}: see that task's log; report at {path}")
     return str(path)
