@@ -500,3 +500,17 @@ def test_an_abort_check_stops_the_connector_before_its_next_call(connect, clean_
     with pytest.raises(RunAborted):
         hs.owners()
     assert api_requests(clean_sandbox) == []
+
+
+def test_an_upsert_applied_then_dropped_is_retried_without_duplicates(connect, clean_sandbox):
+    """`drop_after`: the batch lands, the answer is lost; the retried upsert on the unique id updates."""
+    hs = connect()
+    records = companies(3, "001AD")
+    clear_requests(clean_sandbox)
+    fault(clean_sandbox, count=1, method="POST", path_prefix=f"{BATCH}/upsert", drop_after=True)
+    result = hs.upsert_companies(records)
+    assert result["success"].all() and len(result) == 3
+    first, again = api_requests(clean_sandbox, "POST", f"{BATCH}/upsert")
+    assert first["status"] == 0 and first["applied"] in (200, 201) and again["status"] == 200  # it had landed
+    found = hs.companies_by_ids(list(result["id"]), ["name"])
+    assert len(found) == 3 and set(found[ID_PROPERTY]) == {r[ID_PROPERTY] for r in records}

@@ -409,3 +409,18 @@ def test_an_abort_check_stops_the_connector_at_its_next_exchange(connect, clean_
     with pytest.raises(RunAborted):
         sf.users()
     assert calls == [1]
+
+
+def test_an_upsert_applied_then_dropped_is_retried_without_duplicates(connect, clean_sandbox):
+    """`drop_after`: the collection lands, the answer is lost; the retried upsert on the external id updates."""
+    sf = connect()
+    records = new_accounts(4, "ad")
+    clear_requests(clean_sandbox)
+    fault(clean_sandbox, count=1, method="PATCH", path_prefix=COLLECTION_UPSERT, drop_after=True)
+    result = sf.upsert_accounts(records)
+    assert result["success"].all() and len(result) == 4
+    assert not result["created"].any()  # the retry found them: they had been created by the dropped call
+    patches = [r for r in api_requests(clean_sandbox) if r["method"] == "PATCH"]
+    assert [(r["status"], r.get("applied")) for r in patches] == [(0, 200), (200, None)]
+    found = sf.accounts_by_ids(list(result["id"]), ["Name"])
+    assert sorted(found[EXTERNAL_ID_FIELD]) == sorted(r[EXTERNAL_ID_FIELD] for r in records)

@@ -10,6 +10,11 @@ Both official clients sit on urllib3, so one `urllib3.Retry` subclass (`ApiRetry
 * logs every retry (API, method, path, status, wait) and, once the budget is spent, raises
   `RetriesExhausted` naming the API, the endpoint and the last status.
 
+What retrying cannot heal is an `Unrecoverable` (`AuthenticationFailed` for 401/403,
+`ConfiguredObjectMissing` for a configured list, property or field that does not exist, `SetupError`,
+`RunAborted`): never retried by urllib3 (not in `RETRY_STATUSES`), and turned into `AirflowFailException`
+by the tasks (`tasks/failures.py`), so Airflow does not retry it either.
+
 HubSpot gets the policy through the client constructor (`HubSpot(retry=hubspot_retry())`); Salesforce
 through a `requests.Session` (`salesforce_session()`) handed to `SalesforceHook` / simple-salesforce.
 

@@ -43,6 +43,7 @@ import pandas as pd
 from include.company_sync.connectors.common import chunks, dedupe
 from include.company_sync.connectors.http_policy import (
     DEFAULT_POLICY,
+    AuthenticationFailed,
     CallCounter,
     ConfiguredObjectMissing,
     ConnectorError,
@@ -160,6 +161,15 @@ class SalesforceConnector:
         try:
             sf = hook.get_conn()
         except Exception as exc:  # simple-salesforce raises many types at login; name the connection
+            from simple_salesforce.exceptions import SalesforceAuthenticationFailed
+
+            if isinstance(exc, SalesforceAuthenticationFailed):  # wrong credentials: retrying cannot heal it
+                raise AuthenticationFailed(
+                    f"Salesforce connection {conn_id!r}: sign-in refused ({getattr(exc, 'code', '')}): fix the "
+                    f"credentials of Airflow connection {conn_id!r}",
+                    api="Salesforce",
+                    operation="login",
+                ) from exc
             raise ConnectorError(
                 f"Salesforce connection {conn_id!r}: could not sign in ({exc})", api="Salesforce", operation="login"
             ) from exc
