@@ -1,6 +1,18 @@
 """The HTTP machinery both sandbox APIs share: a threaded server, the `/__sandbox/*` control endpoints
 (reset, request log, injected faults), and state that persists across restarts.
 
+Faults (`POST /__sandbox/faults`, JSON): `count` (required: how many matching requests it hits), optional
+`method` and `path_prefix` to match, and what happens to a matching request:
+
+* `status` (with `retry_after`): answered with that error status, the request is not applied;
+* `latency_ms`: served after that delay (combines with the others);
+* `drop`: the connection is closed without an answer, the request is **not** applied;
+* `drop_after`: the request **is** applied (the write lands), then the connection is closed without the
+  answer: the client sees what `drop` looks like, but its retry repeats a write that already landed.
+
+The request log (`GET /__sandbox/requests`) records a dropped request with status 0, and one dropped after
+applying with `"applied": <the status it would have answered>`.
+
 Each API is a `SandboxApi` subclass that turns a `Request` into a `Response` (or raises `ApiError`);
 everything that is the same for Salesforce and HubSpot lives here, once.
 """
@@ -82,6 +94,7 @@ class Fault:
     retry_after: float | None = None
     latency_ms: int | None = None
     drop: bool = False
+    drop_after: bool = False  # apply the request, then drop the connection without the answer
 
     def matches(self, request: Request) -> bool:
         return (self.method is None or self.method.upper() == request.method) and (
@@ -289,16 +302,21 @@ class SandboxApi:
                 response = self.handle(request)
             except ApiError as exc:
                 response = exc.response
+        if fault is not None and fault.drop_after:
+            self._log(request, 0, applied=response.status)
+            return None
         self._log(request, response.status)
         return response
 
-    def _log(self, request: Request, status: int) -> None:
+    def _log(self, request: Request, status: int, applied: int | None = None) -> None:
         entry = {
             "method": request.method,
             "path": request.path,
             "status": status,
             "at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         }
+        if applied is not None:
+            entry["applied"] = applied
         with self._control_lock:
             self._requests.append(entry)
 
@@ -344,11 +362,14 @@ class SandboxApi:
                     retry_after=payload.get("retry_after"),
                     latency_ms=payload.get("latency_ms"),
                     drop=bool(payload.get("drop", False)),
+                    drop_after=bool(payload.get("drop_after", False)),
                 )
             except (KeyError, TypeError, ValueError):
                 return Response(400, {"error": "a fault needs an integer count; see design.md"})
-            if not (fault.status or fault.latency_ms or fault.drop):
-                return Response(400, {"error": "a fault needs status, latency_ms or drop"})
+            if not (fault.status or fault.latency_ms or fault.drop or fault.drop_after):
+                return Response(400, {"error": "a fault needs status, latency_ms, drop or drop_after"})
+            if fault.drop_after and (fault.drop or fault.status):
+                return Response(400, {"error": "drop_after applies the request: it excludes drop and status"})
             with self._control_lock:
                 self._faults.append(fault)
             return Response(200, {"faults": len(self._faults)})

@@ -1,5 +1,6 @@
-"""Field sync rules, refused records, API faults, a load killed half-way and retried, and backfill windows,
-all through real DAG runs against the sandbox."""
+"""Field sync rules, refused records and backfill windows, all through real DAG runs against the sandbox.
+API faults (429 storms, 5xx, dropped connections, a load killed half-way and retried, ...) are rows of
+`test_fault_matrix.py`."""
 
 from __future__ import annotations
 
@@ -106,71 +107,6 @@ def test_refused_records_are_reported_by_category_while_the_rest_lands(world):
     reasons = result.report["reasons"]
     assert any(r.startswith("rejected_STRING_TOO_LONG") for r in reasons)
     assert any(r.startswith("rejected_PICKLIST_VALUE_NOT_MAPPED") for r in reasons)
-
-
-def test_429_storms_and_5xx_on_reads_and_writes_are_retried_through(world):
-    world.run()
-    world.sf.restful(
-        "composite/sobjects",
-        method="POST",
-        json={
-            "allOrNone": True,
-            "records": [
-                {"attributes": {"type": "Account"}, "Name": f"Storm {i}", "Website": f"storm{i}.example"}
-                for i in range(150)
-            ],
-        },
-    )
-    world.fault(
-        "hubspot",
-        count=4,
-        method="POST",
-        path_prefix="/crm/v3/objects/companies/batch/upsert",
-        status=429,
-        retry_after=1,
-    )
-    world.fault("hubspot", count=2, method="POST", path_prefix="/crm/v3/objects/companies/search", status=502)
-    world.fault("salesforce", count=2, method="GET", path_prefix="/services/data/v59.0/queryAll", status=503)
-    world.fault(
-        "salesforce", count=2, method="PATCH", path_prefix="/services/data/v59.0/composite/sobjects", status=500
-    )
-
-    result = world.run()
-
-    assert result.state == "success"
-    companies = world.companies()
-    assert len(companies) == 150
-    assert len({c["salesforceaccountid"] for c in companies}) == 150
-    statuses = [r["status"] for r in result.requests["hubspot"] if r["path"].endswith("batch/upsert")]
-    assert statuses.count(429) == 4 and statuses.count(200) + statuses.count(201) == 2
-
-
-def test_a_load_killed_half_way_and_retried_creates_no_duplicates(world):
-    world.run()
-    for first in (0, 200):
-        world.sf.restful(
-            "composite/sobjects",
-            method="POST",
-            json={
-                "allOrNone": True,
-                "records": [
-                    {"attributes": {"type": "Account"}, "Name": f"Retry {i}", "Website": f"retry{i}.example"}
-                    for i in range(first, min(first + 200, 250))
-                ],
-            },
-        )
-    upsert = "/crm/v3/objects/companies/batch/upsert"
-    world.fault("hubspot", count=1, method="POST", path_prefix=upsert, latency_ms=1)  # the first batch lands
-    world.fault("hubspot", count=7, method="POST", path_prefix=upsert, drop=True)  # then the connection dies
-
-    result = world.run()
-
-    assert result.state == "success"  # Airflow retried load_hubspot
-    companies = world.companies()
-    assert len(companies) == 250
-    assert len({c["salesforceaccountid"] for c in companies}) == 250  # no duplicates
-    landed = [r for r in result.requests["hubspot"] if r["path"] == upsert and r["status"] in (200, 201)]
-    assert len(landed) == 3  # 100 before the kill, the other 150 on the retry: ⌈250/100⌉ calls, nothing resent
 
 
 def test_a_backfill_syncs_exactly_the_changes_inside_its_window(world):

@@ -447,3 +447,70 @@ def test_the_plugin_module_re_exports_the_include_hook():
 
     assert plugin_module.HubSpotHook is HubSpotHook
     assert HubSpotHook.conn_type == "http" and HubSpotHook.default_conn_name == "hubspot_default"
+
+
+def test_a_wrong_token_fails_at_once_naming_the_connection(clean_sandbox, monkeypatch):
+    from include.company_sync.connectors.http_policy import AuthenticationFailed, Unrecoverable
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_HUBSPOT_WRONG",
+        json.dumps({"conn_type": "http", "host": clean_sandbox.hubspot_url, "password": "not-the-token"}),
+    )
+    hs = HubSpotConnector.from_connection("hubspot_wrong", policy=FAST, limits=HubSpotRateLimits())
+    clear_requests(clean_sandbox)
+    with pytest.raises(AuthenticationFailed) as raised:
+        hs.owners()
+    assert isinstance(raised.value, Unrecoverable) and raised.value.status == 401
+    message = str(raised.value)
+    assert "'hubspot_wrong'" in message and "not-the-token" not in message
+    assert len(api_requests(clean_sandbox)) == 1  # never retried
+
+
+def test_a_missing_inclusion_list_fails_at_once_naming_the_setting(connect, clean_sandbox):
+    from include.company_sync.connectors.http_policy import ConfiguredObjectMissing
+
+    hs = connect()
+    clear_requests(clean_sandbox)
+    with pytest.raises(ConfiguredObjectMissing, match="inclusion_list_id") as raised:
+        hs.list_members("987654321")
+    assert "987654321" in str(raised.value) and raised.value.status == 404
+    assert len(api_requests(clean_sandbox)) == 1
+
+
+def test_a_search_on_a_missing_property_fails_at_once_naming_the_mappings(connect, clean_sandbox):
+    from include.company_sync.connectors.http_policy import ConfiguredObjectMissing
+
+    hs = connect()
+    search = hs._api("companies.search_api").do_search
+    body = {"filterGroups": [{"filters": [{"propertyName": "no_such_property", "operator": "HAS_PROPERTY"}]}]}
+    with pytest.raises(ConfiguredObjectMissing, match="field_mappings"):
+        hs._call("companies.search", search, body, search=True)
+
+
+def test_an_abort_check_stops_the_connector_before_its_next_call(connect, clean_sandbox):
+    from include.company_sync.connectors.http_policy import RunAborted
+
+    hs = connect()
+
+    def abort() -> None:
+        raise RunAborted("the sibling failed", operation="abort_check")
+
+    hs.abort_check = abort
+    clear_requests(clean_sandbox)
+    with pytest.raises(RunAborted):
+        hs.owners()
+    assert api_requests(clean_sandbox) == []
+
+
+def test_an_upsert_applied_then_dropped_is_retried_without_duplicates(connect, clean_sandbox):
+    """`drop_after`: the batch lands, the answer is lost; the retried upsert on the unique id updates."""
+    hs = connect()
+    records = companies(3, "001AD")
+    clear_requests(clean_sandbox)
+    fault(clean_sandbox, count=1, method="POST", path_prefix=f"{BATCH}/upsert", drop_after=True)
+    result = hs.upsert_companies(records)
+    assert result["success"].all() and len(result) == 3
+    first, again = api_requests(clean_sandbox, "POST", f"{BATCH}/upsert")
+    assert first["status"] == 0 and first["applied"] in (200, 201) and again["status"] == 200  # it had landed
+    found = hs.companies_by_ids(list(result["id"]), ["name"])
+    assert len(found) == 3 and set(found[ID_PROPERTY]) == {r[ID_PROPERTY] for r in records}

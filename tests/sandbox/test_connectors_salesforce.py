@@ -358,3 +358,69 @@ def test_error_codes_map_to_sync_health_categories():
     assert parse_bulk_error("REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:--")[0] == (
         "REQUIRED_FIELD_MISSING"
     )
+
+
+def test_a_wrong_token_fails_at_once_naming_the_connection(clean_sandbox, monkeypatch):
+    from include.company_sync.connectors.http_policy import AuthenticationFailed
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SALESFORCE_WRONG",
+        json.dumps(
+            {
+                "conn_type": "salesforce",
+                "password": "not-the-token",
+                "extra": {
+                    "instance_url": clean_sandbox.salesforce_url,
+                    "version": "59.0",
+                    "ca_bundle": str(clean_sandbox.ca_path),
+                },
+            }
+        ),
+    )
+    sf = SalesforceConnector.from_connection("salesforce_wrong", policy=FAST)
+    clear_requests(clean_sandbox)
+    with pytest.raises(AuthenticationFailed) as raised:
+        sf.users()
+    message = str(raised.value)
+    assert raised.value.status == 401 and "'salesforce_wrong'" in message and "not-the-token" not in message
+    assert len(api_requests(clean_sandbox)) == 1  # never retried
+
+
+def test_a_mapped_field_that_does_not_exist_fails_at_once(connect, clean_sandbox):
+    from include.company_sync.connectors.http_policy import ConfiguredObjectMissing
+
+    sf = connect()
+    with pytest.raises(ConfiguredObjectMissing, match="field_mappings") as raised:
+        sf.accounts_changed(["Name", "No_Such_Field__c"], None, datetime.now(UTC))
+    assert "INVALID_FIELD" in str(raised.value)
+
+
+def test_an_abort_check_stops_the_connector_at_its_next_exchange(connect, clean_sandbox):
+    from include.company_sync.connectors.http_policy import RunAborted
+
+    sf = connect()
+    calls = []
+
+    def abort() -> None:
+        calls.append(1)
+        raise RunAborted("the sibling failed", operation="abort_check")
+
+    sf.abort_check = abort
+    with pytest.raises(RunAborted):
+        sf.users()
+    assert calls == [1]
+
+
+def test_an_upsert_applied_then_dropped_is_retried_without_duplicates(connect, clean_sandbox):
+    """`drop_after`: the collection lands, the answer is lost; the retried upsert on the external id updates."""
+    sf = connect()
+    records = new_accounts(4, "ad")
+    clear_requests(clean_sandbox)
+    fault(clean_sandbox, count=1, method="PATCH", path_prefix=COLLECTION_UPSERT, drop_after=True)
+    result = sf.upsert_accounts(records)
+    assert result["success"].all() and len(result) == 4
+    assert not result["created"].any()  # the retry found them: they had been created by the dropped call
+    patches = [r for r in api_requests(clean_sandbox) if r["method"] == "PATCH"]
+    assert [(r["status"], r.get("applied")) for r in patches] == [(0, 200), (200, None)]
+    found = sf.accounts_by_ids(list(result["id"]), ["Name"])
+    assert sorted(found[EXTERNAL_ID_FIELD]) == sorted(r[EXTERNAL_ID_FIELD] for r in records)

@@ -10,6 +10,11 @@ Both official clients sit on urllib3, so one `urllib3.Retry` subclass (`ApiRetry
 * logs every retry (API, method, path, status, wait) and, once the budget is spent, raises
   `RetriesExhausted` naming the API, the endpoint and the last status.
 
+What retrying cannot heal is an `Unrecoverable` (`AuthenticationFailed` for 401/403,
+`ConfiguredObjectMissing` for a configured list, property or field that does not exist, `SetupError`,
+`RunAborted`): never retried by urllib3 (not in `RETRY_STATUSES`), and turned into `AirflowFailException`
+by the tasks (`tasks/failures.py`), so Airflow does not retry it either.
+
 HubSpot gets the policy through the client constructor (`HubSpot(retry=hubspot_retry())`); Salesforce
 through a `requests.Session` (`salesforce_session()`) handed to `SalesforceHook` / simple-salesforce.
 
@@ -48,8 +53,48 @@ class ConnectorError(RuntimeError):
         self.status = status
 
 
-class SetupError(ConnectorError):
+class Unrecoverable(ConnectorError):
+    """A failure that retrying cannot heal: a person has to fix what the message says, then re-run.
+
+    The tasks turn it into Airflow's `AirflowFailException` (the task fails at once, without its retries);
+    429, 5xx and network errors stay plain `ConnectorError`s and keep Airflow's retries. Messages name the
+    connection, the setting key or the configured id to fix: never a record value, never a token.
+    """
+
+
+class AuthenticationFailed(Unrecoverable):
+    """401/403: the connection's credentials are wrong, expired, or lack a permission (or the org's API
+    request limit is used up, which Salesforce also answers with 403)."""
+
+
+class ConfiguredObjectMissing(Unrecoverable):
+    """Something the settings name does not exist in the target: the inclusion list (404), a mapped
+    property or field (HubSpot `PROPERTY_DOESNT_EXIST`, Salesforce `INVALID_FIELD` / `NOT_FOUND`)."""
+
+
+class RunAborted(Unrecoverable):
+    """Another task of the same run failed without retry, so this one stops reading (see `tasks.failures`)."""
+
+
+class SetupError(Unrecoverable):
     """The target org/portal is missing something the sync needs (a field, a property)."""
+
+
+def authentication_failed(api: str, conn_id: str | None, operation: str, status: int, code: str | None = None):
+    """The `AuthenticationFailed` for a 401/403 of `api` through Airflow connection `conn_id`."""
+    conn = f"Airflow connection {conn_id!r}" if conn_id else f"the {api} connection"
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        fix = f"the API request limit of the org behind {conn} is used up: wait for it to reset or raise it"
+    elif status == 401:
+        fix = f"the credentials of {conn} are wrong or expired: renew the token/password in {conn}"
+    else:
+        fix = f"the user or app behind {conn} lacks a permission (scope, profile, field-level security): grant it"
+    return AuthenticationFailed(
+        f"{api} {operation} failed with HTTP {status}" + (f" {code}" if code else "") + f": {fix}",
+        api=api,
+        operation=operation,
+        status=status,
+    )
 
 
 class RetriesExhausted(MaxRetryError):

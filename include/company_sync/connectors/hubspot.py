@@ -31,9 +31,11 @@ from include.company_sync.connectors.http_policy import (
     DEFAULT_POLICY,
     ApiRetry,
     CallCounter,
+    ConfiguredObjectMissing,
     HubSpotRateLimits,
     RetryPolicy,
     SetupError,
+    authentication_failed,
     hubspot_retry,
     shared_hubspot_limits,
     unwrap_retries_exhausted,
@@ -117,6 +119,10 @@ class HubSpotConnector(CompanySearch, CompanyWrites):
         self.search_page_size = min(search_page_size, 200)
         self.batch_size = batch_size
         self._apis: dict[str, Any] = {}
+        # named in the messages of errors that cannot heal (set by `from_connection`)
+        self.conn_id: str | None = None
+        # called before every call; raises (e.g. `RunAborted`) to stop this connector's work
+        self.abort_check: Callable[[], None] | None = None
 
     def _api(self, path: str) -> Any:
         """`client.crm.<path>`, built once: the client makes a new ApiClient (and connection pool) on every
@@ -139,7 +145,9 @@ class HubSpotConnector(CompanySearch, CompanyWrites):
     ) -> HubSpotConnector:
         from include.company_sync.connectors.hubspot_hook import HubSpotHook
 
-        return cls.from_hook(HubSpotHook(conn_id, retry=hubspot_retry(policy)), **kwargs)
+        connector = cls.from_hook(HubSpotHook(conn_id, retry=hubspot_retry(policy)), **kwargs)
+        connector.conn_id = conn_id
+        return connector
 
     @classmethod
     def from_client(cls, client: HubSpot, **kwargs: Any) -> HubSpotConnector:
@@ -147,9 +155,16 @@ class HubSpotConnector(CompanySearch, CompanyWrites):
 
     # --- the one way every call is made ---------------------------------------------------------------
     def _call(self, operation: str, fn: Callable[..., Any], *args: Any, search: bool = False, **kwargs: Any) -> Any:
-        """Rate-limit, count, call with a timeout, and decode the JSON body (None when empty)."""
+        """Rate-limit, count, call with a timeout, and decode the JSON body (None when empty).
+
+        What cannot heal raises an `Unrecoverable` at once: 401/403 (`AuthenticationFailed`, naming the
+        connection) and a search or read naming a property that does not exist (`ConfiguredObjectMissing`,
+        naming `field_mappings`). Anything else still failing after the retry policy is a `HubSpotApiError`.
+        """
         from urllib3.exceptions import HTTPError as Urllib3Error
 
+        if self.abort_check is not None:
+            self.abort_check()
         self.limits.acquire(search=search)
         self.calls.add(operation)
         try:
@@ -163,10 +178,33 @@ class HubSpotConnector(CompanySearch, CompanyWrites):
         except Exception as exc:
             # each hubspot.* package has its own ApiException (and subclasses): match them by origin
             if type(exc).__module__.startswith("hubspot.") and hasattr(exc, "status"):
-                raise self._api_error(operation, exc) from exc
+                raise self._unrecoverable(operation, exc) or self._api_error(operation, exc) from exc
             raise
         data = response.data
         return json.loads(data) if data else None
+
+    def _unrecoverable(self, operation: str, exc: Any) -> Exception | None:
+        """The `Unrecoverable` for a HubSpot error that retrying cannot heal, else None."""
+        status = getattr(exc, "status", None)
+        if status not in (400, 401, 403):
+            return None
+        error = self._api_error(operation, exc)
+        if status in (401, 403):
+            return authentication_failed("HubSpot", self.conn_id, operation, status, error.category)
+        if isinstance(error.body, dict) and error.body.get("subCategory") == "PROPERTY_DOESNT_EXIST":
+            return ConfiguredObjectMissing(
+                f"HubSpot {operation}: a company property this sync reads does not exist in the portal of "
+                f"{self._conn_label}: check the `hubspot` names in company_sync_settings.field_mappings "
+                "(Settings > Properties in HubSpot)",
+                api="HubSpot",
+                operation=operation,
+                status=status,
+            )
+        return None
+
+    @property
+    def _conn_label(self) -> str:
+        return f"Airflow connection {self.conn_id!r}" if self.conn_id else "the HubSpot connection"
 
     @staticmethod
     def _api_error(operation: str, exc: Any) -> HubSpotApiError:
@@ -387,11 +425,23 @@ class HubSpotConnector(CompanySearch, CompanyWrites):
         return frame.drop_duplicates(ignore_index=True)
 
     def list_members(self, list_id: str) -> pd.DataFrame:
+        """Contact ids in list `list_id`; a list that does not exist raises `ConfiguredObjectMissing`."""
         api = self._api("lists.memberships_api")
         members: list[str] = []
-        for page in self._pages("lists.memberships", api.get_page, str(list_id), limit=250):
-            for item in page.get("results", []):
-                members.append(str(item.get("recordId") if isinstance(item, dict) else item))
+        try:
+            for page in self._pages("lists.memberships", api.get_page, str(list_id), limit=250):
+                for item in page.get("results", []):
+                    members.append(str(item.get("recordId") if isinstance(item, dict) else item))
+        except HubSpotApiError as exc:
+            if exc.status != 404:
+                raise
+            raise ConfiguredObjectMissing(
+                f"HubSpot inclusion list {list_id} does not exist in the portal of {self._conn_label}: set "
+                "company_sync_settings.inclusion_list_id to an existing contact list's id (or null for none)",
+                api="HubSpot",
+                operation="lists.memberships",
+                status=404,
+            ) from exc
         return pd.DataFrame({"contact_id": pd.Series(members, dtype="string")}).drop_duplicates(ignore_index=True)
 
     def owners(self) -> pd.DataFrame:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,10 +43,14 @@ import pandas as pd
 from include.company_sync.connectors.common import chunks, dedupe
 from include.company_sync.connectors.http_policy import (
     DEFAULT_POLICY,
+    AuthenticationFailed,
     CallCounter,
+    ConfiguredObjectMissing,
     ConnectorError,
     RetryPolicy,
     SetupError,
+    Unrecoverable,
+    authentication_failed,
     salesforce_session,
     unwrap_retries_exhausted,
 )
@@ -135,6 +139,10 @@ class SalesforceConnector:
         self.collection_size = collection_size
         self.bulk_poll_seconds = bulk_poll_seconds
         self.calls = counter or CallCounter()
+        # named in the messages of errors that cannot heal (set by `from_connection`)
+        self.conn_id: str | None = None
+        # called after every HTTP exchange; raises (e.g. `RunAborted`) to stop this connector's work
+        self.abort_check: Callable[[], None] | None = None
         self._install_counter(sf.session)
 
     # --- construction ---------------------------------------------------------------------------------
@@ -153,10 +161,21 @@ class SalesforceConnector:
         try:
             sf = hook.get_conn()
         except Exception as exc:  # simple-salesforce raises many types at login; name the connection
+            from simple_salesforce.exceptions import SalesforceAuthenticationFailed
+
+            if isinstance(exc, SalesforceAuthenticationFailed):  # wrong credentials: retrying cannot heal it
+                raise AuthenticationFailed(
+                    f"Salesforce connection {conn_id!r}: sign-in refused ({getattr(exc, 'code', '')}): fix the "
+                    f"credentials of Airflow connection {conn_id!r}",
+                    api="Salesforce",
+                    operation="login",
+                ) from exc
             raise ConnectorError(
                 f"Salesforce connection {conn_id!r}: could not sign in ({exc})", api="Salesforce", operation="login"
             ) from exc
-        return cls(sf, **kwargs)
+        connector = cls(sf, **kwargs)
+        connector.conn_id = conn_id
+        return connector
 
     @classmethod
     def from_client(cls, sf: Salesforce, **kwargs: Any) -> SalesforceConnector:
@@ -189,6 +208,8 @@ class SalesforceConnector:
                 else:
                     stable.append(part)
             counter.add(f"{response.request.method} {'/'.join(stable)}")
+            if self.abort_check is not None:  # between pages and batches: every exchange passes here
+                self.abort_check()
 
         hooks = session.hooks.setdefault("response", [])
         if not any(getattr(h, "_company_sync_counter", None) is counter for h in hooks):
@@ -197,6 +218,9 @@ class SalesforceConnector:
 
     # --- error handling -------------------------------------------------------------------------------
     def _fail(self, operation: str, exc: BaseException) -> ConnectorError:
+        """The `ConnectorError` for a failed call: an `Unrecoverable` when retrying cannot heal it (401/403:
+        `AuthenticationFailed`; `INVALID_FIELD`, `INVALID_TYPE` or a 404 `NOT_FOUND` on a configured field or
+        object: `ConfiguredObjectMissing`), else a plain one that Airflow's retries may heal."""
         exhausted = unwrap_retries_exhausted(exc)
         if exhausted is not None:
             return ConnectorError(
@@ -206,6 +230,9 @@ class SalesforceConnector:
                 status=exhausted.last_status,
             )
         status = getattr(exc, "status", None)
+        unrecoverable = self._unrecoverable(operation, exc, status)
+        if unrecoverable is not None:
+            return unrecoverable
         content = getattr(exc, "content", None)
         detail = content if content is not None else exc
         return ConnectorError(
@@ -214,6 +241,22 @@ class SalesforceConnector:
             operation=operation,
             status=status,
         )
+
+    def _unrecoverable(self, operation: str, exc: BaseException, status: int | None) -> Unrecoverable | None:
+        code = salesforce_error(exc)[0] if getattr(exc, "content", None) is not None else None
+        if status in (401, 403):
+            return authentication_failed("Salesforce", self.conn_id, operation, status, code)
+        if code in ("INVALID_FIELD", "INVALID_TYPE") or (status == 404 and code == "NOT_FOUND"):
+            conn = f"Airflow connection {self.conn_id!r}" if self.conn_id else "the Salesforce connection"
+            return ConfiguredObjectMissing(
+                f"Salesforce {operation} failed with {code}: a field or object this sync uses does not exist or "
+                f"is not visible to the user of {conn}: check the `salesforce` names in "
+                f"company_sync_settings.field_mappings and {EXTERNAL_ID_FIELD} (field-level security)",
+                api="Salesforce",
+                operation=operation,
+                status=status,
+            )
+        return None
 
     def _call(self, operation: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         import requests
@@ -466,6 +509,9 @@ class SalesforceConnector:
             response = self.sf.restful(path, method="PATCH", json=self._collection_body(sobject, records))
         except SalesforceError as exc:
             status = exc.status or 0
+            unrecoverable = self._unrecoverable(f"PATCH {path}", exc, status)
+            if unrecoverable is not None:
+                raise unrecoverable from exc
             if status in (400, 404, 413, 414, 415, 422):
                 code, message = salesforce_error(exc)
                 raise BatchRefused(code, salesforce_category(code, status), message, status) from exc

@@ -15,6 +15,7 @@ import pandas as pd
 from include.company_sync.connectors import hubspot as hs_columns
 from include.company_sync.connectors import salesforce as sf_columns
 from include.company_sync.state import StateStore
+from include.company_sync.tasks.failures import fail_fast
 from include.company_sync.tasks.resources import RunResources, distinct_ids
 from include.company_sync.tasks.spec import CompletedInputs, HubSpotExtract, InputFrames, RunSpec, SalesforceExtract
 
@@ -146,6 +147,7 @@ def _contacts_and_leads(sf, hs, accounts: pd.DataFrame, companies: pd.DataFrame)
     }
 
 
+@fail_fast()
 def complete_inputs(spec: RunSpec, salesforce: SalesforceExtract, hubspot: HubSpotExtract) -> CompletedInputs:
     """Everything planning needs: counterparts of the changed records (through links, ids and the domain
     mirror, so an incremental run never scans a whole system), associations, contacts and leads."""

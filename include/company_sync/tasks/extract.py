@@ -1,4 +1,9 @@
-"""extract_salesforce and extract_hubspot: what changed in the run's window (or was chosen by id), staged."""
+"""extract_salesforce and extract_hubspot: what changed in the run's window (or was chosen by id), staged.
+
+Both run in parallel. An error that cannot heal fails the task at once (`failures.fail_fast`), and each
+extract's connector watches the other extract (`failures.SiblingWatch`, checked at every HTTP exchange):
+when one fails without retry, the other stops reading at its next page or batch.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import logging
 
 import pandas as pd
 
+from include.company_sync.tasks.failures import SiblingWatch, fail_fast
 from include.company_sync.tasks.resources import RunResources, distinct_ids
 from include.company_sync.tasks.spec import HubSpotExtract, RunSpec, SalesforceExtract
 
@@ -16,12 +22,14 @@ def _when(value) -> pd.Timestamp | None:
     return None if value is None else pd.Timestamp(value)
 
 
+@fail_fast()
 def extract_salesforce(spec: RunSpec) -> SalesforceExtract:
     """Accounts changed in the window (or chosen by id), and the org's users for owner mapping."""
     from include.company_sync.connectors.salesforce import extract_account_fields
 
     run = RunResources(spec)
     sf = run.salesforce()
+    sf.abort_check = SiblingWatch.for_current_task("extract_hubspot")
     sf.check_setup()
     fields = extract_account_fields(run.settings)
     start, end = _when(spec.window_start), _when(spec.window_end)
@@ -50,12 +58,14 @@ def extract_salesforce(spec: RunSpec) -> SalesforceExtract:
     )
 
 
+@fail_fast()
 def extract_hubspot(spec: RunSpec) -> HubSpotExtract:
     """Companies changed in the window (or chosen by id), owners, lifecycle stages, inclusion list."""
     from include.company_sync.connectors.hubspot import extract_company_properties
 
     run = RunResources(spec)
     hs = run.hubspot()
+    hs.abort_check = SiblingWatch.for_current_task("extract_salesforce")
     hs.check_setup()
     props = extract_company_properties(run.settings)
     if spec.mode == "sync":

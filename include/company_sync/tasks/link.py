@@ -9,6 +9,7 @@ import pandas as pd
 
 from include.company_sync.connectors.hubspot import ID_PROPERTY
 from include.company_sync.connectors.salesforce import EXTERNAL_ID_FIELD
+from include.company_sync.tasks.failures import fail_fast
 from include.company_sync.tasks.load import summarise, writer
 from include.company_sync.tasks.resources import RunResources, distinct_ids
 from include.company_sync.tasks.spec import Loaded, Planned, RunSpec
@@ -79,6 +80,7 @@ def _synced_values(run: RunResources, planned: Planned, new_companies, new_accou
     return synced[~synced["account_id"].isin(failed) & ~synced["company_id"].isin(failed)]
 
 
+@fail_fast()
 def link_ids(spec: RunSpec, planned: Planned, hubspot: Loaded, salesforce: Loaded) -> Loaded:
     """Write each system's id onto the records just created in the other, attach private contacts to their
     new accounts (adopted R5b rule), and record links and last-synced values in the state store."""

@@ -10,6 +10,7 @@ import pandas as pd
 
 from include.company_sync.connectors.hubspot import ID_PROPERTY
 from include.company_sync.connectors.salesforce import EXTERNAL_ID_FIELD
+from include.company_sync.tasks.failures import fail_fast
 from include.company_sync.tasks.resources import RunResources
 from include.company_sync.tasks.spec import Loaded, Planned, RunSpec
 from include.company_sync.tasks.writes import LedgeredWriter
@@ -40,6 +41,7 @@ def writer(run: RunResources) -> LedgeredWriter:
     return LedgeredWriter(run.state, run.spec.run_id, run.spec.dag_id)
 
 
+@fail_fast()
 def load_hubspot(spec: RunSpec, planned: Planned) -> Loaded:
     """Creates upsert on `salesforceaccountid` (= the Account Id), so a retried task never duplicates."""
     from include.company_sync.engine import hubspot_inputs
@@ -60,6 +62,7 @@ def load_hubspot(spec: RunSpec, planned: Planned) -> Loaded:
     return summarise(run, "load_hubspot_results", frames, hs.calls.as_dict())
 
 
+@fail_fast()
 def load_salesforce(spec: RunSpec, planned: Planned) -> Loaded:
     """Creates upsert on `HubSpot_Company_ID__c` (= the company id), so a retried task never duplicates."""
     from include.company_sync.engine import salesforce_records
