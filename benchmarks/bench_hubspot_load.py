@@ -31,8 +31,8 @@ def main() -> None:
 
     from include.company_sync.connectors.http_policy import HubSpotRateLimits, hubspot_retry
     from include.company_sync.connectors.hubspot import HubSpotConnector
-    from include.company_sync.tasks.writes import WRITE_WORKERS, send_chunks
     from include.company_sync.state import StateStore
+    from include.company_sync.tasks.writes import WRITE_WORKERS, send_chunks
     from include.sandbox.server import start_sandbox
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 40_000
