@@ -37,8 +37,9 @@ browser-deps:  ## Debian's chromium for the UI tests (apt-get, only when missing
 test-fast: $(STAMP)  ## unit and DAG-integrity tests only
 	$(BIN)/python -m pytest tests/unit tests/dags
 
-lint: $(STAMP)  ## ruff, including the Airflow 3 (AIR3) rules
+lint: $(STAMP)  ## ruff check (including the Airflow 3 AIR rules) and ruff format --check
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 format: $(STAMP)  ## apply ruff's formatter and import sorting
 	$(BIN)/ruff check --fix --select I .
@@ -63,4 +64,4 @@ constraints: $(STAMP)  ## re-resolve constraints.txt from requirements-dev.txt
 	$(BIN)/pip freeze --exclude-editable | sed '1i # The full resolved set seen to install together on Python 3.11 (pip freeze). Regenerate with `make constraints`.' > constraints.txt
 
 clean:  ## remove the environment, Airflow home, sandbox state and caches
-	rm -rf $(VENV) .airflow .sandbox .staging .pytest_cache .ruff_cache
+	rm -rf $(VENV) .airflow .sandbox .staging .cluster .pytest_cache .ruff_cache
