@@ -46,8 +46,12 @@ def main() -> None:
                 time.sleep(11)  # an empty rate-limit window for each run
                 requests.delete(f"{sandbox.hubspot_url}/__sandbox/requests", timeout=60)
                 if latency_ms:
-                    fault = {"count": -(-n // 100), "method": "POST", "latency_ms": latency_ms,
-                             "path_prefix": "/crm/v3/objects/companies/batch/upsert"}
+                    fault = {
+                        "count": -(-n // 100),
+                        "method": "POST",
+                        "latency_ms": latency_ms,
+                        "path_prefix": "/crm/v3/objects/companies/batch/upsert",
+                    }
                     requests.post(f"{sandbox.hubspot_url}/__sandbox/faults", json=fault, timeout=60)
                 hs = HubSpotConnector(
                     HubSpot(access_token="sandbox-hubspot-token", host=sandbox.hubspot_url, retry=hubspot_retry()),
@@ -60,11 +64,19 @@ def main() -> None:
                 chunks = [records[i : i + 100] for i in range(0, n, 100)]
 
                 def ledger(part, result, workers=workers):
-                    state.append_ledger(pd.DataFrame({
-                        "run_id": f"bench-{workers}", "dag_id": "bench", "system": "hubspot", "operation": "upsert",
-                        "record_id": result["id"], "source_id": result["key"],
-                        "result": result["success"].map({True: "success", False: "failed"}),
-                    }))
+                    state.append_ledger(
+                        pd.DataFrame(
+                            {
+                                "run_id": f"bench-{workers}",
+                                "dag_id": "bench",
+                                "system": "hubspot",
+                                "operation": "upsert",
+                                "record_id": result["id"],
+                                "source_id": result["key"],
+                                "result": result["success"].map({True: "success", False: "failed"}),
+                            }
+                        )
+                    )
 
                 started = time.perf_counter()
                 results = send_chunks(chunks, hs.upsert_companies, workers, ledger)
@@ -73,9 +85,11 @@ def main() -> None:
                 log = requests.get(f"{sandbox.hubspot_url}/__sandbox/requests", timeout=60).json()
                 log = log if isinstance(log, list) else log.get("requests", [])
                 rate = n / seconds
-                print(f"{workers} in flight, {latency_ms} ms a call: {n:,} upserts in {seconds:.1f} s = {rate:,.0f} "
-                      f"records/s ({rate / CEILING:.0%} of the {CEILING:,}/s ceiling); {ok:,} succeeded; "
-                      f"{hs.calls.total} calls; {sum(r.get('status') == 429 for r in log)} 429s")
+                print(
+                    f"{workers} in flight, {latency_ms} ms a call: {n:,} upserts in {seconds:.1f} s = {rate:,.0f} "
+                    f"records/s ({rate / CEILING:.0%} of the {CEILING:,}/s ceiling); {ok:,} succeeded; "
+                    f"{hs.calls.total} calls; {sum(r.get('status') == 429 for r in log)} 429s"
+                )
         finally:
             sandbox.stop()
 

@@ -35,8 +35,11 @@ def main() -> int:
             started = time.perf_counter()
             requests.post(f"{url}/__sandbox/reset", json={"seed": args.companies}, timeout=600).raise_for_status()
             rows.append(("seed (reset)", args.companies, time.perf_counter() - started))
-            requests.post(f"{url}/__sandbox_hs/config", json={"ten_second_limit": None, "search_per_second": None,
-                                                                "daily_limit": None}, timeout=10).raise_for_status()
+            requests.post(
+                f"{url}/__sandbox_hs/config",
+                json={"ten_second_limit": None, "search_per_second": None, "daily_limit": None},
+                timeout=10,
+            ).raise_for_status()
             client = HubSpot(access_token=HUBSPOT_TOKEN, host=url)
 
             started = time.perf_counter()
@@ -47,9 +50,14 @@ def main() -> int:
             started = time.perf_counter()
             while done < args.upserts:
                 size = min(100, args.upserts - done)
-                inputs = [{"id": f"001BENCH{done + i:010d}", "idProperty": "salesforceaccountid",
-                           "properties": {"name": f"Bench {done + i}", "city": "Paris", "numberofemployees": "12"}}
-                          for i in range(size)]
+                inputs = [
+                    {
+                        "id": f"001BENCH{done + i:010d}",
+                        "idProperty": "salesforceaccountid",
+                        "properties": {"name": f"Bench {done + i}", "city": "Paris", "numberofemployees": "12"},
+                    }
+                    for i in range(size)
+                ]
                 result = client.crm.companies.batch_api.upsert({"inputs": inputs})
                 assert len(result.results) == size, result
                 done, calls = done + size, calls + 1
@@ -57,8 +65,14 @@ def main() -> int:
 
             started = time.perf_counter()
             for start in range(0, done, 100):
-                inputs = [{"id": f"001BENCH{start + i:010d}", "idProperty": "salesforceaccountid",
-                           "properties": {"city": "Berlin"}} for i in range(min(100, done - start))]
+                inputs = [
+                    {
+                        "id": f"001BENCH{start + i:010d}",
+                        "idProperty": "salesforceaccountid",
+                        "properties": {"city": "Berlin"},
+                    }
+                    for i in range(min(100, done - start))
+                ]
                 client.crm.companies.batch_api.upsert({"inputs": inputs})
             rows.append(("batch upsert, update (100/call)", done, time.perf_counter() - started))
         finally:

@@ -26,33 +26,52 @@ def main(n: int = 20_000) -> int:
             session = requests.Session()
             session.verify = str(sandbox.ca_path)
             session.trust_env = False
-            sf = Salesforce(instance_url=sandbox.salesforce_url, session_id=SALESFORCE_TOKEN, session=session,
-                            version="59.0")
+            sf = Salesforce(
+                instance_url=sandbox.salesforce_url, session_id=SALESFORCE_TOKEN, session=session, version="59.0"
+            )
             rows = []
 
             started = time.perf_counter()
             for start in range(0, n, 200):
-                records = [{"attributes": {"type": "Account"}, "Name": f"Bench {i}", "Website": f"b{i}.example",
-                            "Industry": "Technology", "AnnualRevenue": i * 10.0, "HubSpot_Company_ID__c": str(i)}
-                           for i in range(start, min(start + 200, n))]
-                results = sf.restful("composite/sobjects/Account/HubSpot_Company_ID__c", method="PATCH",
-                                     json={"allOrNone": False, "records": records})
+                records = [
+                    {
+                        "attributes": {"type": "Account"},
+                        "Name": f"Bench {i}",
+                        "Website": f"b{i}.example",
+                        "Industry": "Technology",
+                        "AnnualRevenue": i * 10.0,
+                        "HubSpot_Company_ID__c": str(i),
+                    }
+                    for i in range(start, min(start + 200, n))
+                ]
+                results = sf.restful(
+                    "composite/sobjects/Account/HubSpot_Company_ID__c",
+                    method="PATCH",
+                    json={"allOrNone": False, "records": records},
+                )
                 assert all(r["success"] for r in results)
             elapsed = time.perf_counter() - started
             rows.append(("collection upsert (create), 200/call", n, elapsed))
 
             started = time.perf_counter()
             for start in range(0, n, 200):
-                records = [{"attributes": {"type": "Account"}, "Name": f"Bench {i} v2", "HubSpot_Company_ID__c": str(i)}
-                           for i in range(start, min(start + 200, n))]
-                results = sf.restful("composite/sobjects/Account/HubSpot_Company_ID__c", method="PATCH",
-                                     json={"allOrNone": False, "records": records})
+                records = [
+                    {"attributes": {"type": "Account"}, "Name": f"Bench {i} v2", "HubSpot_Company_ID__c": str(i)}
+                    for i in range(start, min(start + 200, n))
+                ]
+                results = sf.restful(
+                    "composite/sobjects/Account/HubSpot_Company_ID__c",
+                    method="PATCH",
+                    json={"allOrNone": False, "records": records},
+                )
                 assert all(r["success"] and not r["created"] for r in results)
             elapsed = time.perf_counter() - started
             rows.append(("collection upsert (update), 200/call", n, elapsed))
 
-            query = ("SELECT Id, Name, Website, Industry, AnnualRevenue, OwnerId, Owner.Email, SystemModstamp, "
-                     "HubSpot_Company_ID__c FROM Account")
+            query = (
+                "SELECT Id, Name, Website, Industry, AnnualRevenue, OwnerId, Owner.Email, SystemModstamp, "
+                "HubSpot_Company_ID__c FROM Account"
+            )
             started = time.perf_counter()
             result = sf.query_all(query)
             elapsed = time.perf_counter() - started

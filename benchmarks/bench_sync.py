@@ -101,9 +101,23 @@ class Sandbox:
         self.hs_url = f"http://127.0.0.1:{self.hs_port}"
         self._log = log_path.open("w")
         self.process = subprocess.Popen(
-            [str(PYTHON), "-m", "include.sandbox", "serve", "--state-dir", str(state_dir), "--seed", str(seed),
-             "--salesforce-port", str(self.sf_port), "--hubspot-port", str(self.hs_port)],
-            cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                str(PYTHON),
+                "-m",
+                "include.sandbox",
+                "serve",
+                "--state-dir",
+                str(state_dir),
+                "--seed",
+                str(seed),
+                "--salesforce-port",
+                str(self.sf_port),
+                "--hubspot-port",
+                str(self.hs_port),
+            ],
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         self.http = requests.Session()
         self.http.trust_env = False  # REQUESTS_CA_BUNDLE on this machine would override `verify`
@@ -204,14 +218,18 @@ def account_calls(system: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
         kinds[key] = kinds.get(key, 0) + 1
     out["by_endpoint"] = dict(sorted(kinds.items(), key=lambda kv: -kv[1]))
     if system == "salesforce":
-        out["bulk_ingest_jobs"] = sum(e["method"] == "POST" and e["path"].rstrip("/").endswith("/jobs/ingest")
-                                      for e in entries)
-        out["bulk_query_jobs"] = sum(e["method"] == "POST" and e["path"].rstrip("/").endswith("/jobs/query")
-                                     for e in entries)
+        out["bulk_ingest_jobs"] = sum(
+            e["method"] == "POST" and e["path"].rstrip("/").endswith("/jobs/ingest") for e in entries
+        )
+        out["bulk_query_jobs"] = sum(
+            e["method"] == "POST" and e["path"].rstrip("/").endswith("/jobs/query") for e in entries
+        )
         out["collection_write_calls"] = sum("/composite/sobjects" in e["path"] for e in writes)
         # One write "unit" per sObject Collections call, one per Bulk ingest job (its create/upload/close).
-        out["write_units"] = out["collection_write_calls"] + out["bulk_ingest_jobs"] + sum(
-            "/composite/sobjects" not in e["path"] and "/jobs/ingest" not in e["path"] for e in writes
+        out["write_units"] = (
+            out["collection_write_calls"]
+            + out["bulk_ingest_jobs"]
+            + sum("/composite/sobjects" not in e["path"] and "/jobs/ingest" not in e["path"] for e in writes)
         )
     else:
         out["write_units"] = len(writes)
@@ -332,8 +350,9 @@ def run_dag(dag_id: str, env: dict[str, str], tmp: Path, label: str, timeout: fl
     }
 
 
-def scenario(name: str, dag_id: str, sandbox: Sandbox, env: dict[str, str], tmp: Path, timeout: float,
-             n_label: int) -> dict[str, Any]:
+def scenario(
+    name: str, dag_id: str, sandbox: Sandbox, env: dict[str, str], tmp: Path, timeout: float, n_label: int
+) -> dict[str, Any]:
     log(f"{name}: bin/airflow dags test {dag_id} ...")
     sandbox.clear_requests()
     result = run_dag(dag_id, env, tmp, name, timeout)
@@ -410,12 +429,19 @@ def make_changes(sandbox: Sandbox, changes: int) -> dict[str, Any]:
     sf_errors = 0
     for i in range(0, len(accounts), SF_BATCH):
         chunk = accounts[i : i + SF_BATCH]
-        body = {"allOrNone": False, "records": [
-            {"attributes": {"type": "Account"}, "id": a, "Phone": f"+1 555 {stamp[-4:]} {j:05d}"}
-            for j, a in enumerate(chunk, i)
-        ]}
-        r = sandbox.http.patch(f"{sandbox.sf_url}/services/data/{SF_VERSION}/composite/sobjects", json=body,
-                               headers=sf_headers, timeout=120)
+        body = {
+            "allOrNone": False,
+            "records": [
+                {"attributes": {"type": "Account"}, "id": a, "Phone": f"+1 555 {stamp[-4:]} {j:05d}"}
+                for j, a in enumerate(chunk, i)
+            ],
+        }
+        r = sandbox.http.patch(
+            f"{sandbox.sf_url}/services/data/{SF_VERSION}/composite/sobjects",
+            json=body,
+            headers=sf_headers,
+            timeout=120,
+        )
         r.raise_for_status()
         sf_errors += sum(not x.get("success") for x in r.json())
     sandbox.hubspot_config(ten_second_limit=None)
@@ -424,44 +450,67 @@ def make_changes(sandbox: Sandbox, changes: int) -> dict[str, Any]:
         hs_headers = {"Authorization": f"Bearer {HUBSPOT_TOKEN}"}
         for i in range(0, len(companies), HS_BATCH):
             chunk = companies[i : i + HS_BATCH]
-            body = {"inputs": [{"id": c, "properties": {"description": f"bench change {stamp} #{j}"}}
-                               for j, c in enumerate(chunk, i)]}
-            r = sandbox.http.post(f"{sandbox.hs_url}/crm/v3/objects/companies/batch/update", json=body,
-                                  headers=hs_headers, timeout=120)
+            body = {
+                "inputs": [
+                    {"id": c, "properties": {"description": f"bench change {stamp} #{j}"}}
+                    for j, c in enumerate(chunk, i)
+                ]
+            }
+            r = sandbox.http.post(
+                f"{sandbox.hs_url}/crm/v3/objects/companies/batch/update", json=body, headers=hs_headers, timeout=120
+            )
             if r.status_code >= 400:
                 hs_errors += len(chunk)
                 log(f"changes: HubSpot batch/update answered {r.status_code}: {r.text[:300]}")
     finally:
         sandbox.hubspot_config(ten_second_limit=HS_CALLS_PER_10S)
     time.sleep(1.5)  # the changes are strictly older than the run's window end
-    done = {"salesforce_accounts_changed": len(accounts) - sf_errors, "hubspot_companies_changed":
-            len(companies) - hs_errors, "accounts_seen": len(pairs), "linked_accounts": len(linked),
-            "seconds": round(time.monotonic() - t0, 1)}
+    done = {
+        "salesforce_accounts_changed": len(accounts) - sf_errors,
+        "hubspot_companies_changed": len(companies) - hs_errors,
+        "accounts_seen": len(pairs),
+        "linked_accounts": len(linked),
+        "seconds": round(time.monotonic() - t0, 1),
+    }
     log(f"changes: {done}")
     return done
 
 
 # --- the table -----------------------------------------------------------------------------------------------
 def table(results: list[dict[str, Any]]) -> str:
-    head = ("scenario", "N", "HS writes/min", "SF writes/min (HTTP, jobs)", "HS calls", "SF calls", "429s",
-            "max HS/10s", "wall s", "rows/s", "peak RSS MiB", "status")
+    head = (
+        "scenario",
+        "N",
+        "HS writes/min",
+        "SF writes/min (HTTP, jobs)",
+        "HS calls",
+        "SF calls",
+        "429s",
+        "max HS/10s",
+        "wall s",
+        "rows/s",
+        "peak RSS MiB",
+        "status",
+    )
     rows = [head]
     for r in results:
         hs, sf = r["hubspot"], r["salesforce"]
-        rows.append((
-            r["scenario"],
-            f"{r['n']:,}",
-            f"{hs['write_calls']}/{hs['minimum_write_calls']}",
-            f"{sf['write_units']}/{sf['minimum_write_calls']} ({sf['write_calls']}, {sf['bulk_ingest_jobs']})",
-            f"{hs['total_calls']} (r {hs['read_calls']})",
-            f"{sf['total_calls']} (r {sf['read_calls']})",
-            str(hs["status_429"]),
-            str(hs.get("max_calls_in_any_10s", "")),
-            f"{r['wall_seconds']:.1f}",
-            f"{r['rows_per_s']:,.0f}" if r["rows_per_s"] is not None else "-",
-            f"{r['peak_rss_mib']}" if r["peak_rss_mib"] else "-",
-            r["status"],
-        ))
+        rows.append(
+            (
+                r["scenario"],
+                f"{r['n']:,}",
+                f"{hs['write_calls']}/{hs['minimum_write_calls']}",
+                f"{sf['write_units']}/{sf['minimum_write_calls']} ({sf['write_calls']}, {sf['bulk_ingest_jobs']})",
+                f"{hs['total_calls']} (r {hs['read_calls']})",
+                f"{sf['total_calls']} (r {sf['read_calls']})",
+                str(hs["status_429"]),
+                str(hs.get("max_calls_in_any_10s", "")),
+                f"{r['wall_seconds']:.1f}",
+                f"{r['rows_per_s']:,.0f}" if r["rows_per_s"] is not None else "-",
+                f"{r['peak_rss_mib']}" if r["peak_rss_mib"] else "-",
+                r["status"],
+            )
+        )
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(head))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -499,22 +548,30 @@ def main() -> int:
         meta["sandbox_seed_seconds"] = round(time.monotonic() - t0, 1)
         log(f"sandbox up (seeded in {meta['sandbox_seed_seconds']} s): {sandbox.sf_url}, {sandbox.hs_url}")
 
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("AIRFLOW_", "AIRFLOW__", "COMPANY_SYNC_"))}
-        env.update({
-            "AIRFLOW_HOME": str(tmp / "airflow"),
-            "AIRFLOW_CONN_SALESFORCE_DEFAULT": json.dumps({
-                "conn_type": "salesforce", "password": SALESFORCE_TOKEN,
-                "extra": {"instance_url": sandbox.sf_url, "version": "59.0", "ca_bundle": str(sandbox.ca_path)},
-            }),
-            "AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps({
-                "conn_type": "http", "host": sandbox.hs_url, "password": HUBSPOT_TOKEN,
-            }),
-            "AIRFLOW_VAR_COMPANY_SYNC_SETTINGS": json.dumps(bench_settings()),
-            "COMPANY_SYNC_STATE_URL": f"sqlite:///{tmp / 'state' / 'company_sync.db'}",
-            "COMPANY_SYNC_STAGING_URL": (tmp / "staging").as_uri(),
-            "COMPANY_SYNC_REPORTS_DIR": str(tmp / "reports"),
-        })
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__", "COMPANY_SYNC_"))}
+        env.update(
+            {
+                "AIRFLOW_HOME": str(tmp / "airflow"),
+                "AIRFLOW_CONN_SALESFORCE_DEFAULT": json.dumps(
+                    {
+                        "conn_type": "salesforce",
+                        "password": SALESFORCE_TOKEN,
+                        "extra": {"instance_url": sandbox.sf_url, "version": "59.0", "ca_bundle": str(sandbox.ca_path)},
+                    }
+                ),
+                "AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps(
+                    {
+                        "conn_type": "http",
+                        "host": sandbox.hs_url,
+                        "password": HUBSPOT_TOKEN,
+                    }
+                ),
+                "AIRFLOW_VAR_COMPANY_SYNC_SETTINGS": json.dumps(bench_settings()),
+                "COMPANY_SYNC_STATE_URL": f"sqlite:///{tmp / 'state' / 'company_sync.db'}",
+                "COMPANY_SYNC_STAGING_URL": (tmp / "staging").as_uri(),
+                "COMPANY_SYNC_REPORTS_DIR": str(tmp / "reports"),
+            }
+        )
         (tmp / "state").mkdir()
         log("bench: preparing the temporary AIRFLOW_HOME (metadata DB) ...")
         prep = subprocess.run([str(AIRFLOW), "dags", "list"], cwd=ROOT, env=env, capture_output=True, text=True)
@@ -526,8 +583,9 @@ def main() -> int:
         results.append(scenario("1. import", "salesforce_account_import", sandbox, env, tmp, args.run_timeout, n))
         results.append(scenario("1b. baseline sync", "company_sync", sandbox, env, tmp, args.run_timeout, 2 * n))
         meta["changes"] = make_changes(sandbox, args.changes)
-        results.append(scenario("2. nightly sync", "company_sync", sandbox, env, tmp, args.run_timeout,
-                                2 * args.changes))
+        results.append(
+            scenario("2. nightly sync", "company_sync", sandbox, env, tmp, args.run_timeout, 2 * args.changes)
+        )
         results.append(scenario("3. no changes", "company_sync", sandbox, env, tmp, args.run_timeout, 0))
     finally:
         sandbox.stop()
@@ -537,8 +595,11 @@ def main() -> int:
             "accounts": args.accounts,
             "changes_per_side": args.changes,
             "quick": args.quick,
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                        "load_avg_at_end": os.getloadavg()},
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "load_avg_at_end": os.getloadavg(),
+            },
             "hubspot_rate_limit": f"{HS_CALLS_PER_10S} calls / 10 s",
             "settings": {"Description": "two_way", "max_change_ratio": 1.0},
             "total_seconds": round(time.monotonic() - started, 1),

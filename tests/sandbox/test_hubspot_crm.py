@@ -44,15 +44,41 @@ def associated_companies(hs, contact_id: str) -> list[str]:
 
 def test_property_definitions(hs):
     props = {p.name: p for p in hs.crm.properties.core_api.get_all("companies").results}
-    for name in ("name", "domain", "website", "phone", "fax", "address", "city", "state", "zip", "country",
-                 "industry", "type", "annualrevenue", "numberofemployees", "description", "account_number",
-                 "tickersymbol", "founded_year", "lifecyclestage", "hubspot_owner_id", "salesforceaccountid",
-                 "hs_object_source", "createdate", "hs_lastmodifieddate", "hs_object_id"):
+    for name in (
+        "name",
+        "domain",
+        "website",
+        "phone",
+        "fax",
+        "address",
+        "city",
+        "state",
+        "zip",
+        "country",
+        "industry",
+        "type",
+        "annualrevenue",
+        "numberofemployees",
+        "description",
+        "account_number",
+        "tickersymbol",
+        "founded_year",
+        "lifecyclestage",
+        "hubspot_owner_id",
+        "salesforceaccountid",
+        "hs_object_source",
+        "createdate",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+    ):
         assert name in props, name
     assert props["salesforceaccountid"].has_unique_value is True and props["salesforceaccountid"].type == "string"
     assert props["hs_object_source"].modification_metadata.read_only_value is True
     assert [(o.value, o.display_order) for o in props["lifecyclestage"].options][:3] == [
-        ("subscriber", 0), ("lead", 1), ("marketingqualifiedlead", 2)]
+        ("subscriber", 0),
+        ("lead", 1),
+        ("marketingqualifiedlead", 2),
+    ]
     assert [o.value for o in props["type"].options] == ["PROSPECT", "PARTNER", "RESELLER", "VENDOR", "OTHER"]
     with FIELD_MAPPINGS.open() as fh:
         mapped = {hs_value for _, hs_value in yaml.safe_load(fh)["value_maps"]["Industry"]}
@@ -66,36 +92,67 @@ def test_property_definitions(hs):
 def test_custom_lifecycle_stage_and_custom_unique_property(hs):
     stage = hs.crm.properties.core_api.get_by_name("companies", "lifecyclestage")
     options = [o.to_dict() for o in stage.options] + [
-        {"label": "Churned", "value": "churned", "displayOrder": 8, "hidden": False}]
+        {"label": "Churned", "value": "churned", "displayOrder": 8, "hidden": False}
+    ]
     updated = hs.crm.properties.core_api.update("companies", "lifecyclestage", {"options": options})
     assert updated.options[-1].value == "churned"
     assert company(hs, name="Gone", lifecyclestage="churned").properties["name"] == "Gone"
-    created = hs.crm.properties.core_api.create("companies", {
-        "name": "erp_id", "label": "ERP id", "type": "string", "fieldType": "text", "groupName": "companyinformation",
-        "hasUniqueValue": True})
+    created = hs.crm.properties.core_api.create(
+        "companies",
+        {
+            "name": "erp_id",
+            "label": "ERP id",
+            "type": "string",
+            "fieldType": "text",
+            "groupName": "companyinformation",
+            "hasUniqueValue": True,
+        },
+    )
     assert created.has_unique_value is True and created.hubspot_defined is False
     with pytest.raises(PropertiesApiException) as exc:
-        hs.crm.properties.core_api.create("companies", {
-            "name": "salesforceaccountid", "label": "again", "type": "string", "fieldType": "text",
-            "groupName": "companyinformation"})
+        hs.crm.properties.core_api.create(
+            "companies",
+            {
+                "name": "salesforceaccountid",
+                "label": "again",
+                "type": "string",
+                "fieldType": "text",
+                "groupName": "companyinformation",
+            },
+        )
     assert exc.value.status == 409 and json.loads(exc.value.body)["category"] == "CONFLICT"
     with pytest.raises(PropertiesApiException) as exc:
         hs.crm.properties.core_api.get_by_name("companies", "nope")
     assert exc.value.status == 404
-    upsert = hs.crm.companies.batch_api.upsert({"inputs": [
-        {"id": "E-1", "idProperty": "erp_id", "properties": {"name": "By ERP"}}]})
+    upsert = hs.crm.companies.batch_api.upsert(
+        {"inputs": [{"id": "E-1", "idProperty": "erp_id", "properties": {"name": "By ERP"}}]}
+    )
     assert upsert.results[0].new is True and upsert.results[0].properties["erp_id"] == "E-1"
 
 
 def test_associations_round_trip_and_are_symmetric(hs):
     hs_api = hs.crm.associations.v4
-    requests.post(f"{hs.crm.companies.basic_api.api_client.configuration.host}/__sandbox_hs/config",
-                  json={"auto_associate": False}, timeout=10)
+    requests.post(
+        f"{hs.crm.companies.basic_api.api_client.configuration.host}/__sandbox_hs/config",
+        json={"auto_associate": False},
+        timeout=10,
+    )
     c1, c2 = company(hs, name="One").id, company(hs, name="Two").id
     people = [contact(hs, f"p{i}@one.example").id for i in range(3)]
-    created = hs_api.batch_api.create("contacts", "companies", {"inputs": [
-        {"from": {"id": p}, "to": {"id": c1}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
-                                                         "associationTypeId": 279}]} for p in people]})
+    created = hs_api.batch_api.create(
+        "contacts",
+        "companies",
+        {
+            "inputs": [
+                {
+                    "from": {"id": p},
+                    "to": {"id": c1},
+                    "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}],
+                }
+                for p in people
+            ]
+        },
+    )
     assert len(created.results) == 3 and created.results[0].from_object_type_id == "0-1"
     read = hs_api.batch_api.get_page("companies", "contacts", {"inputs": [{"id": c1}, {"id": c2}]})
     assert sorted(t.to_object_id for t in read.results[0].to) == sorted(people)
@@ -107,20 +164,41 @@ def test_associations_round_trip_and_are_symmetric(hs):
     assert [r.to_object_id for r in page.results + rest.results] == sorted(people, key=int)
     hs_api.batch_api.archive("companies", "contacts", {"inputs": [{"from": {"id": c1}, "to": [{"id": people[0]}]}]})
     assert associated_companies(hs, people[0]) == []
-    default = hs_api.batch_api.create_default("contacts", "companies", {"inputs": [
-        {"from": {"id": people[0]}, "to": {"id": c2}}]})
+    default = hs_api.batch_api.create_default(
+        "contacts", "companies", {"inputs": [{"from": {"id": people[0]}, "to": {"id": c2}}]}
+    )
     assert default.results[0].association_spec.association_type_id == 279
     single = hs_api.basic_api.create_default("contacts", people[1], "companies", c2)
     assert single.results[0].to.id == c2
     assert sorted(associated_companies(hs, people[1])) == sorted([c1, c2])
     with pytest.raises(AssociationsApiException) as exc:
-        hs_api.batch_api.create("contacts", "companies", {"inputs": [
-            {"from": {"id": people[0]}, "to": {"id": c1}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
-                                                                     "associationTypeId": 280}]}]})
+        hs_api.batch_api.create(
+            "contacts",
+            "companies",
+            {
+                "inputs": [
+                    {
+                        "from": {"id": people[0]},
+                        "to": {"id": c1},
+                        "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 280}],
+                    }
+                ]
+            },
+        )
     assert exc.value.status == 400
-    mixed = hs_api.batch_api.create("contacts", "companies", {"inputs": [
-        {"from": {"id": "1"}, "to": {"id": c1}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
-                                                           "associationTypeId": 1}]}]})
+    mixed = hs_api.batch_api.create(
+        "contacts",
+        "companies",
+        {
+            "inputs": [
+                {
+                    "from": {"id": "1"},
+                    "to": {"id": c1},
+                    "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}],
+                }
+            ]
+        },
+    )
     assert mixed.num_errors == 1 and mixed.results == []
 
 
@@ -134,8 +212,9 @@ def test_auto_association_on_and_off(hs, clean_sandbox):
     made_company = hs.crm.companies.basic_api.get_by_id(made, properties=["domain", "hs_object_source", "name"])
     assert made_company.properties["domain"] == "newco.example"
     assert made_company.properties["hs_object_source"] == "CONTACTS" and made_company.properties["name"]
-    batch = hs.crm.contacts.batch_api.create({"inputs": [{"properties": {"email": "cy@newco.example"}},
-                                                         {"properties": {"email": "dee@gmail.com"}}]})
+    batch = hs.crm.contacts.batch_api.create(
+        {"inputs": [{"properties": {"email": "cy@newco.example"}}, {"properties": {"email": "dee@gmail.com"}}]}
+    )
     by_email = {r.properties["email"]: r.id for r in batch.results}
     assert associated_companies(hs, by_email["cy@newco.example"]) == [made]
     assert associated_companies(hs, by_email["dee@gmail.com"]) == []
@@ -177,8 +256,14 @@ def test_manual_list_memberships_round_trip(hs):
     assert exc.value.status == 404
     lists.lists_api.restore(list_id)
     assert lists.lists_api.get_by_id(list_id).list.size == 3
-    dynamic = lists.lists_api.create({"name": "Dyn", "objectTypeId": "0-1", "processingType": "DYNAMIC",
-                                      "filterBranch": {"filterBranchType": "OR", "filterBranches": [], "filters": []}})
+    dynamic = lists.lists_api.create(
+        {
+            "name": "Dyn",
+            "objectTypeId": "0-1",
+            "processingType": "DYNAMIC",
+            "filterBranch": {"filterBranchType": "OR", "filterBranches": [], "filters": []},
+        }
+    )
     with pytest.raises(ListsApiException) as exc:
         lists.memberships_api.add(dynamic.list.list_id, people[:1])
     assert exc.value.status == 400
@@ -195,8 +280,9 @@ def test_seed_owners_contacts_and_inclusion_list(hs, clean_sandbox):
     ada = hs.crm.owners.owners_api.get_page(email=universe.owners[0].email).results
     assert len(ada) == 1 and ada[0].first_name == universe.owners[0].first
     assert hs.crm.owners.owners_api.get_by_id(ada[0].id).email == universe.owners[0].email
-    contacts = hs.crm.contacts.get_all(properties=["email", "salesforcecontactid", "salesforceleadid",
-                                                   "hubspot_owner_id"])
+    contacts = hs.crm.contacts.get_all(
+        properties=["email", "salesforcecontactid", "salesforceleadid", "hubspot_owner_id"]
+    )
     in_hubspot = [p for p in universe.people if p.in_hubspot]
     assert len(contacts) == len(in_hubspot)
     by_email = {c.properties["email"]: c for c in contacts}

@@ -58,7 +58,8 @@ def create_companies(client: HubSpot, rows: list[dict]) -> list[str]:
     ids = []
     for start in range(0, len(rows), 100):
         batch = BatchInputSimplePublicObjectBatchInputForCreate(
-            inputs=[{"properties": p} for p in rows[start:start + 100]])
+            inputs=[{"properties": p} for p in rows[start : start + 100]]
+        )
         ids += [r.id for r in client.crm.companies.batch_api.create(batch).results]
     return ids
 
@@ -76,9 +77,18 @@ def test_wrong_or_missing_token_gets_hubspots_401(sandbox):
 
 
 def test_create_read_update_archive_round_trip(hs):
-    created = hs.crm.companies.basic_api.create(SimplePublicObjectInputForCreate(
-        properties={"name": "Acme", "domain": "acme.example", "numberofemployees": "12", "annualrevenue": "1000.50",
-                    "industry": "COMPUTER_SOFTWARE", "createdate": "1700000000000"}))
+    created = hs.crm.companies.basic_api.create(
+        SimplePublicObjectInputForCreate(
+            properties={
+                "name": "Acme",
+                "domain": "acme.example",
+                "numberofemployees": "12",
+                "annualrevenue": "1000.50",
+                "industry": "COMPUTER_SOFTWARE",
+                "createdate": "1700000000000",
+            }
+        )
+    )
     assert created.properties["hs_object_source"] == "INTEGRATION"
     assert created.properties["annualrevenue"] == "1000.5"
     assert created.properties["createdate"] == "2023-11-14T22:13:20.000Z"
@@ -91,8 +101,9 @@ def test_create_read_update_archive_round_trip(hs):
     updated = hs.crm.companies.basic_api.update(created.id, SimplePublicObjectInput(properties={"industry": ""}))
     assert updated.updated_at > created.updated_at
     assert updated.properties["hs_lastmodifieddate"] > created.properties["hs_lastmodifieddate"]
-    again = hs.crm.companies.basic_api.get_by_id(created.id, properties=["industry"],
-                                                 properties_with_history=["industry"])
+    again = hs.crm.companies.basic_api.get_by_id(
+        created.id, properties=["industry"], properties_with_history=["industry"]
+    )
     assert again.properties["industry"] is None
     assert [h.value for h in again.properties_with_history["industry"]] == ["", "COMPUTER_SOFTWARE"]
     hs.crm.companies.basic_api.archive(created.id)
@@ -117,13 +128,20 @@ def test_seeded_companies_page_with_get_all(hs, clean_sandbox):
         maps = yaml.safe_load(fh)["value_maps"]
     assert {c.properties["industry"] for c in companies} - {None} <= {hs_value for _, hs_value in maps["Industry"]}
     assert {c.properties["type"] for c in companies} - {None} <= {hs_value for _, hs_value in maps["Type"]}
-    page = requests.get(f"{clean_sandbox.hubspot_url}/crm/v3/objects/companies", params={"limit": 100},
-                        headers={"Authorization": f"Bearer {HUBSPOT_TOKEN}"}, timeout=10).json()
+    page = requests.get(
+        f"{clean_sandbox.hubspot_url}/crm/v3/objects/companies",
+        params={"limit": 100},
+        headers={"Authorization": f"Bearer {HUBSPOT_TOKEN}"},
+        timeout=10,
+    ).json()
     assert page["paging"]["next"]["after"] == companies[100].id
     assert "after=" in page["paging"]["next"]["link"]
-    comma = requests.get(f"{clean_sandbox.hubspot_url}/crm/v3/objects/companies",
-                         params={"limit": 1, "properties": "name,city"},
-                         headers={"Authorization": f"Bearer {HUBSPOT_TOKEN}"}, timeout=10).json()
+    comma = requests.get(
+        f"{clean_sandbox.hubspot_url}/crm/v3/objects/companies",
+        params={"limit": 1, "properties": "name,city"},
+        headers={"Authorization": f"Bearer {HUBSPOT_TOKEN}"},
+        timeout=10,
+    ).json()
     assert {"name", "city"} <= set(comma["results"][0]["properties"])
     with pytest.raises(ApiException) as exc:
         hs.crm.companies.basic_api.get_page(limit=101)
@@ -131,11 +149,13 @@ def test_seeded_companies_page_with_get_all(hs, clean_sandbox):
 
 
 def test_batch_with_mixed_results_answers_207(hs):
-    batch = BatchInputSimplePublicObjectBatchInputForCreate(inputs=[
-        {"properties": {"name": "Good", "industry": "BANKING"}},
-        {"properties": {"name": "Bad", "industry": "Banking"}},
-        {"properties": {"name": "Unknown", "no_such_property": "x"}},
-    ])
+    batch = BatchInputSimplePublicObjectBatchInputForCreate(
+        inputs=[
+            {"properties": {"name": "Good", "industry": "BANKING"}},
+            {"properties": {"name": "Bad", "industry": "Banking"}},
+            {"properties": {"name": "Unknown", "no_such_property": "x"}},
+        ]
+    )
     result = hs.crm.companies.batch_api.create(batch)
     assert isinstance(result, BatchResponseSimplePublicObjectWithErrors)
     assert result.status == "COMPLETE" and result.num_errors == 2
@@ -144,58 +164,82 @@ def test_batch_with_mixed_results_answers_207(hs):
     assert codes == {"INVALID_OPTION", "PROPERTY_DOESNT_EXIST"}
     assert all(e.category == "VALIDATION_ERROR" and e.status == "error" for e in result.errors)
     good_id = result.results[0].id
-    read = hs.crm.companies.batch_api.read(BatchReadInputSimplePublicObjectId(
-        inputs=[{"id": good_id}, {"id": "999"}], properties=["name"], properties_with_history=[]))
+    read = hs.crm.companies.batch_api.read(
+        BatchReadInputSimplePublicObjectId(
+            inputs=[{"id": good_id}, {"id": "999"}], properties=["name"], properties_with_history=[]
+        )
+    )
     assert isinstance(read, BatchResponseSimplePublicObjectWithErrors)
     assert read.errors[0].category == "OBJECT_NOT_FOUND" and read.errors[0].context == {"ids": ["999"]}
-    update = hs.crm.companies.batch_api.update(BatchInputSimplePublicObjectBatchInput(
-        inputs=[{"id": good_id, "properties": {"city": "Paris"}}, {"id": "12345", "properties": {"city": "Rome"}}]))
+    update = hs.crm.companies.batch_api.update(
+        BatchInputSimplePublicObjectBatchInput(
+            inputs=[{"id": good_id, "properties": {"city": "Paris"}}, {"id": "12345", "properties": {"city": "Rome"}}]
+        )
+    )
     assert isinstance(update, BatchResponseSimplePublicObjectWithErrors)
     assert update.results[0].properties["city"] == "Paris" and update.errors[0].context["ids"] == ["12345"]
-    clean = hs.crm.companies.batch_api.read(BatchReadInputSimplePublicObjectId(
-        inputs=[{"id": good_id}], properties=["city"], properties_with_history=[]))
+    clean = hs.crm.companies.batch_api.read(
+        BatchReadInputSimplePublicObjectId(inputs=[{"id": good_id}], properties=["city"], properties_with_history=[])
+    )
     assert isinstance(clean, BatchResponseSimplePublicObject) and clean.results[0].properties["city"] == "Paris"
     hs.crm.companies.batch_api.archive(BatchInputSimplePublicObjectId(inputs=[{"id": good_id}]))
     assert hs.crm.companies.basic_api.get_page().results == []
     with pytest.raises(ApiException) as exc:
-        hs.crm.companies.batch_api.create(BatchInputSimplePublicObjectBatchInputForCreate(
-            inputs=[{"properties": {"name": str(i)}} for i in range(101)]))
+        hs.crm.companies.batch_api.create(
+            BatchInputSimplePublicObjectBatchInputForCreate(
+                inputs=[{"properties": {"name": str(i)}} for i in range(101)]
+            )
+        )
     assert exc.value.status == 400 and error_of(exc)["category"] == "VALIDATION_ERROR"
 
 
 def test_upsert_by_salesforceaccountid_creates_then_updates(hs):
     def upsert(name: str, id_property: str = "salesforceaccountid"):
-        return hs.crm.companies.batch_api.upsert(BatchInputSimplePublicObjectBatchInputUpsert(
-            inputs=[{"id": "0015g00000ABCDEAAA", "idProperty": id_property, "properties": {"name": name}}]))
+        return hs.crm.companies.batch_api.upsert(
+            BatchInputSimplePublicObjectBatchInputUpsert(
+                inputs=[{"id": "0015g00000ABCDEAAA", "idProperty": id_property, "properties": {"name": name}}]
+            )
+        )
 
     first = upsert("First")
     assert isinstance(first, BatchResponseSimplePublicUpsertObject)
     assert first.results[0].new is True and first.results[0].properties["salesforceaccountid"] == "0015g00000ABCDEAAA"
     second = upsert("Second")
     assert second.results[0].new is False and second.results[0].id == first.results[0].id
-    assert hs.crm.companies.basic_api.get_by_id("0015g00000ABCDEAAA", id_property="salesforceaccountid",
-                                                properties=["name"]).properties["name"] == "Second"
+    assert (
+        hs.crm.companies.basic_api.get_by_id(
+            "0015g00000ABCDEAAA", id_property="salesforceaccountid", properties=["name"]
+        ).properties["name"]
+        == "Second"
+    )
     with pytest.raises(ApiException) as exc:
         upsert("Third", id_property="name")
     assert exc.value.status == 400 and "unique" in error_of(exc)["message"]
-    mixed = hs.crm.companies.batch_api.upsert(BatchInputSimplePublicObjectBatchInputUpsert(inputs=[
-        {"id": "0015g00000NEWAAAAA", "idProperty": "salesforceaccountid", "properties": {"name": "New"}},
-        {"id": "0015g00000BADAAAAA", "idProperty": "salesforceaccountid", "properties": {"type": "nope"}},
-    ]))
+    mixed = hs.crm.companies.batch_api.upsert(
+        BatchInputSimplePublicObjectBatchInputUpsert(
+            inputs=[
+                {"id": "0015g00000NEWAAAAA", "idProperty": "salesforceaccountid", "properties": {"name": "New"}},
+                {"id": "0015g00000BADAAAAA", "idProperty": "salesforceaccountid", "properties": {"type": "nope"}},
+            ]
+        )
+    )
     assert isinstance(mixed, BatchResponseSimplePublicUpsertObjectWithErrors)
     assert mixed.num_errors == 1 and mixed.errors[0].context == {"ids": ["0015g00000BADAAAAA"]}
     assert mixed.results[0].new is True
 
 
-@pytest.mark.parametrize(("properties", "status", "category", "code"), [
-    ({"nonexistent": "x"}, 400, "VALIDATION_ERROR", "PROPERTY_DOESNT_EXIST"),
-    ({"lifecyclestage": "bogus"}, 400, "VALIDATION_ERROR", "INVALID_OPTION"),
-    ({"numberofemployees": "1.5"}, 400, "VALIDATION_ERROR", "INVALID_INTEGER"),
-    ({"annualrevenue": "lots"}, 400, "VALIDATION_ERROR", "INVALID_DECIMAL"),
-    ({"hs_object_source": "CRM_UI"}, 400, "VALIDATION_ERROR", "READ_ONLY_VALUE"),
-    ({"hubspot_owner_id": "42"}, 400, "VALIDATION_ERROR", "INVALID_OWNER_ID"),
-    ({"salesforceaccountid": "taken"}, 409, "CONFLICT", "UNIQUE_VALUE_CONFLICT"),
-])
+@pytest.mark.parametrize(
+    ("properties", "status", "category", "code"),
+    [
+        ({"nonexistent": "x"}, 400, "VALIDATION_ERROR", "PROPERTY_DOESNT_EXIST"),
+        ({"lifecyclestage": "bogus"}, 400, "VALIDATION_ERROR", "INVALID_OPTION"),
+        ({"numberofemployees": "1.5"}, 400, "VALIDATION_ERROR", "INVALID_INTEGER"),
+        ({"annualrevenue": "lots"}, 400, "VALIDATION_ERROR", "INVALID_DECIMAL"),
+        ({"hs_object_source": "CRM_UI"}, 400, "VALIDATION_ERROR", "READ_ONLY_VALUE"),
+        ({"hubspot_owner_id": "42"}, 400, "VALIDATION_ERROR", "INVALID_OWNER_ID"),
+        ({"salesforceaccountid": "taken"}, 409, "CONFLICT", "UNIQUE_VALUE_CONFLICT"),
+    ],
+)
 def test_validation_errors_surface_as_api_exceptions(hs, properties, status, category, code):
     hs.crm.companies.basic_api.create(SimplePublicObjectInputForCreate(properties={"salesforceaccountid": "taken"}))
     with pytest.raises(ApiException) as exc:
@@ -222,17 +266,21 @@ def _search(hs, **kwargs):
 
 
 def test_search_operators_sorts_and_paging(hs):
-    ids = create_companies(hs, [
-        {"name": "Alpha Widgets", "domain": "alpha.com", "numberofemployees": "10", "city": "Paris"},
-        {"name": "Beta Tools", "domain": "beta.io", "numberofemployees": "20", "city": "Berlin"},
-        {"name": "Gamma", "domain": "gamma.com", "numberofemployees": "30"},
-        {"name": "Delta Widgets", "domain": "delta.de", "numberofemployees": "40", "city": "Paris"},
-    ])
+    ids = create_companies(
+        hs,
+        [
+            {"name": "Alpha Widgets", "domain": "alpha.com", "numberofemployees": "10", "city": "Paris"},
+            {"name": "Beta Tools", "domain": "beta.io", "numberofemployees": "20", "city": "Berlin"},
+            {"name": "Gamma", "domain": "gamma.com", "numberofemployees": "30"},
+            {"name": "Delta Widgets", "domain": "delta.de", "numberofemployees": "40", "city": "Paris"},
+        ],
+    )
 
     def names(*filters, groups=None, **kwargs):
         filter_groups = groups if groups is not None else [{"filters": list(filters)}]
-        result = _search(hs, filter_groups=filter_groups, sorts=kwargs.pop("sorts", ["name"]),
-                         properties=["name"], **kwargs)
+        result = _search(
+            hs, filter_groups=filter_groups, sorts=kwargs.pop("sorts", ["name"]), properties=["name"], **kwargs
+        )
         return [r.properties["name"] for r in result.results]
 
     f = lambda name, op, **kw: {"propertyName": name, "operator": op, **kw}  # noqa: E731
@@ -250,10 +298,15 @@ def test_search_operators_sorts_and_paging(hs):
     assert names(f("name", "CONTAINS_TOKEN", value="widgets")) == ["Alpha Widgets", "Delta Widgets"]
     assert names(f("name", "CONTAINS_TOKEN", value="wid*")) == ["Alpha Widgets", "Delta Widgets"]
     assert names(f("name", "NOT_CONTAINS_TOKEN", value="widgets")) == ["Beta Tools", "Gamma"]
-    assert names(groups=[{"filters": [f("city", "EQ", value="Berlin")]},
-                         {"filters": [f("domain", "EQ", value="gamma.com")]}]) == ["Beta Tools", "Gamma"]
+    assert names(
+        groups=[{"filters": [f("city", "EQ", value="Berlin")]}, {"filters": [f("domain", "EQ", value="gamma.com")]}]
+    ) == ["Beta Tools", "Gamma"]
     assert names(groups=[], sorts=[{"propertyName": "numberofemployees", "direction": "DESCENDING"}]) == [
-        "Delta Widgets", "Gamma", "Beta Tools", "Alpha Widgets"]
+        "Delta Widgets",
+        "Gamma",
+        "Beta Tools",
+        "Alpha Widgets",
+    ]
     assert names(groups=[], sorts=["-numberofemployees"])[0] == "Delta Widgets"
     created = hs.crm.companies.basic_api.get_by_id(ids[0]).properties["createdate"]
     epoch = str(int(time.mktime(time.strptime(created[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone) * 1000)
@@ -284,8 +337,9 @@ def test_search_refuses_paging_past_10000_and_too_many_filters(hs):
 
 
 def _retrying_client(url: str) -> HubSpot:
-    retry = urllib3.Retry(total=3, status_forcelist=[429], allowed_methods=None, respect_retry_after_header=True,
-                          backoff_factor=0)
+    retry = urllib3.Retry(
+        total=3, status_forcelist=[429], allowed_methods=None, respect_retry_after_header=True, backoff_factor=0
+    )
     return HubSpot(access_token=HUBSPOT_TOKEN, host=url, retry=retry)
 
 
@@ -296,10 +350,20 @@ def _statuses(url: str, path: str) -> list[int]:
 
 def test_injected_429_is_hubspot_shaped_and_retried_including_post(hs, clean_sandbox):
     url = clean_sandbox.hubspot_url
-    requests.post(f"{url}/__sandbox/faults", json={"count": 2, "method": "POST", "status": 429, "retry_after": 0,
-                                                   "path_prefix": "/crm/v3/objects/companies/batch"}, timeout=10)
+    requests.post(
+        f"{url}/__sandbox/faults",
+        json={
+            "count": 2,
+            "method": "POST",
+            "status": 429,
+            "retry_after": 0,
+            "path_prefix": "/crm/v3/objects/companies/batch",
+        },
+        timeout=10,
+    )
     result = _retrying_client(url).crm.companies.batch_api.create(
-        BatchInputSimplePublicObjectBatchInputForCreate(inputs=[{"properties": {"name": "Retried"}}]))
+        BatchInputSimplePublicObjectBatchInputForCreate(inputs=[{"properties": {"name": "Retried"}}])
+    )
     assert result.results[0].properties["name"] == "Retried"
     assert _statuses(url, "/crm/v3/objects/companies/batch/create") == [429, 429, 201]
     requests.post(f"{url}/__sandbox/faults", json={"count": 1, "status": 429}, timeout=10)
@@ -320,7 +384,10 @@ def test_real_rate_limits_answer_429_and_are_retried(hs, clean_sandbox):
     assert 1 <= int(answers[3].headers["Retry-After"]) <= 10
     limited = answers[3].json()
     assert (limited["status"], limited["policyName"], limited["category"]) == (
-        "error", "TEN_SECONDLY_ROLLING", "RATE_LIMITS")
+        "error",
+        "TEN_SECONDLY_ROLLING",
+        "RATE_LIMITS",
+    )
     assert limited["message"] == "You have reached your ten_secondly_rolling limit."
     configure(url, ten_second_limit=None, daily_limit=2)
     daily = [requests.get(f"{url}/crm/v3/owners", headers=auth, timeout=10) for _ in range(3)]
@@ -339,8 +406,9 @@ def test_state_persists_across_restart(tmp_path):
     first = start_sandbox(tmp_path, salesforce_port=0, hubspot_port=0)
     try:
         client = HubSpot(access_token=HUBSPOT_TOKEN, host=first.hubspot_url)
-        created = client.crm.companies.basic_api.create(SimplePublicObjectInputForCreate(
-            properties={"name": "Durable", "salesforceaccountid": "001DURABLE"}))
+        created = client.crm.companies.basic_api.create(
+            SimplePublicObjectInputForCreate(properties={"name": "Durable", "salesforceaccountid": "001DURABLE"})
+        )
     finally:
         first.stop()
     second = start_sandbox(tmp_path, salesforce_port=0, hubspot_port=0)

@@ -34,8 +34,9 @@ def session_for(ca_path: Path) -> requests.Session:
 
 
 def client(sandbox, token: str = SALESFORCE_TOKEN) -> Salesforce:
-    return Salesforce(instance_url=sandbox.salesforce_url, session_id=token, session=session_for(sandbox.ca_path),
-                      version="59.0")
+    return Salesforce(
+        instance_url=sandbox.salesforce_url, session_id=token, session=session_for(sandbox.ca_path), version="59.0"
+    )
 
 
 def control(sandbox, method: str, path: str, payload: dict | None = None) -> dict:
@@ -55,6 +56,7 @@ def error_code(exc_info) -> str:
 
 # --- discovery ----------------------------------------------------------------------------------------
 
+
 def test_versions_sobjects_and_describe(sf, clean_sandbox):
     versions = session_for(clean_sandbox.ca_path).get(clean_sandbox.salesforce_url + "/services/data/").json()
     assert versions[-1]["version"] == "59.0"
@@ -62,8 +64,21 @@ def test_versions_sobjects_and_describe(sf, clean_sandbox):
     assert names == {"Account": "001", "Contact": "003", "Lead": "00Q", "User": "005"}
 
     fields = {f["name"]: f for f in sf.Account.describe()["fields"]}
-    assert {"Id", "Name", "Website", "AnnualRevenue", "NumberOfEmployees", "OwnerId", "ParentId", "IsDeleted",
-            "SystemModstamp", "YearStarted", "TickerSymbol", "AccountNumber", "Fax"} <= set(fields)
+    assert {
+        "Id",
+        "Name",
+        "Website",
+        "AnnualRevenue",
+        "NumberOfEmployees",
+        "OwnerId",
+        "ParentId",
+        "IsDeleted",
+        "SystemModstamp",
+        "YearStarted",
+        "TickerSymbol",
+        "AccountNumber",
+        "Fax",
+    } <= set(fields)
     assert fields["Name"]["length"] == 255 and fields["Name"]["nillable"] is False
     assert fields["Description"]["length"] == 32000
     assert fields["AnnualRevenue"]["type"] == "currency" and fields["NumberOfEmployees"]["type"] == "int"
@@ -89,9 +104,17 @@ def test_wrong_or_missing_token_is_401(clean_sandbox):
 
 # --- rows ---------------------------------------------------------------------------------------------
 
+
 def test_create_get_update_delete_and_query_all(sf, clean_sandbox):
-    created = sf.Account.create({"Name": "Acme", "Website": "acme.example", "AnnualRevenue": 1500000,
-                                 "NumberOfEmployees": 12, "Industry": "Banking"})
+    created = sf.Account.create(
+        {
+            "Name": "Acme",
+            "Website": "acme.example",
+            "AnnualRevenue": 1500000,
+            "NumberOfEmployees": 12,
+            "Industry": "Banking",
+        }
+    )
     assert created["success"] is True and created["errors"] == []
     account_id = created["id"]
     assert len(account_id) == 18 and account_id.startswith("001")
@@ -143,23 +166,44 @@ def test_upsert_by_external_id(sf):
         (lambda sf: sf.Contact.create({"FirstName": "Ada"}), SalesforceMalformedRequest, "REQUIRED_FIELD_MISSING"),
         (lambda sf: sf.Lead.create({"LastName": "Lovelace"}), SalesforceMalformedRequest, "REQUIRED_FIELD_MISSING"),
         (lambda sf: sf.Account.create({"Name": "x" * 256}), SalesforceMalformedRequest, "STRING_TOO_LONG"),
-        (lambda sf: sf.Account.create({"Name": "x", "Industry": "Wizardry"}), SalesforceMalformedRequest,
-         "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"),
-        (lambda sf: sf.Account.create({"Name": "x", "Type": "Friend"}), SalesforceMalformedRequest,
-         "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"),
+        (
+            lambda sf: sf.Account.create({"Name": "x", "Industry": "Wizardry"}),
+            SalesforceMalformedRequest,
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        ),
+        (
+            lambda sf: sf.Account.create({"Name": "x", "Type": "Friend"}),
+            SalesforceMalformedRequest,
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        ),
         (lambda sf: sf.Account.create({"Name": "x", "Colour__c": "red"}), SalesforceMalformedRequest, "INVALID_FIELD"),
-        (lambda sf: sf.Account.create({"Name": "x", "NumberOfEmployees": "many"}), SalesforceMalformedRequest,
-         "JSON_PARSER_ERROR"),
-        (lambda sf: sf.Account.create({"Name": "x", "OwnerId": "not-an-id"}), SalesforceMalformedRequest,
-         "MALFORMED_ID"),
+        (
+            lambda sf: sf.Account.create({"Name": "x", "NumberOfEmployees": "many"}),
+            SalesforceMalformedRequest,
+            "JSON_PARSER_ERROR",
+        ),
+        (
+            lambda sf: sf.Account.create({"Name": "x", "OwnerId": "not-an-id"}),
+            SalesforceMalformedRequest,
+            "MALFORMED_ID",
+        ),
         (lambda sf: sf.Account.update("001xyz", {"Name": "x"}), SalesforceMalformedRequest, "MALFORMED_ID"),
-        (lambda sf: sf.Account.update(salesforce_id("001", 99), {"Name": "x"}), SalesforceResourceNotFound,
-         "NOT_FOUND"),
+        (
+            lambda sf: sf.Account.update(salesforce_id("001", 99), {"Name": "x"}),
+            SalesforceResourceNotFound,
+            "NOT_FOUND",
+        ),
         (lambda sf: sf.Account.get(salesforce_id("001", 99)), SalesforceResourceNotFound, "NOT_FOUND"),
-        (lambda sf: sf.Account.get_by_custom_id("HubSpot_Company_ID__c", "none"), SalesforceResourceNotFound,
-         "NOT_FOUND"),
-        (lambda sf: sf.query("SELECT Id FROM Account WHERE Name = 'x' ORDER"), SalesforceMalformedRequest,
-         "MALFORMED_QUERY"),
+        (
+            lambda sf: sf.Account.get_by_custom_id("HubSpot_Company_ID__c", "none"),
+            SalesforceResourceNotFound,
+            "NOT_FOUND",
+        ),
+        (
+            lambda sf: sf.query("SELECT Id FROM Account WHERE Name = 'x' ORDER"),
+            SalesforceMalformedRequest,
+            "MALFORMED_QUERY",
+        ),
         (lambda sf: sf.query("SELECT Bogus FROM Account"), SalesforceMalformedRequest, "INVALID_FIELD"),
         (lambda sf: sf.query("SELECT Id FROM Widget"), SalesforceMalformedRequest, "INVALID_TYPE"),
     ],
@@ -177,9 +221,15 @@ def test_malformed_query_names_the_token(sf):
 
 
 def test_validation_and_duplicate_rules(sf, clean_sandbox):
-    rules = control(clean_sandbox, "POST", "/__sandbox_sf/rules", {
-        "validation_rule": {"field": "Phone", "pattern": "^\\+", "message": "Phone must start with +"},
-        "duplicate_rule": True})
+    rules = control(
+        clean_sandbox,
+        "POST",
+        "/__sandbox_sf/rules",
+        {
+            "validation_rule": {"field": "Phone", "pattern": "^\\+", "message": "Phone must start with +"},
+            "duplicate_rule": True,
+        },
+    )
     assert rules["duplicate_rule"] is True and rules["validation_rule"]["field"] == "Phone"
     with pytest.raises(SalesforceMalformedRequest) as info:
         sf.Account.create({"Name": "A", "Phone": "555"})
@@ -198,11 +248,14 @@ def test_validation_and_duplicate_rules(sf, clean_sandbox):
 
 # --- collections --------------------------------------------------------------------------------------
 
+
 def test_collections_partial_success_and_all_or_none(sf):
-    records = [{"attributes": {"type": "Account"}, "Name": "Good 1"},
-               {"attributes": {"type": "Account"}, "Website": "no-name.example"},
-               {"attributes": {"type": "Account"}, "Name": "Good 2", "Industry": "Nope"},
-               {"attributes": {"type": "Account"}, "Name": "Good 3"}]
+    records = [
+        {"attributes": {"type": "Account"}, "Name": "Good 1"},
+        {"attributes": {"type": "Account"}, "Website": "no-name.example"},
+        {"attributes": {"type": "Account"}, "Name": "Good 2", "Industry": "Nope"},
+        {"attributes": {"type": "Account"}, "Name": "Good 3"},
+    ]
     results = sf.restful("composite/sobjects", method="POST", json={"allOrNone": False, "records": records})
     assert [r["success"] for r in results] == [True, False, False, True]
     assert results[1]["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING"
@@ -217,8 +270,10 @@ def test_collections_partial_success_and_all_or_none(sf):
     assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 2
 
     ids = [r["Id"] for r in sf.query("SELECT Id FROM Account ORDER BY Name")["records"]]
-    updates = [{"attributes": {"type": "Account"}, "Id": ids[0], "Phone": "+1"},
-               {"attributes": {"type": "Account"}, "Id": ids[1], "Name": None}]
+    updates = [
+        {"attributes": {"type": "Account"}, "Id": ids[0], "Phone": "+1"},
+        {"attributes": {"type": "Account"}, "Id": ids[1], "Name": None},
+    ]
     results = sf.restful("composite/sobjects", method="PATCH", json={"allOrNone": True, "records": updates})
     assert results[0]["errors"][0]["statusCode"] == "ALL_OR_NONE_OPERATION_ROLLED_BACK"
     assert sf.Account.get(ids[0])["Phone"] is None  # rolled back
@@ -233,16 +288,23 @@ def test_collections_partial_success_and_all_or_none(sf):
 
 
 def test_collection_upsert_and_limits(sf):
-    records = [{"attributes": {"type": "Account"}, "Name": f"Co {i}", "HubSpot_Company_ID__c": str(i)}
-               for i in range(200)]
-    results = sf.restful("composite/sobjects/Account/HubSpot_Company_ID__c", method="PATCH",
-                         json={"allOrNone": False, "records": records})
+    records = [
+        {"attributes": {"type": "Account"}, "Name": f"Co {i}", "HubSpot_Company_ID__c": str(i)} for i in range(200)
+    ]
+    results = sf.restful(
+        "composite/sobjects/Account/HubSpot_Company_ID__c",
+        method="PATCH",
+        json={"allOrNone": False, "records": records},
+    )
     assert len(results) == 200 and all(r["success"] and r["created"] for r in results)
     records[0]["Name"] = "Renamed"
     records[1]["Name"] = ""
     records[2]["HubSpot_Company_ID__c"] = "3"  # same external id twice in one call
-    results = sf.restful("composite/sobjects/Account/HubSpot_Company_ID__c", method="PATCH",
-                         json={"allOrNone": False, "records": records})
+    results = sf.restful(
+        "composite/sobjects/Account/HubSpot_Company_ID__c",
+        method="PATCH",
+        json={"allOrNone": False, "records": records},
+    )
     assert results[0] == {"id": results[0]["id"], "success": True, "errors": [], "created": False}
     assert results[1]["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING"
     assert results[2]["errors"][0]["statusCode"] == "DUPLICATE_EXTERNAL_ID"
@@ -254,6 +316,7 @@ def test_collection_upsert_and_limits(sf):
 
 
 # --- query paging, seed --------------------------------------------------------------------------------
+
 
 def test_seeded_org_and_query_paging(sf, clean_sandbox):
     control(clean_sandbox, "POST", "/__sandbox/reset", {"seed": 5200})
@@ -296,6 +359,7 @@ def test_seeded_org_and_query_paging(sf, clean_sandbox):
 
 # --- Bulk API 2.0 ---------------------------------------------------------------------------------------
 
+
 def test_bulk2_upsert_20000_with_failures_and_query_job(sf):
     rows = []
     for i in range(20_000):
@@ -319,21 +383,32 @@ def test_bulk2_upsert_20000_with_failures_and_query_job(sf):
     assert again[0]["numberRecordsFailed"] == 0
     assert '"false"' in sf.bulk2.Account.get_successful_records(again[0]["job_id"]).splitlines()[1]
 
-    pages = list(sf.bulk2.Account.query("SELECT Id, Name, HubSpot_Company_ID__c FROM Account", max_records=8000,
-                                        wait=0.05))
+    pages = list(
+        sf.bulk2.Account.query("SELECT Id, Name, HubSpot_Company_ID__c FROM Account", max_records=8000, wait=0.05)
+    )
     assert len(pages) == 3  # 19,960 rows in pages of 8,000: Sforce-Locator until the last page says null
     assert sum(len(p.splitlines()) - 1 for p in pages) == 19_960
     assert pages[0].splitlines()[0] == '"Id","Name","HubSpot_Company_ID__c"'
 
 
 def test_bulk2_insert_update_delete(sf, clean_sandbox):
-    inserted = sf.bulk2.Contact.insert(records=[{"LastName": "Hopper", "Email": "grace@navy.example"},
-                                                {"LastName": "Turing", "Email": "alan@bletchley.example"}], wait=0.05)
+    inserted = sf.bulk2.Contact.insert(
+        records=[
+            {"LastName": "Hopper", "Email": "grace@navy.example"},
+            {"LastName": "Turing", "Email": "alan@bletchley.example"},
+        ],
+        wait=0.05,
+    )
     assert inserted[0]["numberRecordsFailed"] == 0
     contacts = sf.query("SELECT Id, LastName FROM Contact ORDER BY LastName")["records"]
     assert [c["LastName"] for c in contacts] == ["Hopper", "Turing"]
-    updated = sf.bulk2.Contact.update(records=[{"Id": contacts[0]["Id"], "FirstName": "Grace"},
-                                               {"Id": salesforce_id("003", 12345), "FirstName": "Nobody"}], wait=0.05)
+    updated = sf.bulk2.Contact.update(
+        records=[
+            {"Id": contacts[0]["Id"], "FirstName": "Grace"},
+            {"Id": salesforce_id("003", 12345), "FirstName": "Nobody"},
+        ],
+        wait=0.05,
+    )
     assert updated[0]["numberRecordsFailed"] == 1
     assert sf.Contact.get(contacts[0]["Id"])["Name"] == "Grace Hopper"
     deleted = sf.bulk2.Contact.delete(records=[{"Id": contacts[1]["Id"]}], wait=0.05)
@@ -342,11 +417,13 @@ def test_bulk2_insert_update_delete(sf, clean_sandbox):
     assert sf.query("SELECT COUNT() FROM Contact", include_deleted=True)["totalSize"] == 2
     # a job with an unknown column fails as a whole
     from simple_salesforce.exceptions import SalesforceOperationError
+
     with pytest.raises(SalesforceOperationError, match="Field name not found"):
         sf.bulk2.Contact.insert(records=[{"LastName": "x", "Shoe__c": "9"}], wait=0.05)
 
 
 # --- limits, faults, concurrency, persistence ----------------------------------------------------------
+
 
 def test_api_usage_header_and_daily_limit(sf, clean_sandbox):
     sf.query("SELECT Id FROM Account")
@@ -369,8 +446,10 @@ def test_injected_faults_are_salesforce_shaped_and_logged(sf, clean_sandbox):
         sf.query("SELECT Id FROM Account")
     assert info.value.status == 503 and error_code(info) == "SERVER_UNAVAILABLE"
     control(clean_sandbox, "POST", "/__sandbox/faults", {"count": 1, "status": 429, "retry_after": 2})
-    raw = session_for(clean_sandbox.ca_path).get(clean_sandbox.salesforce_url + "/services/data/v59.0/limits",
-                                                 headers={"Authorization": f"Bearer {SALESFORCE_TOKEN}"})
+    raw = session_for(clean_sandbox.ca_path).get(
+        clean_sandbox.salesforce_url + "/services/data/v59.0/limits",
+        headers={"Authorization": f"Bearer {SALESFORCE_TOKEN}"},
+    )
     assert raw.status_code == 429 and raw.headers["Retry-After"] == "2"
     assert raw.json()[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
     assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 0
@@ -419,15 +498,22 @@ def test_state_persists_across_restart(tmp_path):
 
 # --- Airflow's SalesforceHook -----------------------------------------------------------------------------
 
+
 def test_airflow_salesforce_hook(clean_sandbox, monkeypatch):
     from airflow.providers.salesforce.hooks.salesforce import SalesforceHook
 
-    monkeypatch.setenv("AIRFLOW_CONN_SF_SANDBOX", json.dumps({
-        "conn_type": "salesforce",
-        "extra": {"instance_url": clean_sandbox.salesforce_url, "version": "59.0"},
-    }))
-    hook = SalesforceHook(salesforce_conn_id="sf_sandbox", session_id=SALESFORCE_TOKEN,
-                          session=session_for(clean_sandbox.ca_path))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SF_SANDBOX",
+        json.dumps(
+            {
+                "conn_type": "salesforce",
+                "extra": {"instance_url": clean_sandbox.salesforce_url, "version": "59.0"},
+            }
+        ),
+    )
+    hook = SalesforceHook(
+        salesforce_conn_id="sf_sandbox", session_id=SALESFORCE_TOKEN, session=session_for(clean_sandbox.ca_path)
+    )
     conn = hook.get_conn()
     assert conn.sf_version == "59.0"
     created = conn.Account.create({"Name": "Via Airflow", "Industry": "Technology"})

@@ -55,8 +55,9 @@ def test_format_soql_scalars(value, kind, expected):
 
 
 def test_format_soql_lists():
-    text = format_soql("SELECT Id FROM Account WHERE Name IN {} AND NumberOfEmployees NOT IN {}",
-                       ["a", "b'c", "d\\e"], (1, 2.5))
+    text = format_soql(
+        "SELECT Id FROM Account WHERE Name IN {} AND NumberOfEmployees NOT IN {}", ["a", "b'c", "d\\e"], (1, 2.5)
+    )
     query = parse(text)
     names, employees = query.where.items
     assert names.op == "IN" and [v.value for v in names.value] == ["a", "b'c", "d\\e"]
@@ -73,29 +74,46 @@ def test_format_soql_like_spec():
 
 # --- the grammar -----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "check"),
     [
         ("SELECT Id FROM Account", lambda q: q.fields == ("Id",) and q.sobject == "Account"),
         ("select id, name from account", lambda q: q.fields == ("id", "name")),
         ("SELECT COUNT() FROM Contact", lambda q: q.count and q.fields == ()),
-        ("SELECT Id, Account.Name, Owner.Email FROM Contact",
-         lambda q: q.fields[1:] == ("Account.Name", "Owner.Email")),
+        (
+            "SELECT Id, Account.Name, Owner.Email FROM Contact",
+            lambda q: q.fields[1:] == ("Account.Name", "Owner.Email"),
+        ),
         ("SELECT Id FROM Account WHERE Name != 'x'", lambda q: q.where.op == "!="),
         ("SELECT Id FROM Account WHERE Name <> 'x'", lambda q: q.where.op == "!="),
-        ("SELECT Id FROM Account WHERE AnnualRevenue >= 10 AND AnnualRevenue < 20.5",
-         lambda q: [c.op for c in q.where.items] == [">=", "<"]),
-        ("SELECT Id FROM Account WHERE NOT (Name = 'a' OR Name = 'b') AND Phone = null",
-         lambda q: q.where.op == "AND" and type(q.where.items[0]).__name__ == "Not"),
-        ("SELECT Id FROM Account WHERE SystemModstamp > 2024-01-01T00:00:00Z",
-         lambda q: q.where.value.value == "2024-01-01T00:00:00.000+0000"),
-        ("SELECT Id FROM Account WHERE SystemModstamp > 2024-01-01T00:00:00.250+00:00",
-         lambda q: q.where.value.value == "2024-01-01T00:00:00.250+0000"),
-        ("SELECT Id FROM Account WHERE SystemModstamp > 2024-01-01T01:00:00-0100",
-         lambda q: q.where.value.value == "2024-01-01T02:00:00.000+0000"),
-        ("SELECT Id FROM Account ORDER BY Name DESC NULLS LAST, Id ASC NULLS FIRST, Phone",
-         lambda q: [(o.path, o.descending, o.nulls_first) for o in q.order_by]
-         == [("Name", True, False), ("Id", False, True), ("Phone", False, True)]),
+        (
+            "SELECT Id FROM Account WHERE AnnualRevenue >= 10 AND AnnualRevenue < 20.5",
+            lambda q: [c.op for c in q.where.items] == [">=", "<"],
+        ),
+        (
+            "SELECT Id FROM Account WHERE NOT (Name = 'a' OR Name = 'b') AND Phone = null",
+            lambda q: q.where.op == "AND" and type(q.where.items[0]).__name__ == "Not",
+        ),
+        (
+            "SELECT Id FROM Account WHERE SystemModstamp > 2024-01-01T00:00:00Z",
+            lambda q: q.where.value.value == "2024-01-01T00:00:00.000+0000",
+        ),
+        (
+            "SELECT Id FROM Account WHERE SystemModstamp > 2024-01-01T00:00:00.250+00:00",
+            lambda q: q.where.value.value == "2024-01-01T00:00:00.250+0000",
+        ),
+        (
+            "SELECT Id FROM Account WHERE SystemModstamp > 2024-01-01T01:00:00-0100",
+            lambda q: q.where.value.value == "2024-01-01T02:00:00.000+0000",
+        ),
+        (
+            "SELECT Id FROM Account ORDER BY Name DESC NULLS LAST, Id ASC NULLS FIRST, Phone",
+            lambda q: (
+                [(o.path, o.descending, o.nulls_first) for o in q.order_by]
+                == [("Name", True, False), ("Id", False, True), ("Phone", False, True)]
+            ),
+        ),
         ("SELECT Id FROM Account ORDER BY Name DESC", lambda q: q.order_by[0].nulls_first is False),
         ("SELECT Id FROM Account LIMIT 10 OFFSET 5", lambda q: (q.limit, q.offset) == (10, 5)),
         ("SELECT Id FROM Account WHERE Name LIKE 'Ac_e%'", lambda q: q.where.op == "LIKE"),

@@ -33,13 +33,20 @@ def _pair(from_name: str, to_name: str) -> tuple[str, str]:
 
 
 def _types(type_ids: set[int]) -> list[dict[str, Any]]:
-    return [{"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": TYPE_LABELS.get(type_id)}
-            for type_id in sorted(type_ids, key=lambda i: (TYPE_LABELS.get(i) is None, i))]
+    return [
+        {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": TYPE_LABELS.get(type_id)}
+        for type_id in sorted(type_ids, key=lambda i: (TYPE_LABELS.get(i) is None, i))
+    ]
 
 
 def _labels_pair(f: str, from_id: str, t: str, to_id: str, type_ids: set[int]) -> dict[str, Any]:
-    return {"fromObjectTypeId": OBJECT_TYPE_IDS[f], "fromObjectId": str(from_id), "toObjectTypeId": OBJECT_TYPE_IDS[t],
-            "toObjectId": str(to_id), "labels": [TYPE_LABELS[i] for i in sorted(type_ids) if TYPE_LABELS.get(i)]}
+    return {
+        "fromObjectTypeId": OBJECT_TYPE_IDS[f],
+        "fromObjectId": str(from_id),
+        "toObjectTypeId": OBJECT_TYPE_IDS[t],
+        "toObjectId": str(to_id),
+        "labels": [TYPE_LABELS[i] for i in sorted(type_ids) if TYPE_LABELS.get(i)],
+    }
 
 
 def _spec_ids(f: str, t: str, specs: Any) -> list[int]:
@@ -53,8 +60,9 @@ def _spec_ids(f: str, t: str, specs: Any) -> list[int]:
         except (KeyError, TypeError, ValueError) as exc:
             raise validation("each type needs an associationTypeId") from exc
         if type_id not in allowed:
-            raise validation(f"{type_id} is not a valid association type id from {f} to {t}; "
-                             f"use one of {list(allowed)}")
+            raise validation(
+                f"{type_id} is not a valid association type id from {f} to {t}; use one of {list(allowed)}"
+            )
         ids.append(type_id)
     return ids
 
@@ -78,13 +86,23 @@ def batch_read(hs: HubSpotApi, request: Request, from_name: str, to_name: str) -
         from_id = str(item["id"])
         links = hs.store.associations(f, from_id, t) if hs.store.get(f, from_id) else {}
         if not links:
-            errors.append(batch_error(
-                "OBJECT_NOT_FOUND", f"No {SINGULAR[t]} is associated with {SINGULAR[f]} {from_id}.",
-                {"fromObjectId": [from_id]}, sub_category="crm.associations.NO_ASSOCIATIONS_FOUND"))
+            errors.append(
+                batch_error(
+                    "OBJECT_NOT_FOUND",
+                    f"No {SINGULAR[t]} is associated with {SINGULAR[f]} {from_id}.",
+                    {"fromObjectId": [from_id]},
+                    sub_category="crm.associations.NO_ASSOCIATIONS_FOUND",
+                )
+            )
             continue
-        results.append({"from": {"id": from_id},
-                        "to": [{"toObjectId": other, "associationTypes": _types(links[other])}
-                               for other in sorted(links, key=int)]})
+        results.append(
+            {
+                "from": {"id": from_id},
+                "to": [
+                    {"toObjectId": other, "associationTypes": _types(links[other])} for other in sorted(links, key=int)
+                ],
+            }
+        )
     return Response(207 if errors else 200, batch_envelope(results, errors, started))
 
 
@@ -123,8 +141,11 @@ def batch_archive(hs: HubSpotApi, request: Request, from_name: str, to_name: str
 def _default(hs: HubSpotApi, f: str, from_id: str, t: str, to_id: str) -> dict[str, Any]:
     type_id = ASSOCIATION_TYPES[(f, t)][0]
     hs.store.associate(f, from_id, t, to_id, [type_id])
-    return {"from": {"id": from_id}, "to": {"id": to_id},
-            "associationSpec": {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}}
+    return {
+        "from": {"id": from_id},
+        "to": {"id": to_id},
+        "associationSpec": {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id},
+    }
 
 
 def batch_default(hs: HubSpotApi, request: Request, from_name: str, to_name: str) -> Response:
@@ -184,6 +205,7 @@ def object_page(hs: HubSpotApi, request: Request, from_name: str, from_id: str, 
     page = ordered[:limit]
     body: dict[str, Any] = {"results": [{"toObjectId": i, "associationTypes": _types(links[i])} for i in page]}
     if len(ordered) > limit:
-        body["paging"] = {"next": {"after": ordered[limit],
-                                   "link": f"{base_url(request)}{request.path}?after={ordered[limit]}"}}
+        body["paging"] = {
+            "next": {"after": ordered[limit], "link": f"{base_url(request)}{request.path}?after={ordered[limit]}"}
+        }
     return Response(200, body)

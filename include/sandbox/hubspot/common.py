@@ -13,8 +13,12 @@ from include.sandbox.http import ApiError, Request
 # object type name -> HubSpot objectTypeId
 OBJECT_TYPE_IDS = {"contacts": "0-1", "companies": "0-2"}
 _ALIASES = {
-    "companies": "companies", "company": "companies", "0-2": "companies",
-    "contacts": "contacts", "contact": "contacts", "0-1": "contacts",
+    "companies": "companies",
+    "company": "companies",
+    "0-2": "companies",
+    "contacts": "contacts",
+    "contact": "contacts",
+    "0-1": "contacts",
 }
 SINGULAR = {"companies": "company", "contacts": "contact"}
 
@@ -129,19 +133,29 @@ def base_url(request: Request) -> str:
 
 
 def batch_envelope(results: list[Any], errors: list[dict[str, Any]], started: str) -> dict[str, Any]:
-    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started,
-                            "completedAt": now_iso()}
+    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": now_iso()}
     if errors:
         body["numErrors"] = len(errors)
         body["errors"] = errors
     return body
 
 
-def batch_error(category: str, message: str, context: dict[str, list[str]],
-                details: list[dict[str, Any]] | None = None, sub_category: str | None = None) -> dict[str, Any]:
+def batch_error(
+    category: str,
+    message: str,
+    context: dict[str, list[str]],
+    details: list[dict[str, Any]] | None = None,
+    sub_category: str | None = None,
+) -> dict[str, Any]:
     """One entry of a 207's `errors` (the client's StandardError: every required key present)."""
-    entry: dict[str, Any] = {"status": "error", "category": category, "message": message, "context": context,
-                             "links": {}, "errors": details or []}
+    entry: dict[str, Any] = {
+        "status": "error",
+        "category": category,
+        "message": message,
+        "context": context,
+        "links": {},
+        "errors": details or [],
+    }
     if sub_category:
         entry["subCategory"] = sub_category
     return entry
@@ -152,6 +166,8 @@ def inputs_of(body: Any, maximum: int = 100) -> list[Any]:
         raise validation("Invalid input JSON: expected an object with an `inputs` array")
     inputs = body["inputs"]
     if len(inputs) > maximum:
-        raise validation(f"Batch input size {len(inputs)} exceeds the maximum of {maximum} inputs",
-                         context={"maxInputSize": [str(maximum)]})
+        raise validation(
+            f"Batch input size {len(inputs)} exceeds the maximum of {maximum} inputs",
+            context={"maxInputSize": [str(maximum)]},
+        )
     return inputs

@@ -17,13 +17,20 @@ TEN_SECONDS = 10.0
 
 def rate_limit_body(policy: str) -> dict[str, Any]:
     name = {"TEN_SECONDLY_ROLLING": "ten_secondly_rolling", "DAILY": "daily", "SECONDLY": "secondly"}[policy]
-    return {"status": "error", "message": f"You have reached your {name} limit.", "errorType": "RATE_LIMIT",
-            "correlationId": correlation_id(), "policyName": policy, "category": "RATE_LIMITS"}
+    return {
+        "status": "error",
+        "message": f"You have reached your {name} limit.",
+        "errorType": "RATE_LIMIT",
+        "correlationId": correlation_id(),
+        "policyName": policy,
+        "category": "RATE_LIMITS",
+    }
 
 
 class RateLimiter:
-    def __init__(self, ten_second_limit: int | None = 190, daily_limit: int | None = 1_000_000,
-                 search_per_second: int | None = 5):
+    def __init__(
+        self, ten_second_limit: int | None = 190, daily_limit: int | None = 1_000_000, search_per_second: int | None = 5
+    ):
         self.ten_second_limit = ten_second_limit or None
         self.daily_limit = daily_limit or None
         self.search_per_second = search_per_second or None
@@ -41,8 +48,11 @@ class RateLimiter:
             self._daily.clear()
 
     def settings(self) -> dict[str, Any]:
-        return {"ten_second_limit": self.ten_second_limit, "daily_limit": self.daily_limit,
-                "search_per_second": self.search_per_second}
+        return {
+            "ten_second_limit": self.ten_second_limit,
+            "daily_limit": self.daily_limit,
+            "search_per_second": self.search_per_second,
+        }
 
     def reset(self) -> None:
         with self._lock:
@@ -63,13 +73,17 @@ class RateLimiter:
                 used = 0
             headers: dict[str, str] = {}
             if self.ten_second_limit:
-                headers.update({"X-HubSpot-RateLimit-Max": str(self.ten_second_limit),
-                                "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"})
+                headers.update(
+                    {
+                        "X-HubSpot-RateLimit-Max": str(self.ten_second_limit),
+                        "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+                    }
+                )
             if self.daily_limit:
                 headers["X-HubSpot-RateLimit-Daily"] = str(self.daily_limit)
             refused: tuple[str, float] | None = None
             if self.daily_limit and used >= self.daily_limit:
-                tomorrow = (86_400 - (time.time() % 86_400))
+                tomorrow = 86_400 - (time.time() % 86_400)
                 refused = ("DAILY", math.ceil(tomorrow))
             elif self.ten_second_limit and len(window) >= self.ten_second_limit:
                 refused = ("TEN_SECONDLY_ROLLING", max(1, math.ceil(window[0] + TEN_SECONDS - now)))

@@ -32,17 +32,53 @@ DEFAULT_PROPERTIES = {
     "companies": ("name", "domain", "createdate", "hs_lastmodifieddate", "hs_object_id"),
     "contacts": ("email", "firstname", "lastname", "createdate", "lastmodifieddate", "hs_object_id"),
 }
-ALWAYS = {"companies": ("createdate", "hs_lastmodifieddate", "hs_object_id"),
-          "contacts": ("createdate", "lastmodifieddate", "hs_object_id")}
-FREE_MAIL = frozenset({
-    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "yahoo.fr", "ymail.com", "hotmail.com",
-    "hotmail.co.uk", "hotmail.fr", "outlook.com", "live.com", "msn.com", "aol.com", "icloud.com", "me.com",
-    "mac.com", "gmx.com", "gmx.de", "gmx.net", "web.de", "mail.com", "protonmail.com", "proton.me",
-    "zoho.com", "yandex.com", "yandex.ru", "mail.ru", "qq.com", "163.com", "comcast.net", "free.fr",
-    "orange.fr", "laposte.net",
-})
-_V3_TYPE_NAMES = {279: "contact_to_company_unlabeled", 1: "contact_to_company",
-                  280: "company_to_contact_unlabeled", 2: "company_to_contact"}
+ALWAYS = {
+    "companies": ("createdate", "hs_lastmodifieddate", "hs_object_id"),
+    "contacts": ("createdate", "lastmodifieddate", "hs_object_id"),
+}
+FREE_MAIL = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "yahoo.co.uk",
+        "yahoo.fr",
+        "ymail.com",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "hotmail.fr",
+        "outlook.com",
+        "live.com",
+        "msn.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "gmx.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "mail.com",
+        "protonmail.com",
+        "proton.me",
+        "zoho.com",
+        "yandex.com",
+        "yandex.ru",
+        "mail.ru",
+        "qq.com",
+        "163.com",
+        "comcast.net",
+        "free.fr",
+        "orange.fr",
+        "laposte.net",
+    }
+)
+_V3_TYPE_NAMES = {
+    279: "contact_to_company_unlabeled",
+    1: "contact_to_company",
+    280: "company_to_contact_unlabeled",
+    2: "company_to_contact",
+}
 
 
 class InputError(Exception):
@@ -59,6 +95,7 @@ class InputError(Exception):
 
 # --- rendering --------------------------------------------------------------------------------------------
 
+
 def requested(hs: HubSpotApi, t: str, names: list[str] | None) -> tuple[str, ...]:
     if names is None:
         return DEFAULT_PROPERTIES[t]
@@ -68,12 +105,20 @@ def requested(hs: HubSpotApi, t: str, names: list[str] | None) -> tuple[str, ...
     return tuple(ordered)
 
 
-def render(record: dict[str, Any], names: tuple[str, ...], history: tuple[str, ...] = (),
-           associations: dict[str, Any] | None = None) -> dict[str, Any]:
+def render(
+    record: dict[str, Any],
+    names: tuple[str, ...],
+    history: tuple[str, ...] = (),
+    associations: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     props = record["properties"]
-    out: dict[str, Any] = {"id": record["id"], "properties": {n: props.get(n) for n in names},
-                           "createdAt": record["createdAt"], "updatedAt": record["updatedAt"],
-                           "archived": record["archived"]}
+    out: dict[str, Any] = {
+        "id": record["id"],
+        "properties": {n: props.get(n) for n in names},
+        "createdAt": record["createdAt"],
+        "updatedAt": record["updatedAt"],
+        "archived": record["archived"],
+    }
     if record["archived"]:
         out["archivedAt"] = record.get("archivedAt")
     if history:
@@ -81,8 +126,10 @@ def render(record: dict[str, Any], names: tuple[str, ...], history: tuple[str, .
         with_history = {}
         for name in history:
             entries = kept.get(name) or ([(props[name], record["createdAt"])] if props.get(name) else [])
-            with_history[name] = [{"value": v or "", "timestamp": ts, "sourceType": "API", "sourceId": "sandbox"}
-                                  for v, ts in reversed(entries)]
+            with_history[name] = [
+                {"value": v or "", "timestamp": ts, "sourceType": "API", "sourceId": "sandbox"}
+                for v, ts in reversed(entries)
+            ]
         out["propertiesWithHistory"] = with_history
     if associations is not None:
         out["associations"] = associations
@@ -96,14 +143,18 @@ def _v3_associations(hs: HubSpotApi, t: str, record_id: str, to_types: list[str]
         if to_type == t:
             continue
         links = hs.store.associations(t, record_id, to_type)
-        rows = [{"id": other, "type": _V3_TYPE_NAMES.get(type_id, str(type_id))}
-                for other in sorted(links, key=int) for type_id in sorted(links[other])]
+        rows = [
+            {"id": other, "type": _V3_TYPE_NAMES.get(type_id, str(type_id))}
+            for other in sorted(links, key=int)
+            for type_id in sorted(links[other])
+        ]
         if rows:
             result[to_type] = {"results": rows}
     return result
 
 
 # --- writes -----------------------------------------------------------------------------------------------
+
 
 def _clean(hs: HubSpotApi, t: str, properties: Any) -> dict[str, str]:
     clean, invalid = clean_values(hs.store.data["properties"][t], properties, hs.store.data["owners"])
@@ -118,8 +169,18 @@ def _check_conflicts(hs: HubSpotApi, t: str, clean: dict[str, str], record_id: s
             message = f"Contact already exists. Existing ID: {existing}"
         else:
             message = f'A {SINGULAR[t]} with {name} "{value}" already exists. Existing ID: {existing}'
-        raise InputError(409, "CONFLICT", message, [{"message": message, "code": "UNIQUE_VALUE_CONFLICT",
-                                                     "context": {"propertyName": [name], "id": [existing]}}])
+        raise InputError(
+            409,
+            "CONFLICT",
+            message,
+            [
+                {
+                    "message": message,
+                    "code": "UNIQUE_VALUE_CONFLICT",
+                    "context": {"propertyName": [name], "id": [existing]},
+                }
+            ],
+        )
 
 
 def _association_inputs(hs: HubSpotApi, t: str, raw: Any) -> list[tuple[str, str, list[int]]]:
@@ -140,8 +201,9 @@ def _association_inputs(hs: HubSpotApi, t: str, raw: Any) -> list[tuple[str, str
             raise InputError(400, "VALIDATION_ERROR", f"invalid association type ids {type_ids} for {t}")
         to_type = to_types.pop()
         if hs.store.get(to_type, to_id) is None:
-            raise InputError(400, "VALIDATION_ERROR",
-                             f"{SINGULAR[to_type].title()} {to_id} does not exist; cannot associate")
+            raise InputError(
+                400, "VALIDATION_ERROR", f"{SINGULAR[to_type].title()} {to_id} does not exist; cannot associate"
+            )
         found.append((to_type, to_id, type_ids))
     return found
 
@@ -183,13 +245,13 @@ def auto_associate(hs: HubSpotApi, contact: dict[str, Any]) -> None:
     if matches:
         company_id = matches[0]
     else:
-        company = hs.store.create("companies", {"name": company_name_from_domain(domain), "domain": domain},
-                                  "CONTACTS")
+        company = hs.store.create("companies", {"name": company_name_from_domain(domain), "domain": domain}, "CONTACTS")
         company_id = company["id"]
     hs.store.associate("contacts", contact["id"], "companies", company_id, [1, 279])
 
 
 # --- endpoints --------------------------------------------------------------------------------------------
+
 
 def list_page(hs: HubSpotApi, request: Request, type_name: str) -> Response:
     t = object_type(type_name)
@@ -217,8 +279,9 @@ def list_page(hs: HubSpotApi, request: Request, type_name: str) -> Response:
         results.append(render(record, names, history, assoc))
     body: dict[str, Any] = {"results": results}
     if next_after:
-        body["paging"] = {"next": {"after": next_after,
-                                   "link": f"{base_url(request)}{request.path}?after={next_after}"}}
+        body["paging"] = {
+            "next": {"after": next_after, "link": f"{base_url(request)}{request.path}?after={next_after}"}
+        }
     return Response(200, body)
 
 
@@ -296,8 +359,10 @@ def _refuse_duplicates(ids: list[str]) -> None:
             duplicates.append(i)
         seen.add(i)
     if duplicates:
-        raise validation(f"Duplicate IDs found in batch input: {sorted(set(duplicates))}. IDs must be unique",
-                         context={"ids": sorted(set(duplicates))})
+        raise validation(
+            f"Duplicate IDs found in batch input: {sorted(set(duplicates))}. IDs must be unique",
+            context={"ids": sorted(set(duplicates))},
+        )
 
 
 def _batch_response(results: list[Any], errors: list[dict[str, Any]], started: str, ok: int) -> Response:
@@ -327,10 +392,14 @@ def batch_read(hs: HubSpotApi, request: Request, type_name: str) -> Response:
             results.append(render(record, names, history))
     errors = []
     if missing:
-        errors.append(batch_error(
-            "OBJECT_NOT_FOUND",
-            f"Could not get some {SINGULAR[t].upper()} objects, they may be deleted or not exist. "
-            "Check that ids are valid.", {"ids": missing}))
+        errors.append(
+            batch_error(
+                "OBJECT_NOT_FOUND",
+                f"Could not get some {SINGULAR[t].upper()} objects, they may be deleted or not exist. "
+                "Check that ids are valid.",
+                {"ids": missing},
+            )
+        )
     return _batch_response(results, errors, started, 200)
 
 
@@ -369,9 +438,14 @@ def batch_update(hs: HubSpotApi, request: Request, type_name: str) -> Response:
             continue
         results.append(render(record, requested(hs, t, list(item.get("properties") or {}))))
     if missing:
-        errors.append(batch_error("OBJECT_NOT_FOUND",
-                                  f"Could not get some {SINGULAR[t].upper()} objects, they may be deleted or not "
-                                  "exist. Check that ids are valid.", {"ids": missing}))
+        errors.append(
+            batch_error(
+                "OBJECT_NOT_FOUND",
+                f"Could not get some {SINGULAR[t].upper()} objects, they may be deleted or not "
+                "exist. Check that ids are valid.",
+                {"ids": missing},
+            )
+        )
     return _batch_response(results, errors, started, 200)
 
 

@@ -15,10 +15,19 @@ FIRST_OWNER_ID, FIRST_USER_ID = 70_000_001, 90_000_001
 
 def make_owner(index: int, first: str, last: str, email: str, at: str | None = None) -> dict[str, Any]:
     stamp = at or now_iso()
-    return {"id": str(FIRST_OWNER_ID + index), "email": email, "firstName": first, "lastName": last,
-            "userId": FIRST_USER_ID + index, "userIdIncludingInactive": FIRST_USER_ID + index, "type": "PERSON",
-            "archived": False, "createdAt": stamp, "updatedAt": stamp,
-            "teams": [{"id": "5000001", "name": "Sales", "primary": True}]}
+    return {
+        "id": str(FIRST_OWNER_ID + index),
+        "email": email,
+        "firstName": first,
+        "lastName": last,
+        "userId": FIRST_USER_ID + index,
+        "userIdIncludingInactive": FIRST_USER_ID + index,
+        "type": "PERSON",
+        "archived": False,
+        "createdAt": stamp,
+        "updatedAt": stamp,
+        "teams": [{"id": "5000001", "name": "Sales", "primary": True}],
+    }
 
 
 def page(hs: HubSpotApi, request: Request) -> Response:

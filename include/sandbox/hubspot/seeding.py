@@ -52,19 +52,34 @@ def build_state(n: int) -> dict[str, Any]:
         record_id = str(FIRST_ID["companies"] + index)
         created, modified = stamps()
         props = {
-            "name": org.name, "domain": "" if rng.random() < 0.05 else org.domain, "website": org.website,
-            "phone": org.phone, "industry": maps["Industry"].get(org.industry or ""),
-            "type": maps["Type"].get(org.type or ""), "address": org.street, "city": org.city, "state": org.state,
-            "zip": org.postal_code, "country": org.country,
+            "name": org.name,
+            "domain": "" if rng.random() < 0.05 else org.domain,
+            "website": org.website,
+            "phone": org.phone,
+            "industry": maps["Industry"].get(org.industry or ""),
+            "type": maps["Type"].get(org.type or ""),
+            "address": org.street,
+            "city": org.city,
+            "state": org.state,
+            "zip": org.postal_code,
+            "country": org.country,
             "annualrevenue": None if org.annual_revenue is None else str(org.annual_revenue),
             "numberofemployees": None if org.employees is None else str(org.employees),
             "description": org.description,
             "lifecyclestage": rng.choice(LIFECYCLE_STAGES) if rng.random() > 0.2 else None,
-            "hubspot_owner_id": str(FIRST_OWNER_ID + org.owner), "hs_object_source": "CRM_UI",
-            "createdate": created, "hs_lastmodifieddate": modified, "hs_object_id": record_id,
+            "hubspot_owner_id": str(FIRST_OWNER_ID + org.owner),
+            "hs_object_source": "CRM_UI",
+            "createdate": created,
+            "hs_lastmodifieddate": modified,
+            "hs_object_id": record_id,
         }
-        companies[record_id] = {"id": record_id, "properties": {k: v for k, v in props.items() if v},
-                                "createdAt": created, "updatedAt": modified, "archived": False}
+        companies[record_id] = {
+            "id": record_id,
+            "properties": {k: v for k, v in props.items() if v},
+            "createdAt": created,
+            "updatedAt": modified,
+            "archived": False,
+        }
     data["next_id"]["companies"] = FIRST_ID["companies"] + len(universe.companies)
 
     contacts = data["objects"]["contacts"]
@@ -78,16 +93,28 @@ def build_state(n: int) -> dict[str, Any]:
         record_id = str(next_contact)
         next_contact += 1
         created, modified = stamps()
-        props = {"email": person.email, "firstname": person.first, "lastname": person.last,
-                 "lifecyclestage": person.lifecycle_stage, "hubspot_owner_id": str(FIRST_OWNER_ID + person.owner),
-                 "hs_object_source": "CRM_UI", "createdate": created, "lastmodifieddate": modified,
-                 "hs_object_id": record_id}
+        props = {
+            "email": person.email,
+            "firstname": person.first,
+            "lastname": person.last,
+            "lifecyclestage": person.lifecycle_stage,
+            "hubspot_owner_id": str(FIRST_OWNER_ID + person.owner),
+            "hs_object_source": "CRM_UI",
+            "createdate": created,
+            "lastmodifieddate": modified,
+            "hs_object_id": record_id,
+        }
         if person.salesforce_kind in ("contact", "private_contact"):
             props["salesforcecontactid"] = salesforce_id("003", person.key)
         elif person.salesforce_kind == "lead":
             props["salesforceleadid"] = salesforce_id("00Q", person.key)
-        contacts[record_id] = {"id": record_id, "properties": props, "createdAt": created, "updatedAt": modified,
-                               "archived": False}
+        contacts[record_id] = {
+            "id": record_id,
+            "properties": props,
+            "createdAt": created,
+            "updatedAt": modified,
+            "archived": False,
+        }
         if person.hubspot_company is not None:
             company_id = str(FIRST_ID["companies"] + person.hubspot_company)
             to_company[record_id] = {company_id: {1, 279}}
@@ -97,9 +124,21 @@ def build_state(n: int) -> dict[str, Any]:
     data["next_id"]["contacts"] = next_contact
 
     stamp = iso_from_ms(now - YEAR_MS)
-    data["lists"]["1"] = {"listId": "1", "name": INCLUSION_LIST_NAME, "objectTypeId": "0-1",
-                          "processingType": "MANUAL", "processingStatus": "COMPLETE", "listVersion": 1,
-                          "createdAt": stamp, "updatedAt": stamp, "createdById": "1", "updatedById": "1",
-                          "filtersUpdatedAt": stamp, "deletedAt": None, "filterBranch": None, "members": members}
+    data["lists"]["1"] = {
+        "listId": "1",
+        "name": INCLUSION_LIST_NAME,
+        "objectTypeId": "0-1",
+        "processingType": "MANUAL",
+        "processingStatus": "COMPLETE",
+        "listVersion": 1,
+        "createdAt": stamp,
+        "updatedAt": stamp,
+        "createdById": "1",
+        "updatedById": "1",
+        "filtersUpdatedAt": stamp,
+        "deletedAt": None,
+        "filterBranch": None,
+        "members": members,
+    }
     data["next_list_id"] = 2
     return data

@@ -9,15 +9,47 @@ API_VERSION = "59.0"
 
 # Salesforce's standard Account picklists (they include every value field_mappings.yaml maps).
 INDUSTRY_VALUES = (
-    "Agriculture", "Apparel", "Banking", "Biotechnology", "Chemicals", "Communications", "Construction",
-    "Consulting", "Education", "Electronics", "Energy", "Engineering", "Entertainment", "Environmental",
-    "Finance", "Food & Beverage", "Government", "Healthcare", "Hospitality", "Insurance", "Machinery",
-    "Manufacturing", "Media", "Not For Profit", "Other", "Recreation", "Retail", "Shipping", "Technology",
-    "Telecommunications", "Transportation", "Utilities",
+    "Agriculture",
+    "Apparel",
+    "Banking",
+    "Biotechnology",
+    "Chemicals",
+    "Communications",
+    "Construction",
+    "Consulting",
+    "Education",
+    "Electronics",
+    "Energy",
+    "Engineering",
+    "Entertainment",
+    "Environmental",
+    "Finance",
+    "Food & Beverage",
+    "Government",
+    "Healthcare",
+    "Hospitality",
+    "Insurance",
+    "Machinery",
+    "Manufacturing",
+    "Media",
+    "Not For Profit",
+    "Other",
+    "Recreation",
+    "Retail",
+    "Shipping",
+    "Technology",
+    "Telecommunications",
+    "Transportation",
+    "Utilities",
 )
 TYPE_VALUES = (
-    "Prospect", "Customer - Direct", "Customer - Channel", "Channel Partner / Reseller",
-    "Installation Partner", "Technology Partner", "Other",
+    "Prospect",
+    "Customer - Direct",
+    "Customer - Channel",
+    "Channel Partner / Reseller",
+    "Installation Partner",
+    "Technology Partner",
+    "Other",
 )
 
 STRING_TYPES = frozenset({"string", "textarea", "url", "phone", "email", "picklist", "id", "reference"})
@@ -58,11 +90,10 @@ class Field:
             "idLookup": self.name == "Id" or self.external_id,
             "custom": self.custom,
             "caseSensitive": False,
-            "defaultedOnCreate": self.name in ("OwnerId", "IsDeleted", "CreatedDate", "LastModifiedDate",
-                                              "SystemModstamp", "IsConverted", "IsActive"),
+            "defaultedOnCreate": self.name
+            in ("OwnerId", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsConverted", "IsActive"),
             "picklistValues": [
-                {"active": True, "defaultValue": False, "label": v, "validFor": None, "value": v}
-                for v in self.picklist
+                {"active": True, "defaultValue": False, "label": v, "validFor": None, "value": v} for v in self.picklist
             ],
             "restrictedPicklist": self.restricted,
             "referenceTo": [self.reference_to] if self.reference_to else [],
@@ -71,8 +102,15 @@ class Field:
         }
 
 
-_SOAP_TYPES = {"id": "tns:ID", "reference": "tns:ID", "double": "xsd:double", "currency": "xsd:double",
-               "int": "xsd:int", "boolean": "xsd:boolean", "datetime": "xsd:dateTime"}
+_SOAP_TYPES = {
+    "id": "tns:ID",
+    "reference": "tns:ID",
+    "double": "xsd:double",
+    "currency": "xsd:double",
+    "int": "xsd:int",
+    "boolean": "xsd:boolean",
+    "datetime": "xsd:dateTime",
+}
 
 
 @dataclass
@@ -138,8 +176,11 @@ def _audit() -> list[Field]:
 
 
 def _make(name: str, prefix: str, plural: str, fields: list[Field]) -> SObject:
-    all_fields = [Field("Id", "id", 18, createable=False, updateable=False, nillable=False, unique=True),
-                  *fields, *_audit()]
+    all_fields = [
+        Field("Id", "id", 18, createable=False, updateable=False, nillable=False, unique=True),
+        *fields,
+        *_audit(),
+    ]
     return SObject(name, prefix, plural, {f.name: f for f in all_fields})
 
 
@@ -147,55 +188,75 @@ def _owner() -> Field:
     return Field("OwnerId", "reference", 18, reference_to="User", relationship_name="Owner", nillable=False)
 
 
-ACCOUNT = _make("Account", "001", "Accounts", [
-    Field("Name", "string", 255, required=True),
-    Field("Website", "url", 255),
-    Field("Phone", "phone", 40),
-    Field("Fax", "phone", 40),
-    Field("Industry", "picklist", 255, picklist=INDUSTRY_VALUES, restricted=True),
-    Field("Type", "picklist", 255, picklist=TYPE_VALUES, restricted=True),
-    Field("BillingStreet", "textarea", 255),
-    Field("BillingCity", "string", 40),
-    Field("BillingState", "string", 80),
-    Field("BillingPostalCode", "string", 20),
-    Field("BillingCountry", "string", 80),
-    Field("AnnualRevenue", "currency"),
-    Field("NumberOfEmployees", "int"),
-    Field("Description", "textarea", 32000),
-    Field("AccountNumber", "string", 40),
-    Field("TickerSymbol", "string", 20),
-    Field("YearStarted", "string", 4),
-    _owner(),
-    Field("ParentId", "reference", 18, reference_to="Account", relationship_name="Parent"),
-    Field("HubSpot_Company_ID__c", "string", 100, unique=True, external_id=True, custom=True),
-])
-CONTACT = _make("Contact", "003", "Contacts", [
-    Field("AccountId", "reference", 18, reference_to="Account", relationship_name="Account"),
-    Field("Email", "email", 80),
-    Field("FirstName", "string", 40),
-    Field("LastName", "string", 80, required=True),
-    Field("Name", "string", 121, createable=False, updateable=False),
-    Field("Phone", "phone", 40),
-    _owner(),
-])
-LEAD = _make("Lead", "00Q", "Leads", [
-    Field("Email", "email", 80),
-    Field("FirstName", "string", 40),
-    Field("LastName", "string", 80, required=True),
-    Field("Name", "string", 121, createable=False, updateable=False),
-    Field("Company", "string", 255, required=True),
-    Field("Phone", "phone", 40),
-    Field("IsConverted", "boolean", nillable=False),
-    _owner(),
-])
-USER = _make("User", "005", "Users", [
-    Field("Username", "string", 80, required=True, unique=True),
-    Field("Email", "email", 128, required=True),
-    Field("FirstName", "string", 40),
-    Field("LastName", "string", 80, required=True),
-    Field("Name", "string", 121, createable=False, updateable=False),
-    Field("IsActive", "boolean", nillable=False),
-])
+ACCOUNT = _make(
+    "Account",
+    "001",
+    "Accounts",
+    [
+        Field("Name", "string", 255, required=True),
+        Field("Website", "url", 255),
+        Field("Phone", "phone", 40),
+        Field("Fax", "phone", 40),
+        Field("Industry", "picklist", 255, picklist=INDUSTRY_VALUES, restricted=True),
+        Field("Type", "picklist", 255, picklist=TYPE_VALUES, restricted=True),
+        Field("BillingStreet", "textarea", 255),
+        Field("BillingCity", "string", 40),
+        Field("BillingState", "string", 80),
+        Field("BillingPostalCode", "string", 20),
+        Field("BillingCountry", "string", 80),
+        Field("AnnualRevenue", "currency"),
+        Field("NumberOfEmployees", "int"),
+        Field("Description", "textarea", 32000),
+        Field("AccountNumber", "string", 40),
+        Field("TickerSymbol", "string", 20),
+        Field("YearStarted", "string", 4),
+        _owner(),
+        Field("ParentId", "reference", 18, reference_to="Account", relationship_name="Parent"),
+        Field("HubSpot_Company_ID__c", "string", 100, unique=True, external_id=True, custom=True),
+    ],
+)
+CONTACT = _make(
+    "Contact",
+    "003",
+    "Contacts",
+    [
+        Field("AccountId", "reference", 18, reference_to="Account", relationship_name="Account"),
+        Field("Email", "email", 80),
+        Field("FirstName", "string", 40),
+        Field("LastName", "string", 80, required=True),
+        Field("Name", "string", 121, createable=False, updateable=False),
+        Field("Phone", "phone", 40),
+        _owner(),
+    ],
+)
+LEAD = _make(
+    "Lead",
+    "00Q",
+    "Leads",
+    [
+        Field("Email", "email", 80),
+        Field("FirstName", "string", 40),
+        Field("LastName", "string", 80, required=True),
+        Field("Name", "string", 121, createable=False, updateable=False),
+        Field("Company", "string", 255, required=True),
+        Field("Phone", "phone", 40),
+        Field("IsConverted", "boolean", nillable=False),
+        _owner(),
+    ],
+)
+USER = _make(
+    "User",
+    "005",
+    "Users",
+    [
+        Field("Username", "string", 80, required=True, unique=True),
+        Field("Email", "email", 128, required=True),
+        Field("FirstName", "string", 40),
+        Field("LastName", "string", 80, required=True),
+        Field("Name", "string", 121, createable=False, updateable=False),
+        Field("IsActive", "boolean", nillable=False),
+    ],
+)
 
 OBJECTS: dict[str, SObject] = {o.name: o for o in (ACCOUNT, CONTACT, LEAD, USER)}
 OBJECTS_LOWER: dict[str, SObject] = {name.lower(): o for name, o in OBJECTS.items()}

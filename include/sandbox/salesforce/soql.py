@@ -46,12 +46,37 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 
-RESERVED = frozenset({"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "LIMIT",
-                      "OFFSET", "NULL", "TRUE", "FALSE", "ASC", "DESC", "NULLS", "GROUP", "HAVING", "INCLUDES",
-                      "EXCLUDES", "WITH", "FOR", "USING"})
+RESERVED = frozenset(
+    {
+        "SELECT",
+        "FROM",
+        "WHERE",
+        "AND",
+        "OR",
+        "NOT",
+        "IN",
+        "LIKE",
+        "ORDER",
+        "BY",
+        "LIMIT",
+        "OFFSET",
+        "NULL",
+        "TRUE",
+        "FALSE",
+        "ASC",
+        "DESC",
+        "NULLS",
+        "GROUP",
+        "HAVING",
+        "INCLUDES",
+        "EXCLUDES",
+        "WITH",
+        "FOR",
+        "USING",
+    }
+)
 
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\",
-            "%": "%", "_": "_"}
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\", "%": "%", "_": "_"}
 
 
 @dataclass(frozen=True)
@@ -95,13 +120,15 @@ def unescape(literal: str) -> str:
         ch = body[i]
         if ch == "\\":
             nxt = body[i + 1] if i + 1 < len(body) else ""
-            if nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", body[i + 2:i + 6]):
-                out.append(chr(int(body[i + 2:i + 6], 16)))
+            if nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", body[i + 2 : i + 6]):
+                out.append(chr(int(body[i + 2 : i + 6], 16)))
                 i += 6
                 continue
             if nxt not in _ESCAPES:
-                raise SoqlError("MALFORMED_QUERY", f"Invalid string literal '{body}'. Illegal character sequence "
-                                                   f"'\\{nxt}' in string literal.")
+                raise SoqlError(
+                    "MALFORMED_QUERY",
+                    f"Invalid string literal '{body}'. Illegal character sequence '\\{nxt}' in string literal.",
+                )
             out.append(_ESCAPES[nxt])
             i += 2
         else:
@@ -131,6 +158,7 @@ def like_regex(literal: str) -> re.Pattern:
 
 
 # --- AST --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Literal:
@@ -193,8 +221,9 @@ class _Parser:
 
     def fail(self, token: Token | None = None) -> SoqlError:
         token = token or self.tok
-        return SoqlError("MALFORMED_QUERY", f"\n{self.text}\nERROR at Row:1:Column:{token.pos + 1}\n"
-                                            f"unexpected token: '{token.text}'")
+        return SoqlError(
+            "MALFORMED_QUERY", f"\n{self.text}\nERROR at Row:1:Column:{token.pos + 1}\nunexpected token: '{token.text}'"
+        )
 
     def advance(self) -> Token:
         token = self.tok
@@ -401,10 +430,13 @@ def bind_path(obj: SObject, path: str) -> BoundPath:
 
 
 def _no_column(path: str, obj: SObject) -> SoqlError:
-    return SoqlError("INVALID_FIELD", f"No such column '{path.split('.')[-1]}' on entity '{obj.name}'. If you are "
-                                      "attempting to use a custom field, be sure to append the '__c' after the "
-                                      "custom field name. Please reference your WSDL or the describe call for "
-                                      "the appropriate names.")
+    return SoqlError(
+        "INVALID_FIELD",
+        f"No such column '{path.split('.')[-1]}' on entity '{obj.name}'. If you are "
+        "attempting to use a custom field, be sure to append the '__c' after the "
+        "custom field name. Please reference your WSDL or the describe call for "
+        "the appropriate names.",
+    )
 
 
 def _comparable(field: Field, lit: Literal, path: str) -> Any:
@@ -421,8 +453,10 @@ def _comparable(field: Field, lit: Literal, path: str) -> Any:
     )
     if not ok:
         quoted = " and should not be enclosed in quotes" if lit.kind == "string" else ""
-        raise SoqlError("INVALID_QUERY_FILTER_OPERATOR",
-                        f"value of filter criterion for field '{path}' must be of type {_type_name(ftype)}{quoted}")
+        raise SoqlError(
+            "INVALID_QUERY_FILTER_OPERATOR",
+            f"value of filter criterion for field '{path}' must be of type {_type_name(ftype)}{quoted}",
+        )
     value = lit.value
     if ftype in ("id", "reference"):
         if len(value) == 15 and re.fullmatch(r"[A-Za-z0-9]{15}", value):
@@ -446,7 +480,10 @@ def _normalise(field: Field, value: Any) -> Any:
 
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
 }
 
 
@@ -530,8 +567,12 @@ class BoundQuery:
                     break
                 child = node.get(name)
                 if child is None:
-                    child = {"attributes": {"type": target.name,
-                                            "url": f"{url_prefix}/sobjects/{target.name}/{current['Id']}"}}
+                    child = {
+                        "attributes": {
+                            "type": target.name,
+                            "url": f"{url_prefix}/sobjects/{target.name}/{current['Id']}",
+                        }
+                    }
                     node[name] = child
                 node = child
             else:
@@ -546,9 +587,12 @@ class BoundQuery:
 def bind(query: Query) -> BoundQuery:
     obj = sobject(query.sobject)
     if obj is None:
-        raise SoqlError("INVALID_TYPE", f"\n{query.sobject}\nsObject type '{query.sobject}' is not supported. If you "
-                                        "are attempting to use a custom object, be sure to append the '__c' after "
-                                        "the entity name.")
+        raise SoqlError(
+            "INVALID_TYPE",
+            f"\n{query.sobject}\nsObject type '{query.sobject}' is not supported. If you "
+            "are attempting to use a custom object, be sure to append the '__c' after "
+            "the entity name.",
+        )
     fields: list[BoundPath] = []
     seen: set[str] = set()
     for text in query.fields:
