@@ -16,13 +16,13 @@ the run report keeps them under `<report folder>/data_docs/<stage>/index.html`.
 from __future__ import annotations
 
 import logging
-import shutil
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from include.company_sync import validation_docs as data_docs
 from include.company_sync.identifiers import (
     ACCOUNT_ID_PATTERN,
     CONTACT_ID_PATTERN,
@@ -363,25 +363,6 @@ def input_check_frames(frames: dict[str, pd.DataFrame], settings: Settings | Non
     return {name: frame.assign(**derived[name]) if derived[name] else frame for name, frame in frames.items()}
 
 
-def _docs_site(context, docs_dir: Path) -> None:
-    context.add_data_docs_site(
-        site_name="run",
-        site_config={
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        },
-    )
-
-
-def _prune_static(docs_dir: Path) -> None:
-    """GX copies ~4 MB of fonts, logos and tutorial GIFs into every site; the pages read fine without them."""
-    shutil.rmtree(docs_dir / "static" / "fonts", ignore_errors=True)
-    for image in (docs_dir / "static" / "images").glob("*"):
-        if image.suffix in (".gif", ".png") and image.stat().st_size > 50_000:
-            image.unlink()
-
-
 def validate_frames(
     frames: dict[str, pd.DataFrame],
     suites: dict[str, list[Any]],
@@ -396,7 +377,7 @@ def validate_frames(
 
     context = gx.get_context(mode="ephemeral")
     if docs_dir is not None:
-        _docs_site(context, Path(docs_dir))
+        data_docs.add_site(context, Path(docs_dir))
     source = context.data_sources.add_pandas("company_sync")
     run_id = RunIdentifier(run_name=run_name or "company_sync")
     results: list[CheckResult] = []
@@ -432,29 +413,12 @@ def validate_frames(
     if docs_dir is not None:
         # The docs are for reading; a rendering problem must not stop (or hide) the validation outcome.
         try:
-            _drop_values_from_stored_results(context)
-            context.build_data_docs(site_names=["run"])
-            _prune_static(Path(docs_dir))
+            data_docs.drop_values_from_stored_results(context)
+            context.build_data_docs(site_names=[data_docs.SITE])
+            data_docs.prune_static(Path(docs_dir))
         except Exception:  # noqa: BLE001 - logged with its traceback, the checks' results stand
             log.warning("could not build the Data Docs in %s", docs_dir, exc_info=True)
     return results
-
-
-def _drop_values_from_stored_results(context) -> None:
-    """The Data Docs render the stored results: keep the failing rows' ids there, not their values."""
-    store = context.validation_results_store
-    for key in store.list_keys():
-        stored = store.get(key)
-        for res in stored.results:
-            result = res.result or {}
-            result.pop("partial_unexpected_list", None)
-            result.pop("partial_unexpected_counts", None)
-            keep = set(result.get("unexpected_index_column_names") or ())
-            rows = result.get("partial_unexpected_index_list") or []
-            result["partial_unexpected_index_list"] = [
-                {k: v for k, v in row.items() if k in keep} if isinstance(row, dict) else row for row in rows
-            ]
-        store.set(key, stored)
 
 
 def raise_on_blocking(results: list[CheckResult], stage: str) -> None:

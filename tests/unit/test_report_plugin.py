@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +16,13 @@ from fastapi import HTTPException
 from include.company_sync import identifiers, report_html
 from include.company_sync.identifiers import safe_segment
 from plugins import sync_reports as plugin
+
+
+def _run(coroutine):
+    """Await a page handler in a thread of its own: the UI tests' Playwright keeps an event loop running in
+    this one for the whole session."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.mark.parametrize("run_id", ["scheduled__2026-11-28T02:00:00+00:00", "manual__x y/z", "backfill__a.b-c_d"])
@@ -89,14 +97,14 @@ def test_runs_page_uses_the_report_stylesheet_and_escapes_ids(monkeypatch, tmp_p
     monkeypatch.setattr(plugin, "_authorize", allow)
     monkeypatch.setattr(plugin, "_recent_runs", lambda dag_id, limit: runs)
     monkeypatch.setattr(plugin, "_reports_dir", lambda: tmp_path)
-    page = asyncio.run(plugin.index(None)).body.decode()
+    page = _run(plugin.index(None)).body.decode()
     assert report_html.STYLESHEET.read_text() in page
     assert "<b>x</b>" not in page and "manual__&lt;b&gt;x&lt;/b&gt;" in page
     assert "<td class='num'>1,200</td>" in page and "(dry run)" in page
     assert f"href='{plugin.report_url('company_sync', run_id)}'" in page
     assert "Data Docs: plan" in page and "Data Docs: extracts" not in page
     monkeypatch.setattr(plugin, "_recent_runs", lambda dag_id, limit: [])
-    assert "No sync runs recorded yet" in asyncio.run(plugin.index(None, dag_id="company_resync")).body.decode()
+    assert "No sync runs recorded yet" in _run(plugin.index(None, dag_id="company_resync")).body.decode()
 
 
 def test_include_never_imports_plugins():

@@ -45,14 +45,11 @@ from include.company_sync.connectors.http_policy import (
     DEFAULT_POLICY,
     AuthenticationFailed,
     CallCounter,
-    ConfiguredObjectMissing,
     ConnectorError,
     RetryPolicy,
     SetupError,
     Unrecoverable,
-    authentication_failed,
     salesforce_session,
-    unwrap_retries_exhausted,
 )
 from include.company_sync.connectors.results import (
     TRANSIENT_SALESFORCE_CODES,
@@ -63,6 +60,7 @@ from include.company_sync.connectors.results import (
     salesforce_category,
     write_bisecting,
 )
+from include.company_sync.connectors.salesforce_errors import call_error, unrecoverable_error
 from include.company_sync.connectors.salesforce_values import (
     csv_ready,
     json_ready,
@@ -216,47 +214,12 @@ class SalesforceConnector:
             count._company_sync_counter = counter  # type: ignore[attr-defined]
             hooks.append(count)
 
-    # --- error handling -------------------------------------------------------------------------------
+    # --- error handling (salesforce_errors.py) ----------------------------------------------------------
     def _fail(self, operation: str, exc: BaseException) -> ConnectorError:
-        """The `ConnectorError` for a failed call: an `Unrecoverable` when retrying cannot heal it (401/403:
-        `AuthenticationFailed`; `INVALID_FIELD`, `INVALID_TYPE` or a 404 `NOT_FOUND` on a configured field or
-        object: `ConfiguredObjectMissing`), else a plain one that Airflow's retries may heal."""
-        exhausted = unwrap_retries_exhausted(exc)
-        if exhausted is not None:
-            return ConnectorError(
-                f"Salesforce {operation}: {exhausted.summary}",
-                api="Salesforce",
-                operation=operation,
-                status=exhausted.last_status,
-            )
-        status = getattr(exc, "status", None)
-        unrecoverable = self._unrecoverable(operation, exc, status)
-        if unrecoverable is not None:
-            return unrecoverable
-        content = getattr(exc, "content", None)
-        detail = content if content is not None else exc
-        return ConnectorError(
-            f"Salesforce {operation} failed" + (f" with HTTP {status}" if status else "") + f": {detail}",
-            api="Salesforce",
-            operation=operation,
-            status=status,
-        )
+        return call_error(operation, exc, self.conn_id)
 
     def _unrecoverable(self, operation: str, exc: BaseException, status: int | None) -> Unrecoverable | None:
-        code = salesforce_error(exc)[0] if getattr(exc, "content", None) is not None else None
-        if status in (401, 403):
-            return authentication_failed("Salesforce", self.conn_id, operation, status, code)
-        if code in ("INVALID_FIELD", "INVALID_TYPE") or (status == 404 and code == "NOT_FOUND"):
-            conn = f"Airflow connection {self.conn_id!r}" if self.conn_id else "the Salesforce connection"
-            return ConfiguredObjectMissing(
-                f"Salesforce {operation} failed with {code}: a field or object this sync uses does not exist or "
-                f"is not visible to the user of {conn}: check the `salesforce` names in "
-                f"company_sync_settings.field_mappings and {EXTERNAL_ID_FIELD} (field-level security)",
-                api="Salesforce",
-                operation=operation,
-                status=status,
-            )
-        return None
+        return unrecoverable_error(operation, exc, status, self.conn_id)
 
     def _call(self, operation: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         import requests
