@@ -101,6 +101,9 @@ class ReportInputs:
     load_counts: dict[str, Any] = field(default_factory=dict)  # by task id: {operation: {succeeded, failed}}
     api_calls: dict[str, Any] = field(default_factory=dict)  # by task id
     missing_ids: dict[str, list[str]] = field(default_factory=dict)
+    # per side: records driven in by contacts, list joins and leads, and echoes left out (complete_inputs)
+    change_sources: dict[str, dict[str, int]] = field(default_factory=dict)
+    input_warnings: dict[str, list[str]] = field(default_factory=dict)  # code -> record ids
     recent_runs: pd.DataFrame = field(default_factory=_empty)  # the state store's recent_runs, newest first
 
 
@@ -296,6 +299,7 @@ def build(inputs: ReportInputs) -> dict[str, Any]:
         "checks": _checks_summary(inputs),
         "history": _history(inputs.recent_runs, inputs.run_id, summary, status),
         "missing_ids": inputs.missing_ids,
+        "inputs": {"change_sources": inputs.change_sources, "warnings": inputs.input_warnings},
         "api_calls": {t: inputs.api_calls.get(t) for t in API_CALL_TASKS},
     }
 

@@ -49,7 +49,7 @@ from include.company_sync.connectors.hubspot_common import (
     paginate,
     parse_dt,
 )
-from include.company_sync.connectors.hubspot_search import CompanySearch
+from include.company_sync.connectors.hubspot_search import CONTACTS, CompanySearch
 from include.company_sync.connectors.hubspot_writes import CompanyWrites
 
 if TYPE_CHECKING:
@@ -67,6 +67,10 @@ COMPANY_DATETIME_COLUMNS = ("createdate", "hs_lastmodifieddate")
 CONTACT_PROPERTIES = ["email", "lifecyclestage", "salesforcecontactid", "salesforceleadid", "lastmodifieddate"]
 SEARCH_CAP = 10_000
 BATCH_LIMIT = 100
+# Associations v4 batch read takes up to 1,000 inputs (the object endpoints 100).
+ASSOCIATION_BATCH_LIMIT = 1_000
+# List memberships: the largest page the lists API serves.
+MEMBERSHIP_PAGE = 250
 
 
 # Where an extracted company's matching keys are, for the state store's mirror (mirror column -> column).
@@ -344,11 +348,13 @@ class HubSpotConnector(CompanySearch, CompanyWrites):
         frame = self._company_frame(rows, props)
         return frame.drop_duplicates("id", ignore_index=True)
 
-    def _search_in(self, prop: str, values: list[str], props: list[str]) -> Iterator[dict]:
-        """The pages of a search for companies whose `prop` is one of `values` (at most 100), by id."""
+    def _search_in(
+        self, prop: str, values: list[str], props: list[str], object_type: str = "companies"
+    ) -> Iterator[dict]:
+        """The pages of a search for records whose `prop` is one of `values` (at most 100), by id."""
         from hubspot.crm.companies import PublicObjectSearchRequest
 
-        search = self._api("companies.search_api").do_search
+        search = self._api(f"{object_type}.search_api").do_search
 
         def fetch(after: str | None) -> dict:
             request = PublicObjectSearchRequest(
@@ -358,7 +364,7 @@ class HubSpotConnector(CompanySearch, CompanyWrites):
                 limit=self.search_page_size,
                 after=after,
             )
-            return self._call("companies.search", search, request, search=True)
+            return self._call(f"{object_type}.search", search, request, search=True)
 
         return paginate(fetch)
 
@@ -381,7 +387,25 @@ class HubSpotConnector(CompanySearch, CompanyWrites):
 
     # --- contacts, associations, lists, owners, properties --------------------------------------------
     def contacts_by_ids(self, ids: Iterable[str]) -> pd.DataFrame:
-        rows = self._batch_read("contacts", dedupe(ids), CONTACT_PROPERTIES, id_property=None)
+        return self._contact_frame(self._batch_read("contacts", dedupe(ids), CONTACT_PROPERTIES, id_property=None))
+
+    def contacts_changed(self, start: datetime, end: datetime) -> pd.DataFrame:
+        """Contacts with `lastmodifieddate` in `[start, end)`: it moves when a lifecycle stage, a Salesforce id
+        or the primary company changes, which the rules read (R5, R6, R7). Split under search's cap like companies."""
+        log.info("HubSpot: searching contacts modified in [%s, %s)", iso(start), iso(end))
+        return self._contact_frame(list(self._search_window(CONTACT_PROPERTIES, start, end, CONTACTS)))
+
+    def contacts_by_property(self, prop: str, values: Iterable[str]) -> pd.DataFrame:
+        """Contacts whose `prop` (`salesforcecontactid`, `salesforceleadid`) is one of `values`: search `IN`,
+        100 values a query."""
+        rows: list[dict] = []
+        for chunk in chunks(dedupe(values), 100):
+            for page in self._search_in(prop, list(chunk), CONTACT_PROPERTIES, object_type="contacts"):
+                rows.extend(self._flatten(o) for o in page.get("results", []))
+        return self._contact_frame(rows).drop_duplicates("id", ignore_index=True)
+
+    @staticmethod
+    def _contact_frame(rows: list[dict]) -> pd.DataFrame:
         columns = ["id", *CONTACT_PROPERTIES]
         frame = pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
         for column in columns:
@@ -399,7 +423,7 @@ class HubSpotConnector(CompanySearch, CompanyWrites):
         return frame[["id", "email"]].astype("string")
 
     def associations(self, company_ids: Iterable[str] = (), *, contact_ids: Iterable[str] = ()) -> pd.DataFrame:
-        """Company <-> contact associations (v4 batch read, 100 records a call, following paging), read from
+        """Company <-> contact associations (v4 batch read, 1,000 records a call, following paging), read from
         the companies' side, or from the contacts' side when `contact_ids` are given."""
         from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
 
@@ -410,7 +434,7 @@ class HubSpotConnector(CompanySearch, CompanyWrites):
         pairs: list[tuple[str, str]] = []
         pending = [{"id": i} for i in dedupe(contact_ids if from_contacts else company_ids)]
         while pending:
-            chunk, pending = pending[:BATCH_LIMIT], pending[BATCH_LIMIT:]
+            chunk, pending = pending[:ASSOCIATION_BATCH_LIMIT], pending[ASSOCIATION_BATCH_LIMIT:]
             body = BatchInputPublicFetchAssociationsBatchRequest(inputs=chunk)
             page = self._call("associations.batch_read", api.get_page, source, target, body) or {}
             for result in page.get("results", []):
@@ -425,13 +449,18 @@ class HubSpotConnector(CompanySearch, CompanyWrites):
         return frame.drop_duplicates(ignore_index=True)
 
     def list_members(self, list_id: str) -> pd.DataFrame:
-        """Contact ids in list `list_id`; a list that does not exist raises `ConfiguredObjectMissing`."""
+        """Contact ids in list `list_id` with the time each joined (`joined_at`, from the join-ordered
+        memberships), so a run can tell the joins of its window; a list that does not exist raises
+        `ConfiguredObjectMissing`."""
         api = self._api("lists.memberships_api")
-        members: list[str] = []
+        ids: list[str] = []
+        joined: list[str | None] = []
+        read = api.get_page_ordered_by_added_to_list_date
         try:
-            for page in self._pages("lists.memberships", api.get_page, str(list_id), limit=250):
+            for page in self._pages("lists.memberships", read, str(list_id), limit=MEMBERSHIP_PAGE):
                 for item in page.get("results", []):
-                    members.append(str(item.get("recordId") if isinstance(item, dict) else item))
+                    ids.append(str(item.get("recordId")))
+                    joined.append(item.get("membershipTimestamp"))
         except HubSpotApiError as exc:
             if exc.status != 404:
                 raise
@@ -442,7 +471,13 @@ class HubSpotConnector(CompanySearch, CompanyWrites):
                 operation="lists.memberships",
                 status=404,
             ) from exc
-        return pd.DataFrame({"contact_id": pd.Series(members, dtype="string")}).drop_duplicates(ignore_index=True)
+        frame = pd.DataFrame(
+            {
+                "contact_id": pd.Series(ids, dtype="string"),
+                "joined_at": pd.to_datetime(pd.Series(joined, dtype="object"), utc=True, format="ISO8601"),
+            }
+        )
+        return frame.drop_duplicates("contact_id", keep="last", ignore_index=True)
 
     def owners(self) -> pd.DataFrame:
         api = self._api("owners.owners_api")

@@ -81,6 +81,9 @@ EXTERNAL_ID_FIELD = "HubSpot_Company_ID__c"
 ACCOUNT_BASE_FIELDS = ["Id", "CreatedDate", "SystemModstamp", "IsDeleted", EXTERNAL_ID_FIELD]
 CONTACT_FIELDS = ["Id", "AccountId", "Email"]
 LEAD_FIELDS = ["Id", "Email", "IsConverted"]
+# What the change sources read of contacts and leads modified in a run's window (`contacts_changed`, `leads_changed`).
+CONTACT_CHANGE_FIELDS = ["Id", "AccountId", "SystemModstamp"]
+LEAD_CHANGE_FIELDS = ["Id", "IsConverted", "ConvertedAccountId", "SystemModstamp"]
 USER_FIELDS = ["Id", "Email", "FirstName", "LastName", "IsActive"]
 
 # Where an extracted Account's matching keys are, for the state store's mirror (mirror column -> field).
@@ -266,28 +269,40 @@ class SalesforceConnector:
 
     def accounts_changed(self, fields: Iterable[str], start: datetime | None, end: datetime) -> pd.DataFrame:
         """Accounts whose `SystemModstamp` is in `[start, end)` (all up to `end` when start is None),
-        deleted ones included (`IsDeleted`).
-
-        SOQL datetimes carry whole seconds: the start is truncated to its second and the end rounded up to the
-        next one, so a record written in the last fraction of a second before `end` is not left out (windows
-        then overlap by under a second, which idempotent loads absorb)."""
-        from simple_salesforce import format_soql
-
-        columns = self.account_fields(fields)
-        end = utc(end)
-        if end.microsecond:
-            end = end.replace(microsecond=0) + timedelta(seconds=1)
-        where = format_soql("SystemModstamp < {}", end)
-        if start is not None:
-            where = format_soql("SystemModstamp >= {} AND ", utc(start)) + where
+        deleted ones included (`IsDeleted`)."""
         log.info("Salesforce: extracting Accounts changed in [%s, %s)", start or "-inf", end)
-        frame = self._select("Account", columns, where, include_deleted=True)
+        where = self._window_where(start, end)
+        frame = self._select("Account", self.account_fields(fields), where, include_deleted=True)
         log.info(
             "Salesforce: %d Accounts changed (%d deleted)",
             len(frame),
             int(frame["IsDeleted"].fillna(False).sum()) if len(frame) else 0,
         )
         return frame
+
+    def contacts_changed(self, start: datetime, end: datetime) -> pd.DataFrame:
+        """Contacts modified in `[start, end)`: an `AccountId` set or cleared moves `SystemModstamp` (R5b reads
+        private contacts; R9's shared-contact step reads an account's new contacts)."""
+        return self._select("Contact", CONTACT_CHANGE_FIELDS, self._window_where(start, end))
+
+    def leads_changed(self, start: datetime, end: datetime) -> pd.DataFrame:
+        """Leads modified or converted in `[start, end)` (R6b reads whether a contact's lead is converted)."""
+        return self._select("Lead", LEAD_CHANGE_FIELDS, self._window_where(start, end))
+
+    @staticmethod
+    def _window_where(start: datetime | None, end: datetime) -> str:
+        """`SystemModstamp` in `[start, end)`. SOQL datetimes carry whole seconds: the start is truncated to its
+        second and the end rounded up to the next one, so a record written in the last fraction of a second
+        before `end` is not left out (windows then overlap by under a second, which idempotent loads absorb)."""
+        from simple_salesforce import format_soql
+
+        end = utc(end)
+        if end.microsecond:
+            end = end.replace(microsecond=0) + timedelta(seconds=1)
+        where = format_soql("SystemModstamp < {}", end)
+        if start is not None:
+            where = format_soql("SystemModstamp >= {} AND ", utc(start)) + where
+        return where
 
     def accounts_by_ids(self, ids: Iterable[str], fields: Iterable[str]) -> pd.DataFrame:
         return self._select_in("Account", self.account_fields(fields), "Id", ids, include_deleted=True)
@@ -325,17 +340,27 @@ class SalesforceConnector:
         columns: list[str],
         where: str | None,
         include_deleted: bool = False,
-        expected: int | None = None,
     ) -> pd.DataFrame:
-        """REST query below the bulk threshold, Bulk API 2.0 query above it (decided by a COUNT())."""
+        """REST query below the bulk threshold, Bulk API 2.0 query above it. The first REST page's `totalSize`
+        decides, so a small query costs one call (no `COUNT()` first); a large one pays that page once."""
         soql = f"SELECT {', '.join(columns)} FROM {sobject}" + (f" WHERE {where}" if where else "")
-        if expected is None:
-            expected = self.count(sobject, where, include_deleted)
-        if expected > self.bulk_query_threshold:
-            log.info("Salesforce: %s query of about %s rows goes through Bulk API 2.0", sobject, f"{expected:,}")
+        first = self._call(f"query {sobject}", self.sf.query, soql, include_deleted=include_deleted)
+        if int(first.get("totalSize") or 0) > self.bulk_query_threshold:
+            log.info(
+                "Salesforce: %s query of about %s rows goes through Bulk API 2.0", sobject, f"{first['totalSize']:,}"
+            )
             return self._bulk_query(sobject, soql, columns, include_deleted)
-        records = self._call(f"query {sobject}", lambda: list(self._iter_rest(soql, include_deleted)))
+        records = self._call(f"query {sobject}", lambda: list(self._rest_pages(first, include_deleted)))
         return self._frame(records, columns)
+
+    def _rest_pages(self, page: dict, include_deleted: bool) -> Iterator[dict]:
+        while True:
+            for record in page.get("records", []):
+                record.pop("attributes", None)
+                yield record
+            if page.get("done", True) or not page.get("nextRecordsUrl"):
+                return
+            page = self.sf.query_more(page["nextRecordsUrl"], identifier_is_url=True, include_deleted=include_deleted)
 
     def _iter_rest(self, soql: str, include_deleted: bool) -> Iterator[dict]:
         for record in self.sf.query_all_iter(soql, include_deleted=include_deleted):

@@ -56,7 +56,9 @@ def contact_counts(records: Records, c: Contacts, candidates: np.ndarray, list_m
         private_hs = (sf_of_hs >= 0) & sf_private[np.maximum(sf_of_hs, 0)]
     else:
         private_hs = np.zeros(len(hs), dtype=bool)
-    lead_hs = (hs["salesforceleadid"].notna() & hs["salesforcecontactid"].isna()).to_numpy()
+    # R6b: synced to a lead, and not to a contact; a converted lead is a contact now (its account drives the run)
+    converted = hs["salesforceleadid"].isin(c.converted_leads).to_numpy(dtype=bool)
+    lead_hs = (hs["salesforceleadid"].notna() & hs["salesforcecontactid"].isna()).to_numpy() & ~converted
     known = assoc_contact >= 0
     if len(hs):
         private_row = known & private_hs[np.maximum(assoc_contact, 0)]

@@ -37,6 +37,7 @@ class Contacts:
     assoc_company: np.ndarray  # per association: position of its company
     assoc_contact: np.ndarray  # per association: position of its HubSpot contact
     sf_contact_account: np.ndarray  # per Salesforce contact: position of its AccountId
+    converted_leads: frozenset[str] = frozenset()  # Lead Ids converted (R6b: no longer a lead)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,11 @@ class Records:
         return take_cat(self.companies["id"], pos, self.company_categories)
 
 
+def _converted(inputs) -> frozenset[str]:
+    leads = schemas.conform(getattr(inputs, "sf_leads", None), "sf_leads")
+    return frozenset(leads.loc[leads["IsConverted"].fillna(False).to_numpy(dtype=bool), "Id"].dropna().astype(str))
+
+
 def prepare(inputs, accounts: pd.DataFrame, companies: pd.DataFrame) -> tuple[Records, Contacts]:
     """(the records and their lookups, the contact side: only the rules read it, R9 step 4, R5/R6, R7)."""
     links = schemas.conform(inputs.links, "links").drop_duplicates("account_id").drop_duplicates("company_id")
@@ -104,6 +110,7 @@ def prepare(inputs, accounts: pd.DataFrame, companies: pd.DataFrame) -> tuple[Re
         assoc_company=assoc_company,
         assoc_contact=lookup(hs_contacts["id"], associations["contact_id"]),
         sf_contact_account=sf_contact_account,
+        converted_leads=_converted(inputs),
     )
     records = Records(
         accounts=accounts,

@@ -1,8 +1,12 @@
 """complete_inputs: everything planning needs beyond the changed records.
 
-The counterparts of the changed records (through links, ids and the state store's domain mirror, so an
-incremental run never scans a whole system; R9 step 3 through shared contacts' emails), the companies'
-associations and contacts, the accounts' contacts, and the leads HubSpot contacts point at.
+In an incremental sync, first the companies driven by Salesforce private contacts and leads (`changes.py`), then
+echo suppression (`engine.echoes`): records whose only change is the last run's own writes are left out. Then
+the counterparts of the changed records (through links, ids and the state store's domain mirror, so an
+incremental run never scans a whole system; R9 step 3 through shared contacts' emails), and the contact side,
+read only where a rule needs it: associations and contacts for unlinked companies (R5, R6, R9) and companies
+driven by their contacts (R7); contacts of unlinked accounts (R9); the leads HubSpot contacts point at (R6b).
+A linked pair whose own fields changed needs only its two records.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import pandas as pd
 from include.company_sync.connectors import hubspot as hs_columns
 from include.company_sync.connectors import salesforce as sf_columns
 from include.company_sync.state import StateStore
+from include.company_sync.tasks import changes
 from include.company_sync.tasks.failures import fail_fast
 from include.company_sync.tasks.resources import RunResources, distinct_ids
 from include.company_sync.tasks.spec import CompletedInputs, HubSpotExtract, InputFrames, RunSpec, SalesforceExtract
@@ -48,7 +53,7 @@ def _union(primary: pd.DataFrame, extra: pd.DataFrame, key: str) -> pd.DataFrame
     """Changed records first; counterparts (changed=False) only where not already present."""
     if extra.empty:
         return primary
-    extra = extra[~extra[key].isin(primary[key])].assign(changed=False)
+    extra = extra[~extra[key].isin(primary[key])].assign(changed=False, contact_driven=False)
     return pd.concat([primary, extra], ignore_index=True) if not primary.empty else extra.reset_index(drop=True)
 
 
@@ -131,10 +136,30 @@ class _Counterparts:
         return accounts, companies
 
 
-def _contacts_and_leads(sf, hs, accounts: pd.DataFrame, companies: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    associations = hs.associations(distinct_ids(companies[COMPANY_ID]))
+def _linked(frame: pd.DataFrame, key: str, link_column: str, linked_ids: pd.Series) -> pd.Series:
+    """Records linked in the state store or carrying the other side's id."""
+    return frame[key].isin(linked_ids) | frame[link_column].notna()
+
+
+def _contact_side_needed(
+    accounts: pd.DataFrame, companies: pd.DataFrame, links: pd.DataFrame, everything: bool
+) -> tuple[list[str], list[str]]:
+    """(accounts whose contacts, companies whose associations the rules read). `everything`: every record
+    (full scans, imports, resyncs, where each record is planned whole)."""
+    if everything:
+        return distinct_ids(accounts[ACCOUNT_ID]), distinct_ids(companies[COMPANY_ID])
+    unlinked_a = ~_linked(accounts, ACCOUNT_ID, ACCOUNT_EXTERNAL_ID, links["account_id"])
+    driven = companies.get("contact_driven", pd.Series(False, index=companies.index)).fillna(False).astype(bool)
+    wanted_c = ~_linked(companies, COMPANY_ID, COMPANY_EXTERNAL_ID, links["company_id"]) | driven
+    return distinct_ids(accounts.loc[unlinked_a.to_numpy(dtype=bool), ACCOUNT_ID]), distinct_ids(
+        companies.loc[wanted_c.to_numpy(dtype=bool), COMPANY_ID]
+    )
+
+
+def _contacts_and_leads(sf, hs, account_ids: list[str], company_ids: list[str]) -> dict[str, pd.DataFrame]:
+    associations = hs.associations(company_ids)
     hs_contacts = hs.contacts_by_ids(distinct_ids(associations["contact_id"]))
-    by_account = sf.contacts(account_ids=distinct_ids(accounts[ACCOUNT_ID]))
+    by_account = sf.contacts(account_ids=account_ids)
     # the contacts HubSpot knows that the first query did not return (private ones, R5b; other accounts')
     fetched = set(distinct_ids(by_account["Id"]))
     synced = [i for i in distinct_ids(hs_contacts.get("salesforcecontactid")) if i not in fetched]
@@ -147,6 +172,37 @@ def _contacts_and_leads(sf, hs, accounts: pd.DataFrame, companies: pd.DataFrame)
     }
 
 
+def _drive_from_people(run: RunResources, hs, salesforce: SalesforceExtract, companies, props, warnings):
+    """Companies of the HubSpot contacts synced to Salesforce private contacts and leads that changed."""
+    people = run.read(salesforce.people)
+    wanted = [i for i in changes.companies_of_people(hs, people) if i not in set(distinct_ids(companies[COMPANY_ID]))]
+    driven = hs.companies_by_ids(wanted, props)
+    gone = sorted(set(wanted) - set(distinct_ids(driven[COMPANY_ID])))
+    if gone:
+        log.warning("%d compan(ies) of changed Salesforce contacts or leads no longer exist: %s", len(gone), gone[:20])
+        warnings.setdefault("companies_not_found", []).extend(gone)
+    return changes.add_driven(companies, driven, COMPANY_ID), len(wanted)
+
+
+def _without_echoes(run: RunResources, accounts, companies, links, salesforce, hubspot):
+    """The window's records minus the echoes of the last run's writes (`engine.echoes`); records driven by
+    contacts are always kept."""
+    from include.company_sync.engine.echoes import echoes
+    from include.company_sync.engine.fields import owner_maps
+
+    owners = owner_maps(run.read(salesforce.users), run.read(hubspot.owners))
+    synced = run.state.synced_values(
+        distinct_ids(accounts[ACCOUNT_ID])
+        + distinct_ids(links["account_id"][links["company_id"].isin(companies[COMPANY_ID])])
+    )
+    found = echoes(accounts, companies, links, synced, run.settings, owners)
+    keep_a = ~found.accounts | accounts["contact_driven"].fillna(False).to_numpy(dtype=bool)
+    keep_c = ~found.companies | companies["contact_driven"].fillna(False).to_numpy(dtype=bool)
+    dropped = (int((~keep_a).sum()), int((~keep_c).sum()))
+    log.info("echo suppression: %d accounts and %d companies changed only by the last sync's writes", *dropped)
+    return accounts[keep_a].reset_index(drop=True), companies[keep_c].reset_index(drop=True), dropped
+
+
 @fail_fast()
 def complete_inputs(spec: RunSpec, salesforce: SalesforceExtract, hubspot: HubSpotExtract) -> CompletedInputs:
     """Everything planning needs: counterparts of the changed records (through links, ids and the domain
@@ -154,9 +210,25 @@ def complete_inputs(spec: RunSpec, salesforce: SalesforceExtract, hubspot: HubSp
     run = RunResources(spec)
     sf, hs = run.salesforce(), run.hubspot()
     accounts, companies = run.read(salesforce.accounts), run.read(hubspot.companies)
+    links = run.state.links()
+    sources = {"salesforce": dict(salesforce.change_sources), "hubspot": dict(hubspot.change_sources)}
+    warnings = {k: list(v) for k, v in {**salesforce.warnings, **hubspot.warnings}.items()}
+    if spec.incremental_sync:
+        from include.company_sync.connectors.hubspot import extract_company_properties
+
+        props = extract_company_properties(run.settings)
+        companies, n = _drive_from_people(run, hs, salesforce, companies, props, warnings)
+        sources["salesforce"]["companies_driven"] = n
+        accounts, companies, (echo_a, echo_c) = _without_echoes(run, accounts, companies, links, salesforce, hubspot)
+        sources["salesforce"]["echoes_skipped"], sources["hubspot"]["echoes_skipped"] = echo_a, echo_c
     if not (spec.mode == "sync" and spec.full_scan):  # a full sync scan has read both sides whole already
-        accounts, companies = _Counterparts(run, sf, hs, run.state.links()).add(accounts, companies)
-    frames = {"sf_accounts": accounts, "hs_companies": companies, **_contacts_and_leads(sf, hs, accounts, companies)}
+        accounts, companies = _Counterparts(run, sf, hs, links).add(accounts, companies)
+    account_ids, company_ids = _contact_side_needed(accounts, companies, links, everything=not spec.incremental_sync)
+    frames = {
+        "sf_accounts": accounts,
+        "hs_companies": companies,
+        **_contacts_and_leads(sf, hs, account_ids, company_ids),
+    }
     run.state.upsert_mirror("salesforce", mirror_rows(accounts, "salesforce"))
     run.state.upsert_mirror("hubspot", mirror_rows(companies, "hubspot"))
     log.info("inputs: %s", ", ".join(f"{len(f)} {name}" for name, f in frames.items()))
@@ -172,4 +244,6 @@ def complete_inputs(spec: RunSpec, salesforce: SalesforceExtract, hubspot: HubSp
         counts={name: len(f) for name, f in frames.items()},
         api_calls={"salesforce": sf.calls.as_dict(), "hubspot": hs.calls.as_dict()},
         missing_ids={"salesforce": list(salesforce.missing_ids), "hubspot": list(hubspot.missing_ids)},
+        change_sources=sources,
+        warnings=warnings,
     )

@@ -1,5 +1,8 @@
 """extract_salesforce and extract_hubspot: what changed in the run's window (or was chosen by id), staged.
 
+An incremental sync also follows each side's change sources (`changes.py`): contacts, inclusion-list joins and
+leads drive the records they belong to into the run.
+
 Both run in parallel. An error that cannot heal fails the task at once (`failures.fail_fast`), and each
 extract's connector watches the other extract (`failures.SiblingWatch`, checked at every HTTP exchange):
 when one fails without retry, the other stops reading at its next page or batch.
@@ -11,6 +14,7 @@ import logging
 
 import pandas as pd
 
+from include.company_sync.tasks import changes
 from include.company_sync.tasks.failures import SiblingWatch, fail_fast
 from include.company_sync.tasks.resources import RunResources, distinct_ids
 from include.company_sync.tasks.spec import HubSpotExtract, RunSpec, SalesforceExtract
@@ -46,7 +50,20 @@ def extract_salesforce(spec: RunSpec) -> SalesforceExtract:
     missing = sorted(set(spec.chosen_account_ids) - set(distinct_ids(accounts.get("Id"))))
     if missing:
         log.warning("%d chosen Salesforce account(s) do not exist: %s", len(missing), ", ".join(missing[:20]))
-    accounts = accounts.assign(changed=True)
+    accounts = accounts.assign(changed=True, contact_driven=False)
+    people, sources, warnings = pd.DataFrame({"id": [], "kind": []}, dtype="string"), {}, {}
+    if spec.incremental_sync:
+        drivers = changes.salesforce_drivers(sf, start, end)
+        wanted = [i for i in drivers.account_ids if i not in set(distinct_ids(accounts["Id"]))]
+        driven = sf.accounts_by_ids(wanted, fields)
+        unseen = sorted(set(wanted) - set(distinct_ids(driven["Id"])))
+        if unseen:
+            log.warning(
+                "%d account(s) of changed contacts or converted leads are not visible: %s", len(unseen), unseen[:20]
+            )
+            warnings["accounts_not_visible"] = unseen
+        accounts = changes.add_driven(accounts, driven, "Id")
+        people, sources = drivers.people, drivers.counts
     users = sf.users()
     log.info("Salesforce: %d accounts to consider, %d users (%s)", len(accounts), len(users), spec.window)
     return SalesforceExtract(
@@ -55,6 +72,9 @@ def extract_salesforce(spec: RunSpec) -> SalesforceExtract:
         missing_ids=missing,
         counts={"accounts": len(accounts), "users": len(users)},
         api_calls=sf.calls.as_dict(),
+        people=run.stage("sf_changed_people", people),
+        change_sources=sources,
+        warnings=warnings,
     )
 
 
@@ -75,11 +95,22 @@ def extract_hubspot(spec: RunSpec) -> HubSpotExtract:
     missing = sorted(set(spec.hubspot_company_ids) - set(distinct_ids(companies.get("id"))))
     if missing:
         log.warning("%d chosen HubSpot company id(s) do not exist: %s", len(missing), ", ".join(missing[:20]))
-    companies = companies.assign(changed=True)
-    owners = hs.owners()
-    stages = pd.DataFrame({"stage": hs.lifecycle_stages()})
+    companies = companies.assign(changed=True, contact_driven=False)
     list_id = run.settings.inclusion_list_id
     members = hs.list_members(list_id) if list_id else pd.DataFrame({"contact_id": pd.Series(dtype="str")})
+    sources, warnings = {}, {}
+    if spec.incremental_sync:
+        drivers = changes.hubspot_drivers(hs, _when(spec.window_start), _when(spec.window_end), members)
+        wanted = [i for i in drivers.company_ids if i not in set(distinct_ids(companies["id"]))]
+        driven = hs.companies_by_ids(wanted, props)
+        gone = sorted(set(wanted) - set(distinct_ids(driven["id"])))
+        if gone:
+            log.warning("%d compan(ies) associated with changed contacts no longer exist: %s", len(gone), gone[:20])
+            warnings["companies_not_found"] = gone
+        companies = changes.add_driven(companies, driven, "id")
+        sources = drivers.counts
+    owners = hs.owners()
+    stages = pd.DataFrame({"stage": hs.lifecycle_stages()})
     log.info(
         "HubSpot: %d companies to consider, %d owners, %d lifecycle stages, inclusion list %s (%d members)",
         len(companies),
@@ -96,4 +127,6 @@ def extract_hubspot(spec: RunSpec) -> HubSpotExtract:
         missing_ids=missing,
         counts={"companies": len(companies), "owners": len(owners)},
         api_calls=hs.calls.as_dict(),
+        change_sources=sources,
+        warnings=warnings,
     )

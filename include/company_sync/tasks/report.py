@@ -60,6 +60,8 @@ def report_inputs(run: RunResources, outputs: TaskOutputs, states: dict[str, str
         load_counts={task_id: loaded.counts for task_id, loaded in outputs.loads.items()},
         api_calls=_api_calls(outputs),
         missing_ids=outputs.inputs.missing_ids if outputs.inputs else {},
+        change_sources=outputs.inputs.change_sources if outputs.inputs else {},
+        input_warnings=outputs.inputs.warnings if outputs.inputs else {},
         recent_runs=run.state.recent_runs(spec.dag_id, limit=reporting.HISTORY_RUNS),
     )
 

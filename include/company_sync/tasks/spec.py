@@ -111,6 +111,9 @@ class SalesforceExtract(_Plain):
     missing_ids: list[str]
     counts: Counts
     api_calls: Counts
+    people: str | None = None  # private contacts and leads that changed (`changes.salesforce_drivers`)
+    change_sources: Counts = field(default_factory=dict)
+    warnings: dict[str, list[str]] = field(default_factory=dict)  # code -> record ids
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,8 @@ class HubSpotExtract(_Plain):
     missing_ids: list[str]
     counts: Counts
     api_calls: Counts
+    change_sources: Counts = field(default_factory=dict)
+    warnings: dict[str, list[str]] = field(default_factory=dict)  # code -> record ids
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,9 @@ class CompletedInputs:
     counts: Counts
     api_calls: dict[str, Counts]
     missing_ids: dict[str, list[str]]
+    # what drove records into the run besides their own changes, and what was left out (echoes), per side
+    change_sources: dict[str, Counts] = field(default_factory=dict)
+    warnings: dict[str, list[str]] = field(default_factory=dict)  # code -> record ids
 
     def to_xcom(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,6 +172,8 @@ class CompletedInputs:
             counts=data["counts"],
             api_calls=data["api_calls"],
             missing_ids=data["missing_ids"],
+            change_sources=data.get("change_sources", {}),
+            warnings=data.get("warnings", {}),
         )
 
 
