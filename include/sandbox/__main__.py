@@ -1,4 +1,4 @@
-"""`python -m include.sandbox serve [--state-dir DIR] [--seed N] [--no-auto-associate]`"""
+"""`python -m include.sandbox serve [--state-dir DIR] [--seed N] [--no-auto-associate] [--latency SPEC]`"""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+from include.sandbox import latency as latency_spec
 from include.sandbox.server import (
     DEFAULT_HOST,
     DEFAULT_HUBSPOT_PORT,
@@ -40,6 +41,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="HubSpot: do not create and associate companies from contact email domains",
     )
+    serve.add_argument(
+        "--latency",
+        metavar="SPEC",
+        help="simulated response times: realistic, off, or HS[,SF] milliseconds "
+        "(default: $SANDBOX_LATENCY, else off; see include/sandbox/latency.py)",
+    )
+    serve.add_argument(
+        "--latency-ms", metavar="HS[,SF]", help="a fixed latency in milliseconds (same as --latency HS[,SF])"
+    )
     serve.add_argument("--host", default=DEFAULT_HOST)
     serve.add_argument("--salesforce-port", type=int, default=DEFAULT_SALESFORCE_PORT)
     serve.add_argument("--hubspot-port", type=int, default=DEFAULT_HUBSPOT_PORT)
@@ -48,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.seed is not None and args.seed < 0:
         parser.error("--seed must be a non-negative number of records")
+    if args.latency is not None and args.latency_ms is not None:
+        parser.error("give --latency or --latency-ms, not both")
+    latency = args.latency if args.latency is not None else args.latency_ms
+    try:
+        latency_spec.parse(latency, "hubspot")
+    except ValueError as exc:
+        parser.error(str(exc))
     try:
         sandbox = start_sandbox(
             args.state_dir,
@@ -56,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             salesforce_port=args.salesforce_port,
             hubspot_port=args.hubspot_port,
             auto_associate=args.auto_associate,
+            latency=latency,
         )
     except OSError as exc:
         print(f"sandbox: cannot listen ({exc}); is another sandbox already running?", file=sys.stderr)

@@ -13,6 +13,11 @@ Faults (`POST /__sandbox/faults`, JSON): `count` (required: how many matching re
 The request log (`GET /__sandbox/requests`) records a dropped request with status 0, and one dropped after
 applying with `"applied": <the status it would have answered>`.
 
+Simulated latency (`include/sandbox/latency.py`): `GET /__sandbox/latency` -> `{"spec": ...}`;
+`POST /__sandbox/latency {"spec": "realistic" | "off" | "HS[,SF]"}` sets it for this API (not cleared by
+reset). With a latency on, every API call takes at least that long and its answer carries
+`X-Sandbox-Own-Ms` (the sandbox's own time).
+
 Each API is a `SandboxApi` subclass that turns a `Request` into a `Response` (or raises `ApiError`);
 everything that is the same for Salesforce and HubSpot lives here, once.
 """
@@ -32,6 +37,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from include.sandbox import latency as latency_spec
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +272,7 @@ class SandboxApi:
         self._requests: list[dict[str, Any]] = []
         self._faults: list[Fault] = []
         self._control_lock = threading.Lock()
+        self.latency: latency_spec.Latency | None = None  # see latency.py; set by start_sandbox
 
     # --- to implement -------------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
@@ -283,6 +291,18 @@ class SandboxApi:
         """Serve one request; None means: drop the connection without answering."""
         if request.path.startswith("/__sandbox/"):
             return self._control(request)
+        started = time.perf_counter()
+        response = self._serve(request)
+        latency = self.latency
+        if response is not None and latency is not None and not request.path.startswith("/__sandbox"):
+            own = time.perf_counter() - started
+            response.headers["X-Sandbox-Own-Ms"] = f"{own * 1000:.1f}"
+            wait = latency.draw_ms(request.method, request.path) / 1000 - own
+            if wait > 0:
+                time.sleep(wait)  # no lock is held here: concurrent calls overlap
+        return response
+
+    def _serve(self, request: Request) -> Response | None:
         fault = self._take_fault(request)
         if fault is not None:
             if fault.latency_ms:
@@ -377,7 +397,22 @@ class SandboxApi:
             with self._control_lock:
                 self._faults.clear()
             return Response(200, {"cleared": True})
+        if route == ("GET", "/__sandbox/latency"):
+            return Response(200, {"spec": self.latency.spec if self.latency else "off"})
+        if route == ("POST", "/__sandbox/latency"):
+            try:
+                self.latency = latency_spec.parse(str(payload.get("spec") or ""), self.name)
+            except ValueError as exc:
+                return Response(400, {"error": str(exc)})
+            return Response(200, {"spec": self.latency.spec if self.latency else "off"})
+        own = self.control(request, payload)
+        if own is not None:
+            return own
         return Response(404, {"error": f"no sandbox control endpoint {request.method} {request.path}"})
+
+    def control(self, request: Request, payload: Any) -> Response | None:
+        """An API's own `/__sandbox/*` endpoints (None: not one of them)."""
+        return None
 
     def close(self) -> None:
         self.state.close()

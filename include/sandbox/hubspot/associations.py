@@ -24,6 +24,10 @@ from include.sandbox.hubspot.store import ASSOCIATION_TYPES, TYPE_LABELS
 if TYPE_CHECKING:
     from include.sandbox.hubspot.api import HubSpotApi
 
+# Batch read takes up to 1,000 ids (v3 and v4, since 2025-02-10; larger bodies are refused); the other
+# batch endpoints keep the CRM's 100 (docs/sandbox-fidelity.md).
+BATCH_READ_LIMIT = 1000
+
 
 def _pair(from_name: str, to_name: str) -> tuple[str, str]:
     pair = (object_type(from_name), object_type(to_name))
@@ -78,7 +82,7 @@ def _missing(hs: HubSpotApi, f: str, from_id: str, t: str, to_id: str) -> str | 
 def batch_read(hs: HubSpotApi, request: Request, from_name: str, to_name: str) -> Response:
     f, t = _pair(from_name, to_name)
     started = now_iso()
-    inputs = inputs_of(json_body(request))
+    inputs = inputs_of(json_body(request), maximum=BATCH_READ_LIMIT)
     results, errors = [], []
     for item in inputs:
         if not isinstance(item, dict) or item.get("id") in (None, ""):

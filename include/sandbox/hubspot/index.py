@@ -25,7 +25,10 @@ from include.sandbox.hubspot.common import to_ms
 from include.sandbox.sorted_keys import SortedKeys
 
 HASHED = {"companies": ("domain",), "contacts": ("email",)}
-RANGED = {"companies": ("hs_lastmodifieddate", "createdate"), "contacts": ("lastmodifieddate", "createdate")}
+RANGED = {
+    "companies": ("hs_lastmodifieddate", "createdate"),
+    "contacts": ("lastmodifieddate", "hs_lastmodifieddate", "createdate"),
+}
 RANGE_OPERATORS = frozenset({"EQ", "GT", "GTE", "LT", "LTE", "BETWEEN"})
 _TOP = float("inf")
 

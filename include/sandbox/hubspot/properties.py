@@ -318,6 +318,21 @@ def default_properties() -> dict[str, dict[str, dict[str, Any]]]:
         ),
         _prop("createdate", "Create Date", "datetime", group="contactinformation"),
         _prop("lastmodifieddate", "Last Modified Date", "datetime", read_only=True, group="contactinformation"),
+        _prop(
+            "hs_lastmodifieddate",
+            "Object last modified date/time",
+            "datetime",
+            read_only=True,
+            group="contactinformation",
+        ),
+        _prop(
+            "associatedcompanyid",
+            "Primary Associated Company ID",
+            "number",
+            read_only=True,
+            integer=True,
+            group="contactinformation",
+        ),
         _prop("hs_object_id", "Record ID", "number", read_only=True, group="contactinformation"),
     ]
     return {"companies": {p["name"]: p for p in company}, "contacts": {p["name"]: p for p in contact}}

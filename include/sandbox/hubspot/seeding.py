@@ -102,6 +102,7 @@ def build_state(n: int) -> dict[str, Any]:
             "hs_object_source": "CRM_UI",
             "createdate": created,
             "lastmodifieddate": modified,
+            "hs_lastmodifieddate": modified,
             "hs_object_id": record_id,
         }
         if person.salesforce_kind in ("contact", "private_contact"):
@@ -118,6 +119,7 @@ def build_state(n: int) -> dict[str, Any]:
         if person.hubspot_company is not None:
             company_id = str(FIRST_ID["companies"] + person.hubspot_company)
             to_company[record_id] = {company_id: {1, 279}}
+            props["associatedcompanyid"] = company_id
             to_contact.setdefault(company_id, {})[record_id] = {2, 280}
         if person.in_inclusion_list:
             members[record_id] = created

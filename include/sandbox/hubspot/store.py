@@ -10,6 +10,13 @@ Persisted layout (`state.data`):
     lists:      {list id: {..., members: {record id: joined-at ISO}}}, next_list_id
     owners:     {owner id: owner}
 Every method expects the caller to hold `state.guard`.
+
+A contact's primary company (the association labelled primary, types 1 / 2) is mirrored in its read-only
+`associatedcompanyid` property, like HubSpot's: associating a contact that has no primary company makes
+that company its primary, labelling an association primary moves the label from the previous one, and
+removing the primary association clears the property. Each of these is a property change of the contact,
+so its `lastmodifieddate` / `hs_lastmodifieddate` move; other association changes move nothing
+(docs/sandbox-fidelity.md).
 """
 
 from __future__ import annotations
@@ -24,10 +31,14 @@ from include.sandbox.hubspot.properties import default_properties
 
 FIRST_ID = {"companies": 20_000_000_001, "contacts": 30_000_000_001}
 MODIFIED = {"companies": "hs_lastmodifieddate", "contacts": "lastmodifieddate"}
+# every modification-date property an object type has (contacts have both names, like HubSpot's)
+MODIFIED_ALL = {"companies": ("hs_lastmodifieddate",), "contacts": ("lastmodifieddate", "hs_lastmodifieddate")}
 # association type ids, HubSpot-defined: (from, to) -> (unlabelled, primary)
 ASSOCIATION_TYPES = {("contacts", "companies"): (279, 1), ("companies", "contacts"): (280, 2)}
 MIRROR = {279: 280, 280: 279, 1: 2, 2: 1}
 TYPE_LABELS = {1: "Primary", 2: "Primary", 279: None, 280: None}
+PRIMARY = {("contacts", "companies"): 1, ("companies", "contacts"): 2}
+UNLABELLED = {("contacts", "companies"): 279, ("companies", "contacts"): 280}
 HISTORY_LIMIT = 20
 
 
@@ -54,6 +65,11 @@ class Store:
         self.touch = touch
         if not data:
             data.update(empty_state())
+        for object_type, defaults in default_properties().items():  # a state saved before a property existed
+            for name, definition in defaults.items():
+                if name not in data["properties"][object_type]:
+                    data["properties"][object_type][name] = definition
+                    touch("properties", object_type, name)
         self.rebuild()
 
     # --- indexes ---------------------------------------------------------------------------------------
@@ -150,7 +166,8 @@ class Store:
         props = {k: v for k, v in values.items() if v != ""}
         created = props.get("createdate") or stamp
         props.update(hs_object_id=record_id, createdate=created, hs_object_source=source)
-        props[MODIFIED[object_type]] = stamp
+        for name in MODIFIED_ALL[object_type]:
+            props[name] = stamp
         record = {"id": record_id, "properties": props, "createdAt": created, "updatedAt": stamp, "archived": False}
         if history:
             record["history"] = {k: [(v, stamp)] for k, v in props.items()}
@@ -193,7 +210,8 @@ class Store:
             entries = history.setdefault(name, [(old, record["updatedAt"])] if old else [])
             entries.append((value, stamp))
             del entries[:-HISTORY_LIMIT]
-        props[MODIFIED[object_type]] = stamp
+        for name in MODIFIED_ALL[object_type]:
+            props[name] = stamp
         record["updatedAt"] = stamp
         if live:
             self.search_index.add(object_type, record)
@@ -227,13 +245,44 @@ class Store:
         return self.data["assoc"][from_type][to_type].get(str(from_id), {})
 
     def associate(self, from_type: str, from_id: str, to_type: str, to_id: str, type_ids: list[int]) -> None:
-        forward = self.data["assoc"][from_type][to_type].setdefault(str(from_id), {}).setdefault(str(to_id), set())
-        backward = self.data["assoc"][to_type][from_type].setdefault(str(to_id), {}).setdefault(str(from_id), set())
+        self._link(from_type, str(from_id), to_type, str(to_id), type_ids)
+        pair = (from_type, to_type)
+        if pair in PRIMARY:
+            contact_id, company_id = (from_id, to_id) if from_type == "contacts" else (to_id, from_id)
+            self._settle_primary(str(contact_id), str(company_id), PRIMARY[pair] in type_ids)
+
+    def _link(self, from_type: str, from_id: str, to_type: str, to_id: str, type_ids: list[int]) -> None:
+        forward = self.data["assoc"][from_type][to_type].setdefault(from_id, {}).setdefault(to_id, set())
+        backward = self.data["assoc"][to_type][from_type].setdefault(to_id, {}).setdefault(from_id, set())
         for type_id in type_ids:
             forward.add(type_id)
             backward.add(MIRROR[type_id])
-        self.touch("assoc", from_type, to_type, str(from_id))
-        self.touch("assoc", to_type, from_type, str(to_id))
+        self.touch("assoc", from_type, to_type, from_id)
+        self.touch("assoc", to_type, from_type, to_id)
+
+    def _settle_primary(self, contact_id: str, company_id: str, asked: bool) -> None:
+        """After associating: the company becomes the contact's primary when asked (label 1 / 2) or when
+        the contact has none; the previous primary keeps an unlabelled association."""
+        contact = self.get("contacts", contact_id)
+        if contact is None:
+            return
+        current = contact["properties"].get("associatedcompanyid")
+        links = self.associations("contacts", contact_id, "companies")
+        if current and current not in links:
+            current = None  # stale (e.g. edited from outside): treat as no primary
+        if current == company_id or (current and not asked):
+            if current == company_id and 1 not in links[company_id]:
+                self._link("contacts", contact_id, "companies", company_id, [1, 279])
+            return
+        if current:
+            links[current].discard(1)
+            links[current].add(279)
+            backward = self.data["assoc"]["companies"]["contacts"][current][contact_id]
+            backward.discard(2)
+            backward.add(280)
+            self.touch("assoc", "companies", "contacts", current)
+        self._link("contacts", contact_id, "companies", company_id, [1, 279])
+        self.update("contacts", contact, {"associatedcompanyid": company_id})
 
     def dissociate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> bool:
         forward = self.data["assoc"][from_type][to_type].get(str(from_id), {})
@@ -246,4 +295,9 @@ class Store:
             self.data["assoc"][to_type][from_type].pop(str(to_id), None)
         self.touch("assoc", from_type, to_type, str(from_id))
         self.touch("assoc", to_type, from_type, str(to_id))
+        if existed and (from_type, to_type) in PRIMARY:
+            contact_id, company_id = (from_id, to_id) if from_type == "contacts" else (to_id, from_id)
+            contact = self.get("contacts", str(contact_id))
+            if contact is not None and contact["properties"].get("associatedcompanyid") == str(company_id):
+                self.update("contacts", contact, {"associatedcompanyid": ""})
         return existed

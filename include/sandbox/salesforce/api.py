@@ -16,6 +16,10 @@ Sandbox-only control endpoints (no auth, not counted as API calls):
   `daily_api_limit` overrides the constructor option; `api_usage` sets today's count.
   Rules survive restarts and are cleared by `POST /__sandbox/reset`.
 - `POST /__sandbox_sf/purge` empties the recycle bin (deleted records leave queryAll).
+- `POST /__sandbox/convert-lead` with `{"leadId": "00Q...", "accountId": "001..." (optional)}` converts a
+  lead as `convertLead()` does (the REST API has no such call): 200 `{"leadId", "accountId", "contactId",
+  "createdAccount"}`, or 400 `{"errors": [...]}` with nothing written. See `convert.py`;
+  `Sandbox.convert_lead` is the same in-process.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from typing import Any
 
 from include.sandbox.http import ApiError, Request, Response, SandboxApi
 from include.sandbox.salesforce.bulk import Bulk2
+from include.sandbox.salesforce.convert import CONTROL_PATH as CONVERT_PATH
+from include.sandbox.salesforce.convert import ConversionError, convert_lead
 from include.sandbox.salesforce.index import QueryIndex
 from include.sandbox.salesforce.records import RequestError, Store, check_id, error
 from include.sandbox.salesforce.schema import API_VERSION, OBJECTS, sobject
@@ -92,6 +98,25 @@ class SalesforceApi(SandboxApi):
             self._cursors.clear()
         with self.bulk.lock:
             self.bulk.jobs.clear()
+
+    def convert_lead(self, lead_id: str, account_id: str | None = None) -> dict[str, Any]:
+        """Convert a lead (see `convert.py`); raises `ConversionError`."""
+        with self.state.guard:
+            if self.state.edited:
+                self.store.rebuild_lookups()
+                self.index.rebuild(self.state.data["records"])
+                self.state.edited = False
+            return convert_lead(self.store, lead_id, account_id)
+
+    def control(self, request: Request, payload: Any) -> Response | None:
+        if (request.method, request.path.rstrip("/")) != ("POST", CONVERT_PATH):
+            return None
+        if not isinstance(payload, dict) or not isinstance(payload.get("leadId"), str):
+            return Response(400, {"error": 'expected {"leadId": "00Q...", "accountId": "001..." (optional)}'})
+        try:
+            return Response(200, self.convert_lead(payload["leadId"], payload.get("accountId")))
+        except ConversionError as exc:
+            return Response(400, {"errors": exc.errors})
 
     def fault_body(self, status: int) -> Any:
         bodies = {

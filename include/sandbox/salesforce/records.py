@@ -239,7 +239,15 @@ class Store:
             elif person.salesforce_kind == "lead":
                 lid = salesforce_id("00Q", person.key)
                 company = names.get(person.email.split("@")[1], "Unknown")
-                recs["Lead"][lid] = {"Id": lid, "Company": company, "IsConverted": False, **base}
+                recs["Lead"][lid] = {
+                    "Id": lid,
+                    "Company": company,
+                    "IsConverted": False,
+                    "ConvertedAccountId": None,
+                    "ConvertedContactId": None,
+                    "ConvertedDate": None,
+                    **base,
+                }
 
     # --- helpers ----------------------------------------------------------------------------------
     @property
@@ -486,6 +494,8 @@ class Store:
             return [error("NOT_FOUND", "The requested resource does not exist", [])]
         if existing.get("IsDeleted"):
             return [error("ENTITY_IS_DELETED", "entity is deleted", [])]
+        if obj.name == "Lead" and existing.get("IsConverted"):
+            return [error("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])]
         values = {k: v for k, v in values.items() if k != "Id"}
         new, errors = self.validate(obj, values, existing, rid, from_csv=from_csv)
         if errors:

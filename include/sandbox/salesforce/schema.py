@@ -110,6 +110,7 @@ _SOAP_TYPES = {
     "int": "xsd:int",
     "boolean": "xsd:boolean",
     "datetime": "xsd:dateTime",
+    "date": "xsd:date",
 }
 
 
@@ -240,7 +241,27 @@ LEAD = _make(
         Field("Name", "string", 121, createable=False, updateable=False),
         Field("Company", "string", 255, required=True),
         Field("Phone", "phone", 40),
-        Field("IsConverted", "boolean", nillable=False),
+        # Set on create only (convertLead sets it afterwards: see convert.py), like Salesforce's.
+        Field("IsConverted", "boolean", nillable=False, updateable=False),
+        Field(
+            "ConvertedAccountId",
+            "reference",
+            18,
+            reference_to="Account",
+            relationship_name="ConvertedAccount",
+            createable=False,
+            updateable=False,
+        ),
+        Field(
+            "ConvertedContactId",
+            "reference",
+            18,
+            reference_to="Contact",
+            relationship_name="ConvertedContact",
+            createable=False,
+            updateable=False,
+        ),
+        Field("ConvertedDate", "date", createable=False, updateable=False),
         _owner(),
     ],
 )
