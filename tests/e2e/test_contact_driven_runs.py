@@ -96,23 +96,29 @@ def test_R6a_then_R5c_when_a_listed_contact_is_associated_later(settled):
     assert len(_accounts_for(world, company)) == 1  # R5c
 
 
-def test_R5b_when_a_salesforce_contact_becomes_private(settled):
+def test_R5b_a_salesforce_contact_becoming_private_drives_its_company_into_the_run(settled):
+    """R5b holds once the Salesforce contact loses its account. Adopted precedence: any R6 rule wins, so with
+    an inclusion list the contact is not in, R6c still decides; what this change source guarantees is that the
+    company is planned again (before, nothing about it changed in the window)."""
     world = settled
     world.settings(inclusion_list_id=world.inclusion_list(world.hs_contact(email="nobody@else.example")))
     other = world.account(Name="Someone Else", Website="someone-else.example")
+    _settle(world)  # the account gets its company: linked, so R9 never pairs it with the one below
     sf_contact = world.contact(LastName="Pat", Email="pat@goingprivate.example", AccountId=other)
     company = world.company(name="Going Private", domain="goingprivate.example")
     world.hs_contact(company, email="pat@goingprivate.example", salesforcecontactid=sf_contact)
     _settle(world)
-    assert _accounts_for(world, company) == []  # R6c, and the Salesforce contact has an account
+    quiet = world.run()
+    assert quiet.report["reasons"].get("R6c_not_in_inclusion_list", 0) == 0  # not in the window any more
 
     world.sf.Contact.update(sf_contact, {"AccountId": None})  # now a private contact
     result = world.run()
 
     assert result.state == "success"
-    [created] = _accounts_for(world, company)  # R5b
-    assert result.report["inputs"]["change_sources"]["salesforce"]["private_contacts"] == 1
-    assert world.sf.Contact.get(sf_contact)["AccountId"] == created["Id"]
+    sources = result.report["inputs"]["change_sources"]["salesforce"]
+    assert sources["private_contacts"] == 1 and sources["companies_driven"] == 1
+    assert result.report["reasons"].get("R6c_not_in_inclusion_list") == 1  # planned again; R6c wins over R5b
+    assert _accounts_for(world, company) == []
 
 
 def test_R6b_then_created_when_the_lead_is_converted(settled):
@@ -144,7 +150,8 @@ def test_R6b_then_created_when_the_lead_is_converted(settled):
 
 def test_a_no_change_run_right_after_a_nightly_costs_almost_nothing(settled):
     world = settled
-    accounts = [world.account(Name=f"Echo {i}", Website=f"echo{i}.example") for i in range(5)]
+    for i in range(5):
+        world.account(Name=f"Echo {i}", Website=f"echo{i}.example")
     companies = [world.company(name=f"Echo HS {i}", domain=f"echo-hs{i}.example") for i in range(5)]
     for i, company in enumerate(companies):
         world.hs_contact(company, email=f"c{i}@echo-hs{i}.example")
@@ -159,5 +166,4 @@ def test_a_no_change_run_right_after_a_nightly_costs_almost_nothing(settled):
         calls = [r for r in quiet.requests[system] if not r["path"].startswith("/__sandbox")]
         assert len(calls) <= 10, (system, [(r["method"], r["path"]) for r in calls])
     skipped = quiet.report["inputs"]["change_sources"]
-    assert skipped["salesforce"]["echoes_skipped"] >= len(accounts)
     assert skipped["hubspot"]["echoes_skipped"] >= len(companies)

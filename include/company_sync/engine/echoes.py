@@ -21,7 +21,7 @@ import pandas as pd
 from include.company_sync.settings import Settings
 
 from . import schemas
-from ._util import same
+from ._util import STR, same
 from .fields import OwnerMaps
 from .values import hubspot_to_salesforce, salesforce_to_hubspot
 
@@ -42,21 +42,21 @@ class Echoes(NamedTuple):
 def _partner(ids: pd.Series, links: pd.DataFrame, own: str, other: str) -> pd.Series:
     """Each id's linked partner (NA when unlinked)."""
     partner = links.drop_duplicates(own).set_index(own)[other]
-    return ids.astype("string").map(partner).astype("string")
+    return ids.astype(STR).map(partner).astype(STR)
 
 
 def _base(ids: pd.Series, partner: pd.Series, synced: pd.DataFrame, field: str, key: str) -> pd.Series:
     """The last synced value of `field` for each row's pair (NA when none was recorded for that pair)."""
-    rows = synced[(synced["field"].astype("string") == field).to_numpy()]
+    rows = synced[(synced["field"].astype(STR) == field).to_numpy()]
     pair = (
-        rows[key].astype("string")
+        rows[key].astype(STR)
         + "\x1f"
-        + rows["account_id" if key == "company_id" else "company_id"].astype("string")
+        + rows["account_id" if key == "company_id" else "company_id"].astype(STR)
     )
-    values = pd.Series(rows["value"].to_numpy(), index=pair.to_numpy()).astype("string")
+    values = pd.Series(rows["value"].to_numpy(), index=pair.to_numpy()).astype(STR)
     values = values[~values.index.duplicated(keep="last")]
-    wanted = ids.astype("string") + "\x1f" + partner
-    return wanted.map(values).astype("string").reset_index(drop=True)
+    wanted = ids.astype(STR) + "\x1f" + partner
+    return wanted.map(values).astype(STR).reset_index(drop=True)
 
 
 def echoes(
@@ -75,14 +75,14 @@ def echoes(
     links = schemas.conform(links, "links")
     synced = schemas.conform(synced_values, "synced_values")
 
-    account_ids = accounts["Id"].astype("string").reset_index(drop=True)
+    account_ids = accounts["Id"].astype(STR).reset_index(drop=True)
     company_of = _partner(account_ids, links, "account_id", "company_id").reset_index(drop=True)
-    account_echo = same(accounts["HubSpot_Company_ID__c"].astype("string").reset_index(drop=True), company_of)
+    account_echo = same(accounts["HubSpot_Company_ID__c"].astype(STR).reset_index(drop=True), company_of)
     account_echo &= company_of.notna().to_numpy() & ~accounts["IsDeleted"].fillna(False).to_numpy(dtype=bool)
 
-    company_ids = companies["id"].astype("string").reset_index(drop=True)
+    company_ids = companies["id"].astype(STR).reset_index(drop=True)
     account_of = _partner(company_ids, links, "company_id", "account_id").reset_index(drop=True)
-    company_echo = same(companies["salesforceaccountid"].astype("string").reset_index(drop=True), account_of)
+    company_echo = same(companies["salesforceaccountid"].astype(STR).reset_index(drop=True), account_of)
     company_echo &= account_of.notna().to_numpy() & ~archived
 
     for m in maps:

@@ -39,9 +39,11 @@ class HubSpotDrivers(NamedTuple):
 def hubspot_drivers(hs, start, end, members: pd.DataFrame) -> HubSpotDrivers:
     """Contacts modified in `[start, end)` and inclusion-list joins in it -> their associated companies."""
     changed = distinct_ids(hs.contacts_changed(start, end)["id"])
-    joined_at = members["joined_at"] if "joined_at" in members else pd.Series(pd.NaT, index=members.index)
-    in_window = (joined_at >= pd.Timestamp(start)) & (joined_at < pd.Timestamp(end))
-    joined = distinct_ids(members.loc[in_window.fillna(False).to_numpy(dtype=bool), "contact_id"])
+    joined = []
+    if "joined_at" in members and len(members):
+        joined_at = pd.to_datetime(members["joined_at"], utc=True)
+        in_window = (joined_at >= pd.Timestamp(start)) & (joined_at < pd.Timestamp(end))
+        joined = distinct_ids(members.loc[in_window.fillna(False).to_numpy(dtype=bool), "contact_id"])
     contact_ids = distinct_ids(pd.Series([*changed, *joined], dtype="string"))
     company_ids = distinct_ids(hs.associations(contact_ids=contact_ids)["company_id"]) if contact_ids else []
     counts = {"contacts_changed": len(changed), "list_joins": len(joined), "companies_driven": len(company_ids)}
@@ -124,12 +126,13 @@ def companies_of_people(hs, people: pd.DataFrame) -> list[str]:
     return company_ids
 
 
-def add_driven(frame: pd.DataFrame, driven: pd.DataFrame, key: str) -> pd.DataFrame:
-    """The window's records (`contact_driven` False) with the driven ones: a record in both is marked driven."""
+def add_driven(frame: pd.DataFrame, driven_ids: list[str], fetched: pd.DataFrame, key: str) -> pd.DataFrame:
+    """The window's records with the driven ones (`fetched`: those not in the window yet), every driven record
+    marked `changed` and `contact_driven`."""
     frame = frame.assign(contact_driven=frame.get("contact_driven", False))
-    if driven.empty:
+    both = frame[key].isin(driven_ids).to_numpy(dtype=bool)
+    frame.loc[both, "contact_driven"] = True
+    extra = fetched[~fetched[key].isin(frame[key])].assign(changed=True, contact_driven=True)
+    if extra.empty:
         return frame
-    both = frame[key].isin(driven[key])
-    frame.loc[both.to_numpy(dtype=bool), "contact_driven"] = True
-    extra = driven[~driven[key].isin(frame[key])].assign(changed=True, contact_driven=True)
     return pd.concat([frame, extra], ignore_index=True) if not frame.empty else extra.reset_index(drop=True)

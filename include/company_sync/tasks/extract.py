@@ -62,7 +62,7 @@ def extract_salesforce(spec: RunSpec) -> SalesforceExtract:
                 "%d account(s) of changed contacts or converted leads are not visible: %s", len(unseen), unseen[:20]
             )
             warnings["accounts_not_visible"] = unseen
-        accounts = changes.add_driven(accounts, driven, "Id")
+        accounts = changes.add_driven(accounts, drivers.account_ids, driven, "Id")
         people, sources = drivers.people, drivers.counts
     users = sf.users()
     log.info("Salesforce: %d accounts to consider, %d users (%s)", len(accounts), len(users), spec.window)
@@ -107,7 +107,7 @@ def extract_hubspot(spec: RunSpec) -> HubSpotExtract:
         if gone:
             log.warning("%d compan(ies) associated with changed contacts no longer exist: %s", len(gone), gone[:20])
             warnings["companies_not_found"] = gone
-        companies = changes.add_driven(companies, driven, "id")
+        companies = changes.add_driven(companies, drivers.company_ids, driven, "id")
         sources = drivers.counts
     owners = hs.owners()
     stages = pd.DataFrame({"stage": hs.lifecycle_stages()})
