@@ -232,7 +232,8 @@ def test_reads_by_ids_property_contacts_associations_lists_owners(connect, clean
     assert set(contacts["id"]) == set(pairs["contact_id"])
 
     members = hs.list_members("1")
-    assert list(members.columns) == ["contact_id"] and len(members) > 0
+    assert list(members.columns) == ["contact_id", "joined_at"] and len(members) > 0
+    assert str(members["joined_at"].dt.tz) == "UTC" and members["joined_at"].notna().all()
     owners = hs.owners()
     assert list(owners.columns) == ["id", "email", "firstName", "lastName"] and len(owners) > 0
     stages = hs.lifecycle_stages()
@@ -514,3 +515,47 @@ def test_an_upsert_applied_then_dropped_is_retried_without_duplicates(connect, c
     assert first["status"] == 0 and first["applied"] in (200, 201) and again["status"] == 200  # it had landed
     found = hs.companies_by_ids(list(result["id"]), ["name"])
     assert len(found) == 3 and set(found[ID_PROPERTY]) == {r[ID_PROPERTY] for r in records}
+
+
+def test_change_source_reads_contacts_window_sf_ids_list_joins_and_big_association_batches(connect, clean_sandbox):
+    """The reads behind contact-driven runs (#11): contacts modified in a window, contacts by their Salesforce
+    ids, the join time of list members, and associations read 1,000 contacts a call."""
+    from hubspot.crm.contacts import SimplePublicObjectInput
+
+    seed(clean_sandbox, 300)
+    hs = connect()
+    api = hs.client.crm.contacts.basic_api
+    all_ids = [c.id for c in hs.client.crm.contacts.get_all()]
+    before = set(hs.list_members("1")["contact_id"])
+    joiner = next(i for i in all_ids[3:] if i not in before)
+    time.sleep(0.01)
+    start = datetime.now(UTC)
+    time.sleep(0.01)
+    touched = all_ids[:2]
+    for contact_id in touched:
+        api.update(contact_id, SimplePublicObjectInput(properties={"lifecyclestage": "customer"}))
+    api.update(all_ids[2], SimplePublicObjectInput(properties={"salesforcecontactid": "003SF0000000001AAA"}))
+    requests.put(
+        f"{clean_sandbox.hubspot_url}/crm/v3/lists/1/memberships/add",
+        json=[joiner],
+        headers={"Authorization": "Bearer sandbox-hubspot-token"},
+        timeout=10,
+    ).raise_for_status()
+    end = datetime.now(UTC) + timedelta(seconds=1)
+
+    changed = hs.contacts_changed(start, end)
+    assert set(changed["id"]) >= {*touched, all_ids[2]}
+    assert (changed["lastmodifieddate"] >= start).all()
+
+    by_sf_id = hs.contacts_by_property("salesforcecontactid", ["003SF0000000001AAA", "003SF0000000404AAA"])
+    assert list(by_sf_id["id"]) == [all_ids[2]]
+
+    members = hs.list_members("1")
+    joined = members[members["joined_at"] >= start]
+    assert list(joined["contact_id"]) == [joiner]
+
+    clear_requests(clean_sandbox)
+    pairs = hs.associations(contact_ids=all_ids[:250])
+    assert set(pairs["contact_id"]) <= set(all_ids[:250]) and len(pairs) > 0
+    reads = api_requests(clean_sandbox, "POST", "/crm/v4/associations/contacts/companies/batch/read")
+    assert len(reads) == 1  # 250 contacts in one call (the endpoint takes 1,000)

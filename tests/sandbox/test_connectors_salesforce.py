@@ -424,3 +424,32 @@ def test_an_upsert_applied_then_dropped_is_retried_without_duplicates(connect, c
     assert [(r["status"], r.get("applied")) for r in patches] == [(0, 200), (200, None)]
     found = sf.accounts_by_ids(list(result["id"]), ["Name"])
     assert sorted(found[EXTERNAL_ID_FIELD]) == sorted(r[EXTERNAL_ID_FIELD] for r in records)
+
+
+def test_contacts_and_leads_changed_in_a_window_one_call_each(connect, clean_sandbox):
+    """The Salesforce change sources of contact-driven runs (#11): contacts whose AccountId was set or cleared
+    and leads modified in the window, each one REST call when small (no COUNT() first)."""
+    seed(clean_sandbox, 30)
+    sf = connect()
+    account = sf.sf.Account.create({"Name": "Window Co"})["id"]
+    kept = sf.sf.Contact.create({"LastName": "Kept", "AccountId": account})["id"]
+    leaving = sf.sf.Contact.create({"LastName": "Leaving", "AccountId": account})["id"]
+    lead = sf.sf.Lead.create({"LastName": "Lee", "Company": "Lee Co"})["id"]
+    time.sleep(1.1)  # SOQL windows have whole seconds
+    start = datetime.now(UTC)
+    sf.sf.Contact.update(leaving, {"AccountId": None})
+    sf.sf.Lead.update(lead, {"Company": "Lee Company"})
+    end = datetime.now(UTC)
+
+    clear_requests(clean_sandbox)
+    contacts = sf.contacts_changed(start, end)
+    leads = sf.leads_changed(start, end)
+    assert list(contacts["Id"]) == [leaving] and contacts["AccountId"].isna().all()
+    assert kept not in set(contacts["Id"])
+    assert list(leads["Id"]) == [lead] and list(leads.columns) == [
+        "Id",
+        "IsConverted",
+        "ConvertedAccountId",
+        "SystemModstamp",
+    ]
+    assert len(api_requests(clean_sandbox)) == 2
