@@ -39,113 +39,81 @@ def _settle(world):
     return first
 
 
-def test_R7_contact_lifecycle_change_alone_rolls_up_to_the_linked_company(settled):
-    world = settled
-    company = world.company(name="Rollup Co", domain="rollup.example")
-    contact = world.hs_contact(company, email="ann@rollup.example", lifecyclestage="lead")
-    _settle(world)
-    [account] = _accounts_for(world, company)  # R5c (no list: every contact qualifies)
-    assert world.get_company(company)["lifecyclestage"] in (None, "lead")
-
-    _contact_update(world, contact, lifecyclestage="customer")  # nothing else changes
-    result = world.run()
-
-    assert result.state == "success"
-    assert world.get_company(company)["lifecyclestage"] == "customer"  # R7
-    assert result.report["inputs"]["change_sources"]["hubspot"]["contacts_changed"] == 1
-    assert _accounts_for(world, company) == [account]  # still one account
-
-
-def test_R5c_inclusion_list_join_alone_creates_the_account(settled):
-    world = settled
-    company = world.company(name="Joiner Co", domain="joiner.example")
-    contact = world.hs_contact(company, email="jo@joiner.example")
-    outsider = world.hs_contact(email="out@elsewhere.example")
-    list_id = world.inclusion_list(outsider)
-    world.settings(inclusion_list_id=list_id)
-    skipped = _settle(world)
-    assert _accounts_for(world, company) == []  # R6c: the only contact is outside the list
-    assert skipped.report["reasons"].get("R6c_not_in_inclusion_list") == 1
-
+def _join(world, list_id: str, contact_id: str) -> None:
     world.http.put(
         f"{world.sandbox.hubspot_url}/crm/v3/lists/{list_id}/memberships/add",
-        json=[contact],
+        json=[contact_id],
         headers=world._hs_auth,
         timeout=10,
     ).raise_for_status()
+
+
+def test_hubspot_sources_R7_by_a_contact_change_R5c_by_a_list_join_R6a_then_R5c_by_an_association(settled):
+    """Three companies, one HubSpot change source each, all changed between the same two runs: only the
+    contacts changed, never the companies."""
+    world = settled
+    rollup = world.company(name="Rollup Co", domain="rollup.example")  # R7
+    listed = world.hs_contact(rollup, email="ann@rollup.example", lifecyclestage="lead")
+    joiner_co = world.company(name="Joiner Co", domain="joiner.example")  # R6c, then R5c by a join
+    joiner = world.hs_contact(joiner_co, email="jo@joiner.example")
+    lonely = world.company(name="Lonely Then Not", domain="lonely-then-not.example")  # R6a, then R5c
+    later = world.hs_contact(email="li@lonely-then-not.example")
+    list_id = world.inclusion_list(listed, later)
+    world.settings(inclusion_list_id=list_id)
+    before = _settle(world)
+    [account] = _accounts_for(world, rollup)  # R5c: its contact is listed
+    assert _accounts_for(world, joiner_co) == [] and _accounts_for(world, lonely) == []
+    assert before.report["reasons"].get("R6c_not_in_inclusion_list") == 1
+    assert before.report["reasons"].get("R6a_no_contacts") == 1
+    assert world.get_company(rollup)["lifecyclestage"] in (None, "lead")
+
+    _contact_update(world, listed, lifecyclestage="customer")
+    _join(world, list_id, joiner)
+    world.hs.crm.associations.v4.basic_api.create_default("contacts", later, "companies", lonely)
     result = world.run()
 
     assert result.state == "success"
-    assert len(_accounts_for(world, company)) == 1  # R5c, driven by the join alone
-    assert result.report["inputs"]["change_sources"]["hubspot"]["list_joins"] == 1
+    assert world.get_company(rollup)["lifecyclestage"] == "customer"  # R7
+    assert _accounts_for(world, rollup) == [account]  # still one account
+    assert len(_accounts_for(world, joiner_co)) == 1  # R5c, driven by the join alone
+    assert len(_accounts_for(world, lonely)) == 1  # R6a -> R5c
+    sources = result.report["inputs"]["change_sources"]["hubspot"]
+    assert sources["list_joins"] == 1 and sources["contacts_changed"] >= 2
 
 
-def test_R6a_then_R5c_when_a_listed_contact_is_associated_later(settled):
+def test_salesforce_sources_R5b_private_contact_and_R6b_lead_converted(settled):
+    """R5b holds once a Salesforce contact loses its account. Adopted precedence: any R6 rule wins, so with
+    an inclusion list the contact is not in, R6c still decides; what the change source guarantees is that the
+    company is planned again. A converted lead is no longer a lead (R6b): its company creates its account."""
     world = settled
-    company = world.company(name="Lonely Then Not", domain="lonely-then-not.example")
-    contact = world.hs_contact(email="li@lonely-then-not.example")
-    world.settings(inclusion_list_id=world.inclusion_list(contact))
-    skipped = _settle(world)
-    assert _accounts_for(world, company) == []  # R6a: no contact yet
-    assert skipped.report["reasons"].get("R6a_no_contacts") == 1
-
-    world.hs.crm.associations.v4.basic_api.create_default("contacts", contact, "companies", company)
-    result = world.run()
-
-    assert result.state == "success"
-    assert len(_accounts_for(world, company)) == 1  # R5c
-
-
-def test_R5b_a_salesforce_contact_becoming_private_drives_its_company_into_the_run(settled):
-    """R5b holds once the Salesforce contact loses its account. Adopted precedence: any R6 rule wins, so with
-    an inclusion list the contact is not in, R6c still decides; what this change source guarantees is that the
-    company is planned again (before, nothing about it changed in the window)."""
-    world = settled
-    world.settings(inclusion_list_id=world.inclusion_list(world.hs_contact(email="nobody@else.example")))
     other = world.account(Name="Someone Else", Website="someone-else.example")
     _settle(world)  # the account gets its company: linked, so R9 never pairs it with the one below
     sf_contact = world.contact(LastName="Pat", Email="pat@goingprivate.example", AccountId=other)
-    company = world.company(name="Going Private", domain="goingprivate.example")
-    world.hs_contact(company, email="pat@goingprivate.example", salesforcecontactid=sf_contact)
-    _settle(world)
-    quiet = world.run()
-    assert quiet.report["reasons"].get("R6c_not_in_inclusion_list", 0) == 0  # not in the window any more
+    private_co = world.company(name="Going Private", domain="goingprivate.example")
+    world.hs_contact(private_co, email="pat@goingprivate.example", salesforcecontactid=sf_contact)
+    lead = world.lead(LastName="Lee", Email="lee@convertme.example", Company="Convert Me")
+    lead_co = world.company(name="Convert Me", domain="convertme.example")
+    lee = world.hs_contact(lead_co, email="lee@convertme.example", salesforceleadid=lead)
+    world.settings(inclusion_list_id=world.inclusion_list(lee))
+    before = _settle(world)
+    assert before.report["reasons"].get("R6b_only_leads") == 1
+    assert before.report["reasons"].get("R6c_not_in_inclusion_list") == 1
+    assert _accounts_for(world, private_co) == [] and _accounts_for(world, lead_co) == []
 
     world.sf.Contact.update(sf_contact, {"AccountId": None})  # now a private contact
+    converted = world.sandbox.convert_lead(lead)
     result = world.run()
 
     assert result.state == "success"
     sources = result.report["inputs"]["change_sources"]["salesforce"]
-    assert sources["private_contacts"] == 1 and sources["companies_driven"] == 1
+    assert sources["private_contacts"] == 1 and sources["leads_converted"] == 1
+    assert sources["companies_driven"] == 2
     assert result.report["reasons"].get("R6c_not_in_inclusion_list") == 1  # planned again; R6c wins over R5b
-    assert _accounts_for(world, company) == []
-
-
-def test_R6b_then_created_when_the_lead_is_converted(settled):
-    world = settled
-    lead = world.lead(LastName="Lee", Email="lee@convertme.example", Company="Convert Me")
-    company = world.company(name="Convert Me", domain="convertme.example")
-    world.hs_contact(company, email="lee@convertme.example", salesforceleadid=lead)
-    skipped = _settle(world)
-    assert _accounts_for(world, company) == []
-    assert skipped.report["reasons"].get("R6b_only_leads") == 1
-
-    converted = world.http.post(
-        f"{world.sandbox.salesforce_url}/__sandbox/convert-lead",
-        json={"leadId": lead},
-        timeout=10,
-    )
-    converted.raise_for_status()
-    account_id = converted.json()["accountId"]
-    result = world.run()
-
-    assert result.state == "success"
-    assert result.report["inputs"]["change_sources"]["salesforce"]["leads_converted"] == 1
-    # The conversion's account and the company share a domain only if the account has a website; without
-    # one the company is no longer R6b and creates its account (R5c), or links to the converted one.
-    linked = _accounts_for(world, company)
-    assert len(linked) == 1
-    assert world.get_company(company)["salesforceaccountid"] in (account_id, linked[0]["Id"])
+    assert _accounts_for(world, private_co) == []
+    # no longer R6b: R9 pairs the company with the conversion's account through their shared contact
+    [linked] = _accounts_for(world, lead_co)
+    assert linked["Id"] == converted["accountId"]
+    assert world.get_company(lead_co)["salesforceaccountid"] == linked["Id"]
 
 
 def test_a_no_change_run_right_after_a_nightly_costs_almost_nothing(settled):
