@@ -1,7 +1,7 @@
 """Latency of every sandbox endpoint the sync calls, through real HTTP, at a given seed size.
 
     .venv/bin/python benchmarks/bench_sandbox_endpoints.py --seed 1000 [--seed 100000 ...] [--calls 7]
-        [--json benchmarks/results/bench_sandbox_endpoints.json]
+        [--json benchmarks/results/bench_sandbox_endpoints.json] [--latency realistic]
 
 For each seed: starts `python -m include.sandbox serve --seed N` in a subprocess (free ports, temporary
 state directory), waits until it answers and its first snapshot is written, then times each call
@@ -13,6 +13,12 @@ and SOQL windows on `SystemModstamp`, `Id IN`, `HubSpot_Company_ID__c IN`, `Acco
 queryMore, Users, collections upsert/update (200), Bulk 2.0 ingest and query jobs. Writes touch
 distinct records each call. Rate limits are switched off (`/__sandbox_hs/config`). The sandbox's RSS
 (VmRSS and VmHWM from /proc) is reported after the calls.
+
+The contact-driven reads of issue #11 are timed too (`bench_sandbox_contacts.py`: contacts windows and
+searches by Salesforce ids, join-order memberships, 1,000-id association reads, Contact and Lead SOQL
+windows). With `--latency SPEC` the sandbox serves with that simulated latency
+(include/sandbox/latency.py): each row then also has the sandbox's own time per call (median and max of
+the `X-Sandbox-Own-Ms` answers), and `bench_sandbox_contacts.concurrency` times N calls sent at once.
 """
 
 from __future__ import annotations
@@ -53,8 +59,11 @@ def _rss(pid: int) -> dict[str, int]:
     return out
 
 
+OWN_MS: list[float] = []  # X-Sandbox-Own-Ms of the answers since the last `measure` began
+
+
 class Served:
-    def __init__(self, seed: int, state_dir: Path):
+    def __init__(self, seed: int, state_dir: Path, latency: str | None = None):
         self.sf_port, self.hs_port = _free_port(), _free_port()
         self.state_dir = state_dir
         started = time.perf_counter()
@@ -72,6 +81,7 @@ class Served:
                 str(self.sf_port),
                 "--hubspot-port",
                 str(self.hs_port),
+                *(["--latency", latency] if latency else []),
             ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
@@ -126,6 +136,9 @@ class Served:
 
 
 def _ok(response: requests.Response) -> Any:
+    own = response.headers.get("X-Sandbox-Own-Ms")
+    if own is not None:
+        OWN_MS.append(float(own))
     if response.status_code >= 400:
         raise RuntimeError(
             f"{response.request.method} {response.url[:120]} -> {response.status_code}: {response.text[:300]}"
@@ -144,6 +157,7 @@ def _soql_dt(dt: datetime) -> str:
 def measure(name: str, calls: int, fn: Callable[[int], Any], rows: list[dict]) -> None:
     timings = []
     detail = None
+    OWN_MS.clear()
     for i in range(calls):
         started = time.perf_counter()
         detail = fn(i)
@@ -158,9 +172,13 @@ def measure(name: str, calls: int, fn: Callable[[int], Any], rows: list[dict]) -
             "detail": detail,
         }
     )
+    own = ""
+    if OWN_MS:
+        rows[-1].update(own_median_ms=round(statistics.median(OWN_MS), 1), own_max_ms=round(max(OWN_MS), 1))
+        own = f"  own {statistics.median(OWN_MS):.1f} ms (max {max(OWN_MS):.1f})"
     print(
         f"  {name:62} {statistics.median(timings):9.1f} ms  (min {min(timings):.1f}, max {max(timings):.1f})"
-        f"  {detail if detail is not None else ''}",
+        f"{own}  {detail if detail is not None else ''}",
         flush=True,
     )
 
@@ -696,18 +714,27 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=7)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--label", default="")
+    parser.add_argument("--latency", help="serve with this simulated latency (realistic, HS[,SF] ms)")
+    parser.add_argument("--only-contacts", action="store_true", help="time only the contact-driven reads")
     args = parser.parse_args()
+    from bench_sandbox_contacts import bench_contacts, concurrency
+
     results = []
     for n in args.seed:
         with tempfile.TemporaryDirectory(prefix="bench-sandbox-", ignore_cleanup_errors=True) as tmp:
             print(f"seed {n:,}: starting the sandbox", flush=True)
-            served = Served(n, Path(tmp))
+            served = Served(n, Path(tmp), args.latency)
             served.n = n  # type: ignore[attr-defined]
             print(f"  serving after {served.seed_seconds:.1f} s; RSS {_rss(served.proc.pid)}", flush=True)
             rows: list[dict] = []
+            overlap: list[dict] = []
             try:
-                bench_hubspot(served, args.calls, rows)
-                bench_salesforce(served, args.calls, rows)
+                if not args.only_contacts:
+                    bench_hubspot(served, args.calls, rows)
+                    bench_salesforce(served, args.calls, rows)
+                bench_contacts(served, args.calls, rows)
+                if args.latency:
+                    overlap = concurrency(served)
                 memory = _rss(served.proc.pid)
             finally:
                 served.stop()
@@ -716,9 +743,11 @@ def main() -> int:
                 {
                     "seed": n,
                     "label": args.label,
+                    "latency": args.latency or "off",
                     "seconds_to_serve": round(served.seed_seconds, 1),
                     "rss_mib": memory,
                     "calls": rows,
+                    "concurrency": overlap,
                     "python": sys.version.split()[0],
                     "cpus": os.cpu_count(),
                 }

@@ -2,6 +2,9 @@
 each call with and without the indexes where both runs exist.
 
     .venv/bin/python benchmarks/bench_sandbox_report.py benchmarks/results/bench_sandbox_endpoints_*.json
+
+With `--by-seed` first: one table, a column per seed size (each call's last measurement among the files
+given, in order), so a later file (e.g. a re-run of a few calls) overrides an earlier one.
 """
 
 from __future__ import annotations
@@ -11,7 +14,36 @@ import sys
 from pathlib import Path
 
 
+def by_seed(paths: list[str]) -> int:
+    cells: dict[str, dict[int, dict]] = {}
+    served: dict[int, list[str]] = {}
+    for path in paths:
+        for run in json.loads(Path(path).read_text()):
+            served.setdefault(run["seed"], []).append(
+                f"{run['label'] or Path(path).stem}: serving after {run['seconds_to_serve']} s, "
+                f"RSS {run['rss_mib']} MiB"
+            )
+            for call in run["calls"]:
+                cells.setdefault(call["call"], {})[run["seed"]] = call
+    seeds = sorted(served)
+    for seed in seeds:
+        print(f"- seed {seed:,}: " + "; ".join(served[seed]))
+    print("\n| call | " + " | ".join(f"{seed:,}: median ms (min-max)" for seed in seeds) + " |")
+    print("|---|" + "---|" * len(seeds))
+    for name, per_seed in cells.items():
+        row = [
+            f"{per_seed[seed]['median_ms']:,} ({per_seed[seed]['min_ms']:,}-{per_seed[seed]['max_ms']:,})"
+            if seed in per_seed
+            else "-"
+            for seed in seeds
+        ]
+        print(f"| {name} | " + " | ".join(row) + " |")
+    return 0
+
+
 def main(paths: list[str]) -> int:
+    if paths and paths[0] == "--by-seed":
+        return by_seed(paths[1:])
     runs: dict[int, dict[str, dict]] = {}
     for path in paths:
         for run in json.loads(Path(path).read_text()):

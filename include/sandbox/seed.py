@@ -15,6 +15,7 @@ What it contains, on purpose (the sync must cope with all of it):
 from __future__ import annotations
 
 import random
+import weakref
 from dataclasses import dataclass, field
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
@@ -24,18 +25,24 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 def salesforce_id(prefix: str, number: int, instance: str = "5g") -> str:
     """An 18-character Salesforce id: 3-char key prefix, 2-char instance, 10-char base-62 number, and
     the 3-char case-safe checksum Salesforce appends to 15-character ids."""
-    digits = ""
+    digits = []
     for _ in range(10):
         number, rem = divmod(number, 62)
-        digits = _BASE62[rem] + digits
-    base = f"{prefix}{instance}{digits}"
+        digits.append(_BASE62[rem])
+    base = prefix + instance + "".join(reversed(digits))
     return base + id_checksum(base)
+
+
+_UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def id_checksum(id15: str) -> str:
     suffix = ""
-    for chunk in (id15[0:5], id15[5:10], id15[10:15]):
-        bits = sum(1 << i for i, ch in enumerate(chunk) if "A" <= ch <= "Z")
+    for start in (0, 5, 10):
+        bits = 0
+        for i in range(5):
+            if id15[start + i] in _UPPER:
+                bits |= 1 << i
         suffix += _ALPHABET[bits]
     return suffix
 
@@ -340,6 +347,20 @@ def build_universe(n: int, seed: int = 7) -> Universe:
             )
         )
     return u
+
+
+_SHARED: weakref.WeakValueDictionary[tuple[int, int], Universe] = weakref.WeakValueDictionary()
+
+
+def shared_universe(n: int, seed: int = 7) -> Universe:
+    """`build_universe(n, seed)`, built once while someone holds it: both halves seeding in one process
+    (`start_sandbox(seed=N)` holds it across both resets) share one build. Callers must not modify it."""
+    key = (n, seed)
+    universe = _SHARED.get(key)
+    if universe is None:
+        universe = build_universe(n, seed)
+        _SHARED[key] = universe
+    return universe
 
 
 def _duplicate(rng: random.Random, original: Org, key: int) -> Org:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from include.sandbox import latency as latency_spec
 from include.sandbox.http import SandboxApi, SandboxServer, make_server, serve_in_thread
+from include.sandbox.seed import shared_universe
 from include.sandbox.tls import server_context
 
 log = logging.getLogger(__name__)
@@ -84,8 +85,10 @@ def start_sandbox(
     hubspot = HubSpotApi(state_dir, auto_associate=auto_associate)
     salesforce.latency, hubspot.latency = latencies["salesforce"], latencies["hubspot"]
     if seed is not None:
+        universe = shared_universe(seed) if seed else None  # built once for both halves
         salesforce.reset(seed)
         hubspot.reset(seed)
+        del universe
     servers = (
         make_server(salesforce, host, salesforce_port, tls=tls),
         make_server(hubspot, host, hubspot_port),

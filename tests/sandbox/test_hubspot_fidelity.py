@@ -218,3 +218,35 @@ def test_associations_batch_read_takes_1000_ids_and_refuses_more(hs, clean_sandb
     with pytest.raises(AssociationsApiException) as exc:
         hs.crm.associations.v4.batch_api.create_default("contacts", "companies", {"inputs": create})
     assert exc.value.status == 400
+
+
+def test_salesforce_id_searches_use_the_index_and_match_the_scan(hs, clean_sandbox):
+    """`salesforcecontactid` / `salesforceleadid` are hashed (not unique: shared values, case, updates,
+    archives): the indexed answer equals the full scan's."""
+    from unittest import mock
+
+    from include.sandbox.hubspot.index import SearchIndex
+
+    ids = [
+        _contact(hs, f"p{i}@example.org", salesforcecontactid=f"003X{i % 3}", salesforceleadid=f"00Qa{i % 2}")
+        for i in range(9)
+    ]
+    hs.crm.contacts.basic_api.update(ids[0], {"properties": {"salesforcecontactid": "003X9"}})
+    hs.crm.contacts.basic_api.update(ids[1], {"properties": {"salesforceleadid": ""}})
+    hs.crm.contacts.basic_api.archive(ids[2])
+    bodies = [
+        {"propertyName": "salesforcecontactid", "operator": "IN", "values": ["003x0", "003X2", "003X9", "none"]},
+        {"propertyName": "salesforcecontactid", "operator": "EQ", "value": "003X1"},
+        {"propertyName": "salesforceleadid", "operator": "IN", "values": ["00QA1"]},
+    ]
+    for flt in bodies:
+        body = {"filterGroups": [{"filters": [flt]}], "properties": ["salesforcecontactid"], "limit": 100}
+        indexed = hs.crm.contacts.search_api.do_search(body)
+        with mock.patch.object(SearchIndex, "candidates", return_value=None):
+            scanned = hs.crm.contacts.search_api.do_search(body)
+        assert [r.id for r in indexed.results] == [r.id for r in scanned.results] and indexed.total == scanned.total
+        assert indexed.total > 0
+    api = clean_sandbox.hubspot
+    with api.state.guard:  # answered from the hash index: exactly the three contacts with that value
+        found = api.store.search_index.candidates("contacts", [{"filters": [bodies[1]]}], api.store.order["contacts"])
+    assert sorted(r["id"] for r in found) == sorted([ids[1], ids[4], ids[7]])

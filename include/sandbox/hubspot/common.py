@@ -32,7 +32,10 @@ def now_ms() -> int:
 
 
 def iso_from_ms(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    if 1000 <= dt.year:  # f-string formatting is 3x faster than strftime (the seed formats millions)
+        return f"{dt.year}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{ms % 1000:03d}Z"
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 @lru_cache(maxsize=1 << 18)

@@ -1,8 +1,8 @@
 """Search indexes of the HubSpot sandbox (in memory, rebuilt from the records on start and reset, kept
 up to date by `Store` on every create, update and archive).
 
-- hashed: `{object type: {property: {search key: {record ids}}}}` for `domain` (companies), `email`
-  (contacts) and every unique-value property: answers EQ / IN.
+- hashed: `{object type: {property: {search key: {record ids}}}}` for `domain` (companies), `email`,
+  `salesforcecontactid`, `salesforceleadid` (contacts) and every unique-value property: answers EQ / IN.
 - ranged: `{object type: {property: SortedKeys((search key, int id))}}` for the modification date
   (`hs_lastmodifieddate` / `lastmodifieddate`) and `createdate`: answers GT / GTE / LT / LTE / BETWEEN /
   EQ and, for a single-group window sorted ascending on the same property, the page itself (total from two
@@ -24,7 +24,8 @@ from typing import Any
 from include.sandbox.hubspot.common import to_ms
 from include.sandbox.sorted_keys import SortedKeys
 
-HASHED = {"companies": ("domain",), "contacts": ("email",)}
+# the Salesforce ids are how contact-driven runs look contacts up (`IN` up to 100 values): hashed too
+HASHED = {"companies": ("domain",), "contacts": ("email", "salesforcecontactid", "salesforceleadid")}
 RANGED = {
     "companies": ("hs_lastmodifieddate", "createdate"),
     "contacts": ("lastmodifieddate", "hs_lastmodifieddate", "createdate"),

@@ -15,7 +15,7 @@ from include.sandbox.hubspot.common import iso_from_ms, now_ms
 from include.sandbox.hubspot.owners import FIRST_OWNER_ID, make_owner
 from include.sandbox.hubspot.properties import LIFECYCLE_STAGES
 from include.sandbox.hubspot.store import FIRST_ID, empty_state
-from include.sandbox.seed import build_universe, salesforce_id
+from include.sandbox.seed import salesforce_id, shared_universe
 
 FIELD_MAPPINGS = Path(__file__).resolve().parents[2] / "company_sync" / "field_mappings.yaml"
 INCLUSION_LIST_NAME = "Salesforce inclusion list"
@@ -31,7 +31,7 @@ def value_maps() -> dict[str, dict[str, str]]:
 
 
 def build_state(n: int) -> dict[str, Any]:
-    universe = build_universe(n)
+    universe = shared_universe(n)
     maps = value_maps()
     rng = random.Random(f"hubspot-seed-{n}")
     data = empty_state()

@@ -38,7 +38,6 @@ ASSOCIATION_TYPES = {("contacts", "companies"): (279, 1), ("companies", "contact
 MIRROR = {279: 280, 280: 279, 1: 2, 2: 1}
 TYPE_LABELS = {1: "Primary", 2: "Primary", 279: None, 280: None}
 PRIMARY = {("contacts", "companies"): 1, ("companies", "contacts"): 2}
-UNLABELLED = {("contacts", "companies"): 279, ("companies", "contacts"): 280}
 HISTORY_LIMIT = 20
 
 

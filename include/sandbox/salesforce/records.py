@@ -24,7 +24,7 @@ from typing import Any
 from include.sandbox.salesforce.index import QueryIndex
 from include.sandbox.salesforce.schema import NUMBER_TYPES, OBJECTS, STRING_TYPES, Field, SObject
 from include.sandbox.salesforce.soql import canonical_datetime
-from include.sandbox.seed import build_universe, id_checksum, salesforce_id
+from include.sandbox.seed import id_checksum, salesforce_id, shared_universe
 
 ID_COUNTER_START = 10_000_000
 _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?$")
@@ -160,7 +160,7 @@ class Store:
         }
 
     def load_seed(self, n: int | None) -> None:
-        universe = build_universe(n or 0)
+        universe = shared_universe(n or 0)
         now = datetime.now(UTC)
         rng = random.Random(n or 0)
         recs = self.data["records"]
@@ -219,7 +219,8 @@ class Store:
                     **audit(api_user),
                 }
             )
-            self._put("Account", aid, rec)
+            recs["Account"][aid] = rec  # straight in: the caller rebuilds the query index and snapshots
+            self._index("Account", aid, rec)
         names = {org.domain: org.name.strip() for org in universe.companies + universe.accounts}
         for person in universe.people:
             owner = user_ids[person.owner]

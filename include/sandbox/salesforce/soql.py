@@ -206,6 +206,11 @@ class Query:
 def canonical_datetime(dt: datetime) -> str:
     """Salesforce's datetime format: `2026-11-29T11:24:00.000+0000` (UTC)."""
     dt = dt.astimezone(UTC)
+    if 1000 <= dt.year:  # f-string formatting is 3x faster than strftime (seeding 1M records calls this 4M times)
+        return (
+            f"{dt.year}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}."
+            f"{dt.microsecond // 1000:03d}+0000"
+        )
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+0000"
 
 
