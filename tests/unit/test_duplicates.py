@@ -161,3 +161,42 @@ def test_R9_other_domains_and_blank_websites_are_not_duplicates():
     plan = plan_sync(inp, ctx())
     assert len(plan.hubspot_creates["record_id"].unique()) == 6  # free-mail and blank domains never match
     assert len(plan.duplicate_candidates) == 0
+
+
+def test_R9_a_linked_company_of_the_same_domain_wins_even_when_its_account_has_no_website():
+    """The account created from a company with a domain but no website has no key: the company itself (linked)
+    still holds the domain, so a same-domain company that changes later is not created again."""
+    rows, contacts, assoc = _companies("samedomain-hs.com", "samedomain-hs.com")
+    rows[0].update(salesforceaccountid="001N", changed=False)
+    inp = inputs(
+        accounts=[account("001N", HubSpot_Company_ID__c="1", changed=False)],
+        companies=rows,
+        hs_contacts=contacts,
+        assoc=assoc,
+        links=[dict(account_id="001N", company_id="1")],
+    )
+    plan = plan_sync(inp, ctx())
+    assert _actions(plan, "hubspot")["2"] == SKIP
+    assert len(plan.salesforce_creates) == 0
+    assert _rows(plan) == [("hubspot", "2", "001N", "1", "same_key_in_run")]
+
+
+def test_an_incremental_run_fetches_the_same_sides_records_sharing_a_changed_domain():
+    from include.company_sync.engine import counterpart_keys
+
+    mirror = pd.DataFrame(
+        {
+            "system": ["salesforce", "salesforce", "hubspot", "hubspot"],
+            "record_id": ["001OLD", "001OTHER", "9OLD", "9OTHER"],
+            "domain": ["samedomain-sf.com", "other.example", "samedomain-hs.com", "other.example"],
+            "external_id": [None, None, None, None],
+        },
+        dtype="str",
+    )
+    changed_a = pd.DataFrame({"Id": ["001NEW"], "Website": ["www.samedomain-sf.com"], "HubSpot_Company_ID__c": [None]})
+    changed_c = pd.DataFrame(
+        {"id": ["9NEW"], "domain": ["samedomain-hs.com"], "website": [None], "salesforceaccountid": [None]}
+    )
+    links = pd.DataFrame({"account_id": [], "company_id": []}, dtype="str")
+    account_ids, company_ids = counterpart_keys(changed_a.astype("str"), changed_c.astype("str"), links, mirror)
+    assert account_ids.tolist() == ["001OLD"] and company_ids.tolist() == ["9OLD"]

@@ -7,8 +7,10 @@ record on the other side (accounts: R2/R3a/R3b/R8, ``matching.py``; companies: R
 1. a source whose domain a record of the other side among the inputs holds is not created (that record is taken:
    linked, or matched in this run, else R9 step 3 would have matched it): kind ``target_taken``, candidate_id =
    the holder (the oldest), winner_id = the record it is paired with;
-2. else, a source whose domain a source of its own side holds that R9 matched in this run is not created: kind
-   ``same_key_in_run``, winner_id = that source (the oldest), candidate_id = its partner;
+2. else, a source whose domain a record of its own side holds that is paired (linked, or matched by R9 in this
+   run) is not created: kind ``same_key_in_run``, winner_id = that record (the oldest), candidate_id = its
+   partner. (An incremental run fetches the same side's records sharing a changed domain from the state store's
+   mirror: ``matching.counterpart_keys``);
 3. else the oldest source of each domain (CreatedDate / createdate, then id: R9's tie-break, ``prepare.py``)
    creates, the others are not created: kind ``same_key_in_run``, winner_id = the oldest, candidate_id NA (the
    winner creates it in this run).

@@ -144,7 +144,8 @@ def counterpart_keys(
     - ``mirror``: the state store's key mirror: system ("salesforce"|"hubspot"), record_id, domain
       (normalised), external_id (HubSpot_Company_ID__c / salesforceaccountid), created
     Returns (account_ids, company_ids) to fetch: linked counterparts, records whose external id points at a
-    changed record (or that a changed record points at), and records sharing a matchable normalised domain.
+    changed record (or that a changed record points at), and records of either side sharing a matchable
+    normalised domain (the same side's: R9 inside one run, ``duplicates.py``).
     Ids already among the changed records are left out. Sorted and unique.
     """
     a = changed_accounts.reset_index(drop=True)
@@ -174,6 +175,11 @@ def counterpart_keys(
     want_c.append(as_str(m_com["record_id"]).iloc[np.unique(t)])
     s, t = pairs_on_codes(cd, np.ones(len(cd), bool), mad, np.ones(len(mad), bool))
     want_a.append(as_str(m_acc["record_id"]).iloc[np.unique(t)])
+    # R9 inside one run (duplicates.py): the same side's records sharing a changed record's domain
+    s, t = pairs_on_codes(ad, np.ones(len(ad), bool), mad, np.ones(len(mad), bool))
+    want_a.append(as_str(m_acc["record_id"]).iloc[np.unique(t)])
+    s, t = pairs_on_codes(cd, np.ones(len(cd), bool), mcd, np.ones(len(mcd), bool))
+    want_c.append(as_str(m_com["record_id"]).iloc[np.unique(t)])
 
     def _final(parts, exclude):
         s = pd.concat([as_str(p) for p in parts], ignore_index=True).dropna()
@@ -357,7 +363,7 @@ def match_records(
         Side(records.accounts["Id"], keys.account_code, records.account_rank, account_partner),
         Side(records.companies["id"], keys.company_code, records.company_rank, company_partner),
         account_creates,
-        matched=flags(records.n_accounts, pair_account),
+        matched=flags(records.n_accounts, pair_account) | (links.account_linked & ~records.account_deleted),
         holds=np.ones(records.n_companies, dtype=bool),
         system="salesforce",
     )

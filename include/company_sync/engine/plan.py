@@ -164,7 +164,7 @@ def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, wind
     pair_cells, outcome = resolve_pairs(records, pairs, maps, owners, keys)
     hs_creates = hubspot_creates(records, matches.account_creates, maps, owners, keys)
     company_creates = accounts_to_create(matches.company_candidates, criteria, window.resync_company)
-    matches, company_creates = _same_key_companies(records, keys, matches, company_creates)
+    matches, company_creates = _same_key_companies(records, keys, links, matches, company_creates)
     sf_creates = salesforce_creates(records, company_creates, maps, owners, ctx.integration_user_id)
     r7 = lifecycle_advances(
         records, ranks, syncing_companies(links.company_paired, matches.pair_company, sf_creates.sent)
@@ -189,14 +189,14 @@ def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, wind
     )
 
 
-def _same_key_companies(records: Records, keys: DomainKeys, matches: Matches, creates: np.ndarray):
+def _same_key_companies(records: Records, keys: DomainKeys, links: LinkState, matches: Matches, creates: np.ndarray):
     """R9 inside one run, HubSpot side (``duplicates.py``): of the companies that would create accounts, the oldest
     per domain creates; the others join the duplicate candidates. -> (matches, creates)."""
     same_key = same_key_duplicates(
         Side(records.companies["id"], keys.company_code, records.company_rank, matches.company_partner),
         Side(records.accounts["Id"], keys.account_code, records.account_rank, matches.account_partner),
         creates,
-        matched=flags(records.n_companies, matches.pair_company),
+        matched=flags(records.n_companies, matches.pair_company) | (links.company_linked & ~links.company_lost_account),
         holds=~records.account_deleted,
         system="hubspot",
     )
