@@ -2,11 +2,12 @@
 
 Salesforce side (``match_records``): each unlinked changed account eligible under R2/R3a/R3b/R8 is matched to
 a free company by id (step 2: ``salesforceaccountid`` / ``HubSpot_Company_ID__c``), then by domain (step 3,
-the normalised domain: ``domain_keys``), then by shared contacts (step 4, email); a company takes one account
-(the oldest wins, the others go on to the next step or create their own company, and are reported). The rest
-create companies. HubSpot side, mirrored: id, then domain; a company whose id/domain names an account that
-exists but is taken is *not* created (``R9_duplicate_candidate``); the rest go on to R5/R6/R8
-(``criteria.py``). Duplicates are reported in ``duplicate_candidates``, never merged.
+the normalised domain: ``domains.domain_keys``), then by shared contacts (step 4, email); a company takes one
+account (the oldest wins, the others go on to the next step, and are reported). The rest create companies, one
+per domain (R9 inside one run: ``duplicates.py``). HubSpot side, mirrored: id, then domain; a company whose
+id/domain names an account that exists but is taken is *not* created (``R9_duplicate_candidate``); the rest go on
+to R5/R6/R8 (``criteria.py``), then to ``duplicates.py`` too. Duplicates are reported in
+``duplicate_candidates``, never merged.
 
 Works on integer positions (rows of the prepared frames), never on string joins, so that 1M x 1M matches in
 well under a second per step. ``counterpart_keys`` tells an incremental run which records to fetch.
