@@ -120,10 +120,11 @@ def check_hosts(values: pd.Series) -> HostCheck:
     valid = pc.and_(pc.match_substring_regex(h, _HOST_NAME), pc.less_equal(pc.utf8_length(h), MAX_HOST_LENGTH))
     valid = np.asarray(valid.fill_null(False), dtype=bool) & ~host.isin(PUBLIC_SUFFIXES).to_numpy()
     blank = np.asarray(pc.fill_null(pc.equal(pc.utf8_length(s), 0), True), dtype=bool)
-    problem = pd.Series(pd.array([None] * len(host), dtype="str")) if len(host) else host.iloc[:0]
+    problem = const_str(None, len(host))
     bad = np.flatnonzero(~valid & ~blank)
     if len(bad):  # rare: classified one by one
         raw = pd.Series(pd.array(s, dtype="str")).take(bad)
+        problem = problem.copy()
         problem.iloc[bad] = [_problem(r, h) for r, h in zip(raw, host.take(bad), strict=True)]
     return HostCheck(host.where(valid).astype("str"), problem)
 

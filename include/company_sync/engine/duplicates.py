@@ -58,10 +58,15 @@ def _at(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return np.where(idx >= 0, values[np.maximum(idx, 0)], -1)
 
 
-def oldest_per_code(code: np.ndarray, mask: np.ndarray, rank: np.ndarray, n_codes: int) -> np.ndarray:
-    """Per key code: the position of the oldest (lowest rank) masked record holding it (-1: none)."""
+def oldest_per_code(
+    code: np.ndarray, mask: np.ndarray, rank: np.ndarray, n_codes: int, wanted: np.ndarray | None = None
+) -> np.ndarray:
+    """Per key code: the position of the oldest (lowest rank) masked record holding it (-1: none); only the
+    ``wanted`` codes (a mask over the codes) are looked at when given."""
     out = np.full(n_codes, -1, dtype=np.int64)
     pos = np.flatnonzero(mask & (code >= 0))
+    if wanted is not None and len(pos):
+        pos = pos[wanted[code[pos]]]
     if len(pos):
         order = np.lexsort((rank[pos], code[pos]))
         p = pos[order]
@@ -83,9 +88,11 @@ def same_key_duplicates(
         return SameKey(creates, skipped, None)
     n_codes = int(max(src.code.max(initial=-1), tgt.code.max(initial=-1))) + 1
     k = src.code[c]
-    holder = oldest_per_code(tgt.code, holds, tgt.rank, n_codes)[k]  # 1
-    matched_winner = oldest_per_code(src.code, matched, src.rank, n_codes)[k]  # 2
-    creator_winner = oldest_per_code(src.code, creates, src.rank, n_codes)[k]  # 3
+    wanted = np.zeros(n_codes, dtype=bool)
+    wanted[k] = True  # only the creators' domains are sorted
+    holder = oldest_per_code(tgt.code, holds, tgt.rank, n_codes, wanted)[k]  # 1
+    matched_winner = oldest_per_code(src.code, matched, src.rank, n_codes, wanted)[k]  # 2
+    creator_winner = oldest_per_code(src.code, creates, src.rank, n_codes, wanted)[k]  # 3
     taken = holder >= 0
     by_match = ~taken & (matched_winner >= 0)
     lost = taken | by_match | (creator_winner != c)

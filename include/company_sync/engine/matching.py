@@ -201,8 +201,6 @@ class Matches:
     company_missing: np.ndarray  # salesforceaccountid names an account not among the inputs
     duplicates: pd.DataFrame  # schemas.OUTPUTS["duplicate_candidates"]
     account_duplicate_skip: np.ndarray  # R9 inside one run: would create, but another record holds its domain
-    account_partner: np.ndarray  # per account: its company, linked or matched in this run (-1 none)
-    company_partner: np.ndarray  # per company: its account, likewise
 
 
 class _PairBook:
@@ -323,8 +321,10 @@ def _taken_account_rows(records: Records, keys: DomainKeys, skips, account_partn
     by_domain = np.flatnonzero(skip_by_domain[at] & (holder < 0))
     if len(by_domain):
         n_codes = int(max(keys.account_code.max(initial=-1), keys.company_code.max(initial=-1))) + 1
-        oldest = oldest_per_code(keys.account_code, ~records.account_deleted, records.account_rank, n_codes)
-        holder[by_domain] = oldest[keys.company_code[at[by_domain]]]
+        codes = keys.company_code[at[by_domain]]
+        wanted = flags(n_codes, codes[codes >= 0])
+        oldest = oldest_per_code(keys.account_code, ~records.account_deleted, records.account_rank, n_codes, wanted)
+        holder[by_domain] = np.where(codes >= 0, oldest[np.maximum(codes, 0)], -1)
     winner = np.where(holder >= 0, account_partner[np.maximum(holder, 0)], -1) if len(account_partner) else holder
     return string_frame(
         system="hubspot",
@@ -378,8 +378,6 @@ def match_records(
         company_missing=missing,
         duplicates=duplicate_frame(book.duplicates, same_key, "salesforce", records.accounts["Id"]),
         account_duplicate_skip=same_key.skipped,
-        account_partner=account_partner,
-        company_partner=company_partner,
     )
 
 

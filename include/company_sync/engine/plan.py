@@ -33,7 +33,7 @@ from .cells import conform_output
 from .creates import Creates, hubspot_creates, salesforce_creates
 from .criteria import Criteria, accounts_to_create, creation_criteria, private_contact_attachments
 from .domains import DomainKeys, blank_invalid_urls, domain_keys
-from .duplicates import Side, same_key_duplicates
+from .duplicates import Side, partners, same_key_duplicates
 from .eligibility import (
     AccountEligibility,
     LinkState,
@@ -133,7 +133,7 @@ class _Applied(NamedTuple):
 
     records: Records
     window: Window
-    keys: DomainKeys
+    warnings: tuple[pd.Series, pd.Series]  # per account, per company: invalid website / domain codes (NA none)
     links: LinkState
     eligible: AccountEligibility
     matches: Matches
@@ -173,7 +173,7 @@ def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, wind
     return _Applied(
         records=records,
         window=window,
-        keys=keys,
+        warnings=(keys.account_warning, keys.company_warning),
         links=links,
         eligible=eligible,
         matches=matches,
@@ -192,9 +192,15 @@ def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, wind
 def _same_key_companies(records: Records, keys: DomainKeys, links: LinkState, matches: Matches, creates: np.ndarray):
     """R9 inside one run, HubSpot side (``duplicates.py``): of the companies that would create accounts, the oldest
     per domain creates; the others join the duplicate candidates. -> (matches, creates)."""
+    account_partner, company_partner = partners(
+        records.n_accounts,
+        records.n_companies,
+        np.r_[links.pair_account, matches.pair_account],
+        np.r_[links.pair_company, matches.pair_company],
+    )
     same_key = same_key_duplicates(
-        Side(records.companies["id"], keys.company_code, records.company_rank, matches.company_partner),
-        Side(records.accounts["Id"], keys.account_code, records.account_rank, matches.account_partner),
+        Side(records.companies["id"], keys.company_code, records.company_rank, company_partner),
+        Side(records.accounts["Id"], keys.account_code, records.account_rank, account_partner),
         creates,
         matched=flags(records.n_companies, matches.pair_company) | (links.company_linked & ~links.company_lost_account),
         holds=~records.account_deleted,
@@ -219,7 +225,7 @@ def _plan_frames(a: _Applied) -> Plan:
         pair_decided,
         a.hs_creates,
         a.matches.account_duplicate_skip,
-        a.keys.account_warning,
+        a.warnings[0],
     )
     company_part = decisions.company_decisions(
         records,
@@ -231,7 +237,7 @@ def _plan_frames(a: _Applied) -> Plan:
         pair_decided,
         a.sf_creates,
         a.r7_companies,
-        a.keys.company_warning,
+        a.warnings[1],
     )
     return Plan(
         hubspot_creates=conform_output(a.hs_creates.writes, "hubspot_creates"),
