@@ -346,3 +346,43 @@ def test_page_escapes_record_values_and_inlines_the_shared_stylesheet(document):
     page = reporting.render_html(document)
     assert "<script>" not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
     assert report_html.STYLESHEET.read_text() in page
+
+
+def test_record_warnings_and_same_run_duplicates_are_reported_as_ids_and_codes(run):
+    """Issue #13 items 4 and 5: a website with no valid host is a per-record warning (code, id), the R9
+    duplicate candidates name the winner; the HTML shows both, never a record value."""
+    decisions = FRAMES["decisions"].assign(
+        warning=s([None, "invalid_website_no_host", None, "invalid_domain_public_suffix+invalid_website_no_host", None])
+    )
+    duplicates = pd.DataFrame(
+        {
+            "system": s(["salesforce", "hubspot"]),
+            "record_id": s([A3, "102"]),
+            "matched_id": s([None, None]),
+            "candidate_id": s([None, A1]),
+            "winner_id": s([A1, "101"]),
+            "step": s(["R9_duplicate_candidate"] * 2),
+            "kind": s(["same_key_in_run", "target_taken"]),
+        }
+    )
+    inputs = report_inputs(run.reports_dir, run.recent_runs, {}, decisions=decisions, duplicate_candidates=duplicates)
+    document = reporting.build(inputs)
+    assert document["record_warnings"] == [
+        {"system": "salesforce", "record_id": A2, "warning": "invalid_website_no_host"},
+        {"system": "hubspot", "record_id": "101", "warning": "invalid_domain_public_suffix+invalid_website_no_host"},
+    ]
+    assert document["warning_counts"][0] == {
+        "warning": "invalid_website_no_host",
+        "salesforce": 1,
+        "hubspot": 1,
+        "records": 2,
+    }
+    assert document["summary"]["record_warnings"] == 2 and document["summary"]["duplicate_candidates"] == 2
+    assert document["duplicate_candidates"][0]["winner_id"] == A1
+    html = report_html.render_html(document)
+    assert 'id="warnings"' in html and "invalid_domain_public_suffix" in html
+    assert "same_key_in_run" in html and "winner id" in html
+
+
+def test_a_plan_without_warnings_reports_none(document):
+    assert document["record_warnings"] == [] and document["summary"]["record_warnings"] == 0
