@@ -3,8 +3,7 @@
 The first decision set for a record wins, so each side is decided in priority order: rejected pairs, pairs
 (linked > updated > unchanged), creates (R2/R3a/R3b/R8 accounts, R5/R8 companies, or their rejection), then the
 skips: deleted (R2's "deleted accounts never create"), linked pairs with no change, R7 alone, counterparts
-missing, R9 duplicate candidates (also inside one run: ``duplicates.py``), R5/R6 do-not-create, R3 existing
-accounts, and "not changed in the window". Each record also carries its warnings (``warning``: an invalid website).
+missing, R9 duplicate candidates, R5/R6 do-not-create, R3 existing accounts, and "not changed in the window".
 ``company_sync_off`` is R1's: every record skipped. Reasons and their rules: ``reasons.py``.
 """
 
@@ -27,10 +26,6 @@ from .fields import PairOutcome, Pairs
 from .matching import Matches
 from .prepare import Records
 from .reasons import RULE_OF_REASON, Action, Reason, rule_of
-
-DUPLICATE_MESSAGE = (
-    "R9: another record holds this domain or id (see duplicate_candidates, which names the winner): not created"
-)
 
 
 class DecisionBuilder:
@@ -103,15 +98,9 @@ class DecisionBuilder:
         pool_code = np.append(np.asarray(d.indices, dtype=np.int32), np.int32(-1))
         return pool_code[idx], d.dictionary  # idx -1 -> the appended -1
 
-    def frame(self, system: str, ids: pd.Series, warning: pd.Series | None = None) -> dict:
-        """The columns; ``warning``: per record, its warning codes (NA: none), e.g. an invalid website."""
+    def frame(self, system: str, ids: pd.Series) -> dict:
         cols = {c: self._column(c) for c in self.COLS}
         cols["system"] = (np.zeros(len(ids), dtype=np.int32), pa.array([system], pa.large_string()))
-        if warning is None:
-            cols["warning"] = (np.full(len(ids), -1, dtype=np.int32), pa.array([], pa.large_string()))
-        else:
-            d = pac.dictionary_encode(_arrow(as_str(warning)).cast(pa.large_string()))
-            cols["warning"] = (np.asarray(d.indices.fill_null(-1), dtype=np.int32), d.dictionary)
         return {"record_id": as_str(ids), **cols}
 
     @staticmethod
@@ -124,7 +113,6 @@ class DecisionBuilder:
             ("reason", "reason"),
             ("rule", "rule"),
             ("msg", "message"),
-            ("warning", "warning"),
         ):
             values = pa.concat_arrays([p[col][1] for p in parts])
             d = pac.dictionary_encode(values)
@@ -151,7 +139,6 @@ def company_sync_off(account_ids: pd.Series, company_ids: pd.Series) -> pd.DataF
                 reason=str(reason),
                 rule=RULE_OF_REASON[reason],
                 message="company sync is off: nothing is synced",
-                warning=None,
             )
         )
     return conform_output(pd.concat(frames, ignore_index=True), "decisions")
@@ -219,11 +206,8 @@ def account_decisions(
     pairs: Pairs,
     pair_decided: PairDecisions,
     creates: Creates,
-    duplicate_skip: np.ndarray,
-    warning: pd.Series | None = None,
 ) -> dict:
-    """The accounts' decisions, in priority order. ``duplicate_skip``: R9 inside one run, not created;
-    ``warning``: per account (an invalid website)."""
+    """The accounts' decisions, in priority order."""
     dec = DecisionBuilder(records.n_accounts)
     _set_pairs(dec, pairs.account, pair_decided)
     reason = eligibility.reason[creates.sources]
@@ -238,7 +222,6 @@ def account_decisions(
     dec.set_mask(links.account_paired, Action.SKIPPED, Reason.NOT_CHANGED, "linked; neither side changed in the window")
     missing = links.account_linked & window.account_changed
     dec.set_mask(missing, Action.SKIPPED, Reason.COUNTERPART_MISSING, "linked company not among the inputs")
-    dec.set_mask(duplicate_skip, Action.SKIPPED, Reason.R9_DUPLICATE_CANDIDATE, DUPLICATE_MESSAGE)
     dec.set_mask(
         window.account_changed & ~deleted & ~eligibility.eligible,
         Action.SKIPPED,
@@ -248,7 +231,7 @@ def account_decisions(
     dec.set_mask(
         np.ones(records.n_accounts, dtype=bool), Action.SKIPPED, Reason.NOT_CHANGED, "not changed in the window"
     )
-    return dec.frame("salesforce", records.accounts["Id"], warning)
+    return dec.frame("salesforce", records.accounts["Id"])
 
 
 def company_decisions(
@@ -261,10 +244,8 @@ def company_decisions(
     pair_decided: PairDecisions,
     creates: Creates,
     r7: np.ndarray,
-    warning: pd.Series | None = None,
 ) -> dict:
-    """The companies' decisions, in priority order. ``r7``: per company, R7 advances its stage; ``warning``: per
-    company (an invalid domain or website)."""
+    """The companies' decisions, in priority order. ``r7``: per company, R7 advances its stage."""
     dec = DecisionBuilder(records.n_companies)
     _set_pairs(dec, pairs.company, pair_decided)
     created = creates.sources
@@ -289,7 +270,12 @@ def company_decisions(
     dec.set_mask(links.company_paired, Action.SKIPPED, Reason.NOT_CHANGED, "linked; neither side changed in the window")
     missing = links.company_linked & window.company_changed
     dec.set_mask(missing, Action.SKIPPED, Reason.COUNTERPART_MISSING, "linked account not among the inputs")
-    dec.set_mask(matches.company_duplicate_skip, Action.SKIPPED, Reason.R9_DUPLICATE_CANDIDATE, DUPLICATE_MESSAGE)
+    dec.set_mask(
+        matches.company_duplicate_skip,
+        Action.SKIPPED,
+        Reason.R9_DUPLICATE_CANDIDATE,
+        "an account with this domain/id already exists and is linked elsewhere: not created, reported",
+    )
     dec.set_mask(
         matches.company_missing,
         Action.SKIPPED,
@@ -308,7 +294,7 @@ def company_decisions(
     dec.set_mask(
         np.ones(records.n_companies, dtype=bool), Action.SKIPPED, Reason.NOT_CHANGED, "not changed in the window"
     )
-    return dec.frame("hubspot", records.companies["id"], warning)
+    return dec.frame("hubspot", records.companies["id"])
 
 
 def decisions_frame(account_part: dict, company_part: dict) -> pd.DataFrame:

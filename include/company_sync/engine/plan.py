@@ -6,8 +6,7 @@
    store (a deleted account loses its link); which accounts may create companies (R2, R3a, R3b, R8).
 2. ``prepare``: the inputs conformed, every id looked up once (no rule).
 3. ``matching`` (R9): Salesforce side by id, domain, contacts; HubSpot side mirrored (id, domain), a company
-   whose id/domain names a taken account is not created but reported; ``duplicates`` (R9 inside one run): of the
-   records of one side sharing a domain, one creates or matches, the others are reported, not created.
+   whose id/domain names a taken account is not created but reported.
 4. ``criteria`` (R5, R6, R8): whether the unmatched changed companies create accounts.
 5. ``fields`` (the four field rules, owners): on every linked pair with a change in the window (or that R7
    writes to) and every new match; ``creates``: creates carry all mapped values. A value the target would
@@ -19,7 +18,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -32,8 +31,6 @@ from ._util import flags
 from .cells import conform_output
 from .creates import Creates, hubspot_creates, salesforce_creates
 from .criteria import Criteria, accounts_to_create, creation_criteria, private_contact_attachments
-from .domains import DomainKeys, blank_invalid_urls, domain_keys
-from .duplicates import Side, partners, same_key_duplicates
 from .eligibility import (
     AccountEligibility,
     LinkState,
@@ -45,7 +42,7 @@ from .eligibility import (
 )
 from .fields import PairOutcome, Pairs, considered_pairs, owner_maps, resolve_pairs
 from .lifecycle import lifecycle_advances, stage_ranks, syncing_companies
-from .matching import Matches, duplicate_frame, match_records
+from .matching import Matches, domain_keys, match_records
 from .prepare import Records, conform_records, prepare
 
 MODES = ("sync", "import", "resync")
@@ -133,7 +130,6 @@ class _Applied(NamedTuple):
 
     records: Records
     window: Window
-    warnings: tuple[pd.Series, pd.Series]  # per account, per company: invalid website / domain codes (NA none)
     links: LinkState
     eligible: AccountEligibility
     matches: Matches
@@ -150,11 +146,10 @@ class _Applied(NamedTuple):
 
 def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, window: Window) -> _Applied:
     maps = ctx.settings.synced_mappings
-    keys = domain_keys(accounts, companies, maps)
-    blank_invalid_urls(accounts, companies, keys, maps)  # a website with no valid host is never copied
     records, contacts = prepare(inputs, accounts, companies)
     links = link_state(records)
     eligible = account_eligibility(records, window, links, ctx.sync_enabled_at)
+    keys = domain_keys(accounts, companies, maps)
     matches = match_records(records, contacts, window, links, eligible, keys)
     criteria = creation_criteria(records, contacts, ctx.settings, inputs.hs_list_members, matches.company_candidates)
     ranks = stage_ranks(records, contacts, inputs.lifecycle_stages)
@@ -164,7 +159,6 @@ def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, wind
     pair_cells, outcome = resolve_pairs(records, pairs, maps, owners, keys)
     hs_creates = hubspot_creates(records, matches.account_creates, maps, owners, keys)
     company_creates = accounts_to_create(matches.company_candidates, criteria, window.resync_company)
-    matches, company_creates = _same_key_companies(records, keys, links, matches, company_creates)
     sf_creates = salesforce_creates(records, company_creates, maps, owners, ctx.integration_user_id)
     r7 = lifecycle_advances(
         records, ranks, syncing_companies(links.company_paired, matches.pair_company, sf_creates.sent)
@@ -173,7 +167,6 @@ def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, wind
     return _Applied(
         records=records,
         window=window,
-        warnings=(keys.account_warning, keys.company_warning),
         links=links,
         eligible=eligible,
         matches=matches,
@@ -189,55 +182,14 @@ def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, wind
     )
 
 
-def _same_key_companies(records: Records, keys: DomainKeys, links: LinkState, matches: Matches, creates: np.ndarray):
-    """R9 inside one run, HubSpot side (``duplicates.py``): of the companies that would create accounts, the oldest
-    per domain creates; the others join the duplicate candidates. -> (matches, creates)."""
-    account_partner, company_partner = partners(
-        records.n_accounts,
-        records.n_companies,
-        np.r_[links.pair_account, matches.pair_account],
-        np.r_[links.pair_company, matches.pair_company],
-    )
-    same_key = same_key_duplicates(
-        Side(records.companies["id"], keys.company_code, records.company_rank, company_partner),
-        Side(records.accounts["Id"], keys.account_code, records.account_rank, account_partner),
-        creates,
-        matched=flags(records.n_companies, matches.pair_company) | (links.company_linked & ~links.company_lost_account),
-        holds=~records.account_deleted,
-        system="hubspot",
-    )
-    if not same_key.skipped.any():
-        return matches, creates
-    duplicates = duplicate_frame([matches.duplicates], same_key, "hubspot", records.companies["id"])
-    skip = matches.company_duplicate_skip | same_key.skipped
-    return replace(matches, company_duplicate_skip=skip, duplicates=duplicates), same_key.creates
-
-
 def _plan_frames(a: _Applied) -> Plan:
     records, pairs = a.records, a.pairs
     pair_decided = decisions.pair_decisions(pairs, a.matches, a.outcome, a.written, a.r7_companies)
     account_part = decisions.account_decisions(
-        records,
-        a.window,
-        a.links,
-        a.eligible,
-        pairs,
-        pair_decided,
-        a.hs_creates,
-        a.matches.account_duplicate_skip,
-        a.warnings[0],
+        records, a.window, a.links, a.eligible, pairs, pair_decided, a.hs_creates
     )
     company_part = decisions.company_decisions(
-        records,
-        a.window,
-        a.links,
-        a.matches,
-        a.criteria,
-        pairs,
-        pair_decided,
-        a.sf_creates,
-        a.r7_companies,
-        a.warnings[1],
+        records, a.window, a.links, a.matches, a.criteria, pairs, pair_decided, a.sf_creates, a.r7_companies
     )
     return Plan(
         hubspot_creates=conform_output(a.hs_creates.writes, "hubspot_creates"),

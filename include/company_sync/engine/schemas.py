@@ -107,11 +107,6 @@ OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
             CAT,
             "human-readable detail, templated (the ids are in record_id; a rejection names the refused value)",
         ),
-        "warning": (
-            CAT,
-            "NA, or the record's '+'-joined warning codes: invalid_<field>_<domains.HostProblem> for a website or "
-            "domain with no valid host (never a matching key nor written; the run goes on)",
-        ),
     },
     "conflicts": {
         "account_id": (CAT, "category codes over the input ids, like the write frames'"),
@@ -127,14 +122,9 @@ OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
         "system": (CAT, "system of the source record"),
         "record_id": (STR, "source"),
         "matched_id": (STR, "the target it was linked to (NA if none)"),
-        "candidate_id": (
-            STR,
-            "another target it could have matched, or the taken target, or the other side's record holding the "
-            "domain (NA: the winner creates it in this run)",
-        ),
-        "winner_id": (STR, "the record of the source's side that got candidate_id / that R9 picked (NA: none)"),
-        "step": (CAT, "R9_linked_by_id|domain|contacts, or R9_duplicate_candidate: not created (duplicates.py)"),
-        "kind": (CAT, "several_candidates | target_taken | same_key_in_run"),
+        "candidate_id": (STR, "another target it could have matched, or the taken target"),
+        "step": (CAT, "R9_linked_by_id|domain|contacts"),
+        "kind": (CAT, "several_candidates | target_taken"),
     },
     "synced_values": {
         "account_id": (
