@@ -1,6 +1,7 @@
 """The run report the data team reviews: what was decided and why, what was written, what failed and what to
-do about it (errors grouped like HubSpot's Sync Health), conflicts, duplicate candidates, checks, and the
-last runs' counts as a chart.
+do about it (errors grouped like HubSpot's Sync Health), conflicts, duplicate candidates (R9: ids, the winner and
+a reason code), per-record warnings (ids and codes, e.g. a website with no valid host), checks, and the last
+runs' counts as a chart.
 
 Written per run under `<reports_dir>/<dag_id>/<run id>/` (`report_folder`): `report.json`, `report.html`,
 `errors.csv`, and the GX Data Docs of the run's validations in `data_docs/<stage>/index.html` (built by the
@@ -216,6 +217,26 @@ def _reasons_table(decisions: pd.DataFrame) -> list[dict[str, Any]]:
     return reasons
 
 
+def _record_warnings(decisions: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per-record warnings of the plan (e.g. a website with no valid host: never a matching key nor written),
+    as ids and codes only: {system, record_id, warning}."""
+    if decisions.empty or "warning" not in decisions:
+        return []
+    rows = decisions.loc[decisions["warning"].notna().to_numpy(), ["system", "record_id", "warning"]]
+    return _records(rows.astype("str"))
+
+
+def _warning_counts(warnings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Warnings per code and side, most frequent first (a record with several codes counts under each)."""
+    counts: dict[str, dict[str, int]] = {}
+    for w in warnings:
+        for code in str(w["warning"]).split("+"):
+            per_side = counts.setdefault(code, dict.fromkeys(SIDES, 0))
+            per_side[w["system"]] = per_side.get(w["system"], 0) + 1
+    rows = [{"warning": code, **sides, "records": sum(sides.values())} for code, sides in counts.items()]
+    return sorted(rows, key=lambda r: (-r["records"], r["warning"]))
+
+
 def _errors(write_errors: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
     """Refused writes and values the plan rejected, with advice, in ERROR_COLUMNS."""
     frame = pd.concat(
@@ -270,12 +291,15 @@ def build(inputs: ReportInputs) -> dict[str, Any]:
     errors_frame = _errors(write_errors, inputs.decisions)
     errors = _records(errors_frame)
     status = run_status(inputs.task_states, inputs.enabled)
+    warnings = _record_warnings(inputs.decisions)
     summary = {
         "decisions": counts,
         "planned_writes": dict(inputs.planned_writes),
         "loads": {t: inputs.load_counts.get(t) for t in RESULT_TASKS},
         "write_errors": int(len(write_errors)),
         "rejected": int(sum(c.get("rejected", 0) for c in counts.values())),
+        "record_warnings": len(warnings),
+        "duplicate_candidates": int(len(inputs.duplicate_candidates)),
     }
     return {
         "dag_id": inputs.dag_id,
@@ -296,6 +320,8 @@ def build(inputs: ReportInputs) -> dict[str, Any]:
         "resync": resync_ids(errors),
         "conflicts": _records(inputs.conflicts),
         "duplicate_candidates": _records(inputs.duplicate_candidates),
+        "record_warnings": warnings,
+        "warning_counts": _warning_counts(warnings),
         "checks": _checks_summary(inputs),
         "history": _history(inputs.recent_runs, inputs.run_id, summary, status),
         "missing_ids": inputs.missing_ids,

@@ -133,6 +133,8 @@ def render_html(doc: dict[str, Any]) -> str:
         ("rejected before writing", doc["summary"].get("rejected", 0)),
         ("write errors", doc["summary"]["write_errors"]),
         ("check warnings", checks.get("warnings", len(checks["failed"]))),
+        ("record warnings", doc["summary"].get("record_warnings", 0)),
+        ("duplicate candidates", len(doc.get("duplicate_candidates") or [])),
     ]
     reasons = doc.get("reasons_table") or [
         {"reason": k, "records": v} for k, v in sorted(doc["reasons"].items(), key=lambda kv: -kv[1])

@@ -19,8 +19,8 @@ from include.company_sync.settings import SyncRule
 
 from ._util import take, take_rows
 from .cells import Cells, Rejections, concat_pos, kept, leading_cells, pos_frame, write_frame
+from .domains import DomainKeys
 from .fields import OwnerMaps
-from .matching import DomainKeys
 from .prepare import Records
 from .reasons import RejectCode
 from .values import hubspot_to_salesforce, salesforce_to_hubspot

@@ -98,9 +98,15 @@ class DecisionBuilder:
         pool_code = np.append(np.asarray(d.indices, dtype=np.int32), np.int32(-1))
         return pool_code[idx], d.dictionary  # idx -1 -> the appended -1
 
-    def frame(self, system: str, ids: pd.Series) -> dict:
+    def frame(self, system: str, ids: pd.Series, warning: pd.Series | None = None) -> dict:
+        """The columns; ``warning``: per record, its warning codes (NA: none), e.g. an invalid website."""
         cols = {c: self._column(c) for c in self.COLS}
         cols["system"] = (np.zeros(len(ids), dtype=np.int32), pa.array([system], pa.large_string()))
+        if warning is None:
+            cols["warning"] = (np.full(len(ids), -1, dtype=np.int32), pa.array([], pa.large_string()))
+        else:
+            d = pac.dictionary_encode(_arrow(as_str(warning)).cast(pa.large_string()))
+            cols["warning"] = (np.asarray(d.indices.fill_null(-1), dtype=np.int32), d.dictionary)
         return {"record_id": as_str(ids), **cols}
 
     @staticmethod
@@ -113,6 +119,7 @@ class DecisionBuilder:
             ("reason", "reason"),
             ("rule", "rule"),
             ("msg", "message"),
+            ("warning", "warning"),
         ):
             values = pa.concat_arrays([p[col][1] for p in parts])
             d = pac.dictionary_encode(values)
@@ -139,6 +146,7 @@ def company_sync_off(account_ids: pd.Series, company_ids: pd.Series) -> pd.DataF
                 reason=str(reason),
                 rule=RULE_OF_REASON[reason],
                 message="company sync is off: nothing is synced",
+                warning=None,
             )
         )
     return conform_output(pd.concat(frames, ignore_index=True), "decisions")
@@ -206,8 +214,9 @@ def account_decisions(
     pairs: Pairs,
     pair_decided: PairDecisions,
     creates: Creates,
+    warning: pd.Series | None = None,
 ) -> dict:
-    """The accounts' decisions, in priority order."""
+    """The accounts' decisions, in priority order; ``warning``: per account (an invalid website)."""
     dec = DecisionBuilder(records.n_accounts)
     _set_pairs(dec, pairs.account, pair_decided)
     reason = eligibility.reason[creates.sources]
@@ -231,7 +240,7 @@ def account_decisions(
     dec.set_mask(
         np.ones(records.n_accounts, dtype=bool), Action.SKIPPED, Reason.NOT_CHANGED, "not changed in the window"
     )
-    return dec.frame("salesforce", records.accounts["Id"])
+    return dec.frame("salesforce", records.accounts["Id"], warning)
 
 
 def company_decisions(
@@ -244,8 +253,10 @@ def company_decisions(
     pair_decided: PairDecisions,
     creates: Creates,
     r7: np.ndarray,
+    warning: pd.Series | None = None,
 ) -> dict:
-    """The companies' decisions, in priority order. ``r7``: per company, R7 advances its stage."""
+    """The companies' decisions, in priority order. ``r7``: per company, R7 advances its stage; ``warning``: per
+    company (an invalid domain or website)."""
     dec = DecisionBuilder(records.n_companies)
     _set_pairs(dec, pairs.company, pair_decided)
     created = creates.sources
@@ -294,7 +305,7 @@ def company_decisions(
     dec.set_mask(
         np.ones(records.n_companies, dtype=bool), Action.SKIPPED, Reason.NOT_CHANGED, "not changed in the window"
     )
-    return dec.frame("hubspot", records.companies["id"])
+    return dec.frame("hubspot", records.companies["id"], warning)
 
 
 def decisions_frame(account_part: dict, company_part: dict) -> pd.DataFrame:

@@ -28,8 +28,9 @@ from include.company_sync.settings import SyncRule
 from . import schemas
 from ._util import choose, const_cat, same, take, take_rows
 from .cells import Cells, Rejections, concat_pos, kept, pos_frame, strings
+from .domains import DomainKeys
 from .eligibility import LinkState, Window
-from .matching import DomainKeys, Matches
+from .matching import Matches
 from .prepare import Records
 from .reasons import RejectCode
 from .values import Converted, hubspot_to_salesforce, salesforce_to_hubspot

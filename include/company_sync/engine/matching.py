@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._util import as_str, const_str, flags, lookup, pick_labels, shared_codes, take
+from ._util import as_str, flags, lookup, pick_labels, shared_codes, take
 from .cells import conform_output, string_frame
-from .domains import matchable, matchable_domain, normalize_domain
+from .domains import DomainKeys, matchable_domain
 from .eligibility import AccountEligibility, LinkState, Window
 from .prepare import Contacts, Records
 from .reasons import Reason
@@ -176,32 +176,6 @@ def counterpart_keys(
         return pd.Series(np.sort(s.unique().astype(object)), dtype="str")
 
     return _final(want_a, a_id), _final(want_c, c_id)
-
-
-@dataclass(frozen=True)
-class DomainKeys:
-    account_url: pd.Series | None  # the accounts' url field, normalised (None: no url mapping)
-    company_domain: pd.Series  # the companies' domain, normalised
-    account_code: np.ndarray  # R9 step 3 key: equal matchable domains, equal codes (-1: none)
-    company_code: np.ndarray
-
-
-def domain_keys(accounts: pd.DataFrame, companies: pd.DataFrame, maps) -> DomainKeys:
-    """Each domain column normalised once; a company's website gives its key only where its domain gives none."""
-    account_web = normalize_domain(accounts["Website"]) if "Website" in accounts else const_str(None, len(accounts))
-    company_domain = normalize_domain(companies["domain"])
-    company_match = matchable(company_domain)
-    no_domain = np.flatnonzero(company_match.isna().to_numpy())
-    if len(no_domain):
-        company_match = company_match.copy()
-        company_match.iloc[no_domain] = matchable(normalize_domain(companies["website"].take(no_domain))).to_numpy()
-    url_field = next((m.salesforce for m in maps if m.kind == "url"), None)
-    if url_field is None:
-        account_url = None
-    else:
-        account_url = account_web if url_field == "Website" else normalize_domain(accounts[url_field])
-    account_code, company_code = shared_codes(matchable(account_web), company_match)
-    return DomainKeys(account_url, company_domain, account_code, company_code)
 
 
 @dataclass(frozen=True)

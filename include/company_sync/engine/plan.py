@@ -31,6 +31,7 @@ from ._util import flags
 from .cells import conform_output
 from .creates import Creates, hubspot_creates, salesforce_creates
 from .criteria import Criteria, accounts_to_create, creation_criteria, private_contact_attachments
+from .domains import DomainKeys, blank_invalid_urls, domain_keys
 from .eligibility import (
     AccountEligibility,
     LinkState,
@@ -42,7 +43,7 @@ from .eligibility import (
 )
 from .fields import PairOutcome, Pairs, considered_pairs, owner_maps, resolve_pairs
 from .lifecycle import lifecycle_advances, stage_ranks, syncing_companies
-from .matching import Matches, domain_keys, match_records
+from .matching import Matches, match_records
 from .prepare import Records, conform_records, prepare
 
 MODES = ("sync", "import", "resync")
@@ -130,6 +131,7 @@ class _Applied(NamedTuple):
 
     records: Records
     window: Window
+    keys: DomainKeys
     links: LinkState
     eligible: AccountEligibility
     matches: Matches
@@ -146,10 +148,11 @@ class _Applied(NamedTuple):
 
 def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, window: Window) -> _Applied:
     maps = ctx.settings.synced_mappings
+    keys = domain_keys(accounts, companies, maps)
+    blank_invalid_urls(accounts, companies, keys, maps)  # a website with no valid host is never copied
     records, contacts = prepare(inputs, accounts, companies)
     links = link_state(records)
     eligible = account_eligibility(records, window, links, ctx.sync_enabled_at)
-    keys = domain_keys(accounts, companies, maps)
     matches = match_records(records, contacts, window, links, eligible, keys)
     criteria = creation_criteria(records, contacts, ctx.settings, inputs.hs_list_members, matches.company_candidates)
     ranks = stage_ranks(records, contacts, inputs.lifecycle_stages)
@@ -167,6 +170,7 @@ def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, wind
     return _Applied(
         records=records,
         window=window,
+        keys=keys,
         links=links,
         eligible=eligible,
         matches=matches,
@@ -186,10 +190,19 @@ def _plan_frames(a: _Applied) -> Plan:
     records, pairs = a.records, a.pairs
     pair_decided = decisions.pair_decisions(pairs, a.matches, a.outcome, a.written, a.r7_companies)
     account_part = decisions.account_decisions(
-        records, a.window, a.links, a.eligible, pairs, pair_decided, a.hs_creates
+        records, a.window, a.links, a.eligible, pairs, pair_decided, a.hs_creates, a.keys.account_warning
     )
     company_part = decisions.company_decisions(
-        records, a.window, a.links, a.matches, a.criteria, pairs, pair_decided, a.sf_creates, a.r7_companies
+        records,
+        a.window,
+        a.links,
+        a.matches,
+        a.criteria,
+        pairs,
+        pair_decided,
+        a.sf_creates,
+        a.r7_companies,
+        a.keys.company_warning,
     )
     return Plan(
         hubspot_creates=conform_output(a.hs_creates.writes, "hubspot_creates"),

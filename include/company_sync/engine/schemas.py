@@ -107,6 +107,11 @@ OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
             CAT,
             "human-readable detail, templated (the ids are in record_id; a rejection names the refused value)",
         ),
+        "warning": (
+            CAT,
+            "NA, or the record's '+'-joined warning codes: invalid_<field>_<domains.HostProblem> for a website or "
+            "domain with no valid host (never a matching key nor written; the run goes on)",
+        ),
     },
     "conflicts": {
         "account_id": (CAT, "category codes over the input ids, like the write frames'"),
