@@ -21,8 +21,10 @@ venv: $(STAMP)  ## create .venv and install the pinned requirements
 demo: $(STAMP)  ## set up, start the seeded sandbox, run company_sync end to end, print the summary
 	$(BIN)/python -m include.demo
 
-test: $(STAMP) browser-deps  ## run the whole test suite (the UI tests drive headless Chromium)
-	$(BIN)/python -m pytest
+TEST_WORKERS ?= 2
+
+test: $(STAMP) browser-deps  ## run the whole test suite on TEST_WORKERS pytest-xdist workers (UI tests: headless Chromium)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-ui: $(STAMP) browser-deps  ## the real-browser tests of the Sync reports view (UPDATE_SCREENSHOT=1 refreshes docs/report.png)
 	$(BIN)/python -m pytest tests/ui

@@ -1,14 +1,18 @@
 """End-to-end harness: real DAG runs (`dag.test()`) against the sandbox, through the official clients.
 
 Each test gets an empty sandbox, its own state store, staging and reports folders, and the default
-settings; `World` creates records through the APIs, runs DAGs and reads what happened.
+settings; `World` creates records through the APIs, runs DAGs and reads what happened. `world.watermark()`
+stands in for a first run over the two empty systems (the state store such a run left, made once per test
+process), for tests whose first run only sets the watermark.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +34,7 @@ DEFAULT_SETTINGS = {
 }
 WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 READ_SUFFIXES = ("/search", "/batch/read")
+STATE_FILE = "state.db"
 
 
 @pytest.fixture(scope="session")
@@ -81,8 +86,16 @@ class RunResult:
 class World:
     """One test's view of both systems and of the DAGs."""
 
-    def __init__(self, sandbox: Sandbox, dags: dict, tmp: Path, monkeypatch: pytest.MonkeyPatch):
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        dags: dict,
+        tmp: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        empty_run_state: Path | None = None,
+    ):
         self.sandbox, self.dags, self.tmp, self.monkeypatch = sandbox, dags, tmp, monkeypatch
+        self._empty_run_state = empty_run_state
         session = requests.Session()
         session.trust_env = False  # this machine's REQUESTS_CA_BUNDLE would override `verify`
         session.verify = str(sandbox.ca_path)
@@ -97,6 +110,18 @@ class World:
     # --- set-up ---------------------------------------------------------------------------------------
     def settings(self, **changes: Any) -> None:
         self.monkeypatch.setenv("AIRFLOW_VAR_COMPANY_SYNC_SETTINGS", json.dumps({**DEFAULT_SETTINGS, **changes}))
+
+    def watermark(self) -> None:
+        """What a first `world.run()` over the two empty systems leaves, without running it: the state store of
+        such a run (`empty_run_state`, made once per test process) becomes this test's, so the next run syncs
+        everything created after it, and accounts created from now on are new (R2). Only before the test has
+        created anything or run anything: an empty run's store must be what the test would have had."""
+        assert self._empty_run_state is not None, "watermark() needs the world fixture"
+        state = self.tmp / STATE_FILE
+        assert not state.exists(), "watermark() stands in for the first run: call it before any run"
+        assert self.accounts() == [] and self.companies() == [], "watermark() is for two empty systems"
+        with closing(sqlite3.connect(self._empty_run_state)) as source, closing(sqlite3.connect(state)) as copy:
+            source.backup(copy)  # the store runs in WAL mode: a consistent copy, not the main file alone
 
     def fault(self, system: str, **fault: Any) -> None:
         self.http.post(f"{self.url(system)}/__sandbox/faults", json=fault, timeout=10).raise_for_status()
@@ -250,40 +275,64 @@ def _run_creator(run_type: str):
     return get_or_create
 
 
-@pytest.fixture
-def world(e2e_sandbox, dags, tmp_path, monkeypatch) -> World:
-    for system in ("salesforce", "hubspot"):
-        url = e2e_sandbox.salesforce_url if system == "salesforce" else e2e_sandbox.hubspot_url
-        requests.post(f"{url}/__sandbox/reset", json={}, verify=str(e2e_sandbox.ca_path), timeout=30).raise_for_status()
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SALESFORCE_DEFAULT",
-        json.dumps(
+def _reset(sandbox: Sandbox) -> None:
+    """Both sandbox APIs back to empty: records, request log, faults and portal/org settings."""
+    for url in (sandbox.salesforce_url, sandbox.hubspot_url):
+        requests.post(f"{url}/__sandbox/reset", json={}, verify=str(sandbox.ca_path), timeout=30).raise_for_status()
+
+
+def _run_env(sandbox: Sandbox, folder: Path) -> dict[str, str]:
+    """What a run reads from the environment: connections to the sandbox, and a state store, staging and
+    reports folder of its own under `folder`."""
+    return {
+        "AIRFLOW_CONN_SALESFORCE_DEFAULT": json.dumps(
             {
                 "conn_type": "salesforce",
                 "password": SALESFORCE_TOKEN,
                 "extra": {
-                    "instance_url": e2e_sandbox.salesforce_url,
+                    "instance_url": sandbox.salesforce_url,
                     "version": "59.0",
-                    "ca_bundle": str(e2e_sandbox.ca_path),
+                    "ca_bundle": str(sandbox.ca_path),
                 },
             }
         ),
-    )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_HUBSPOT_DEFAULT",
-        json.dumps(
+        "AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps(
             {
                 "conn_type": "http",
-                "host": e2e_sandbox.hubspot_url,
+                "host": sandbox.hubspot_url,
                 "password": HUBSPOT_TOKEN,
             }
         ),
-    )
-    monkeypatch.setenv("COMPANY_SYNC_STATE_URL", f"sqlite:///{tmp_path / 'state.db'}")
-    monkeypatch.setenv("COMPANY_SYNC_STAGING_URL", (tmp_path / "staging").as_uri())
-    monkeypatch.setenv("COMPANY_SYNC_REPORTS_DIR", str(tmp_path / "reports"))
-    monkeypatch.setenv("COMPANY_SYNC_RETRY_BACKOFF", "0.01")
-    return World(e2e_sandbox, dags, tmp_path, monkeypatch)
+        "COMPANY_SYNC_STATE_URL": f"sqlite:///{folder / STATE_FILE}",
+        "COMPANY_SYNC_STAGING_URL": (folder / "staging").as_uri(),
+        "COMPANY_SYNC_REPORTS_DIR": str(folder / "reports"),
+        "COMPANY_SYNC_RETRY_BACKOFF": "0.01",
+    }
+
+
+@pytest.fixture(scope="session")
+def empty_run_state(e2e_sandbox, dags, tmp_path_factory) -> Path:
+    """The state store that one real `company_sync` run over two empty systems, with the default settings,
+    leaves behind: made once per test process, restored by `World.watermark()` (a copy per test)."""
+    folder = tmp_path_factory.mktemp("empty-run")
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in _run_env(e2e_sandbox, folder).items():
+            patch.setenv(name, value)
+        _reset(e2e_sandbox)
+        result = World(e2e_sandbox, dags, folder, patch).run()
+    assert result.state == "success", result.report
+    assert result.writes() == []  # the run left both systems as empty as it found them
+    _reset(e2e_sandbox)
+    return folder / STATE_FILE
+
+
+@pytest.fixture
+def world(e2e_sandbox, dags, empty_run_state, tmp_path, monkeypatch) -> World:
+    # empty_run_state is made before the test's own reset (its run resets the sandbox, settings included)
+    _reset(e2e_sandbox)
+    for name, value in _run_env(e2e_sandbox, tmp_path).items():
+        monkeypatch.setenv(name, value)
+    return World(e2e_sandbox, dags, tmp_path, monkeypatch, empty_run_state)
 
 
 def utc(*args: int) -> datetime:
