@@ -54,6 +54,10 @@ def extract_salesforce(spec: RunSpec) -> SalesforceExtract:
     people, sources, warnings = pd.DataFrame({"id": [], "kind": []}, dtype="string"), {}, {}
     if spec.incremental_sync:
         drivers = changes.salesforce_drivers(sf, start, end)
+        # an account's contacts matter only to R9's shared-contact step, i.e. to unlinked accounts: linked ones
+        # are not driven (the sync's own contact attachments would otherwise come back every run)
+        linked = set(distinct_ids(run.state.links()["account_id"]))
+        drivers = drivers._replace(account_ids=[i for i in drivers.account_ids if i not in linked])
         wanted = [i for i in drivers.account_ids if i not in set(distinct_ids(accounts["Id"]))]
         driven = sf.accounts_by_ids(wanted, fields)
         unseen = sorted(set(wanted) - set(distinct_ids(driven["Id"])))
