@@ -9,23 +9,31 @@ SQLite metadata DB, the sync state store, staging and reports), the sandbox runs
 ports, and the connections / settings reach `bin/airflow` through AIRFLOW_CONN_* / AIRFLOW_VAR_* env vars,
 so the developer's `.airflow`, `.state`, `.staging`, `.reports` and `.sandbox` are never touched.
 
-Scenarios (design.md "Performance targets", issue 6):
+Scenarios (design.md "Performance targets", issues 6 and 11):
+  0. no-rules  bench_import_baseline.py on a sandbox of its own with the same seed (skip: --no-baseline);
   1. import    `salesforce_account_import` of all N seeded accounts (the seed has N accounts and N companies,
                40 % of them sharing a domain), HubSpot at its real rate limit (190 calls / 10 s);
   1b. baseline a first `company_sync` ("sync now") after the import: both sides scanned the first time;
   2. nightly   C accounts changed in Salesforce (Phone, sObject Collections PATCH) and C other companies in
                HubSpot (description, batch/update) directly through the APIs, then `company_sync`;
-  3. no-change `company_sync` again right after: must write nothing.
+  3. no-change `company_sync` again right after: must write nothing;
+  4. contacts  C HubSpot contacts of linked companies change lifecycle stage and C/10 others join the inclusion
+               list; no company or account changes; then `company_sync`;
+  5. no-change `company_sync` again right after.
+--import-only stops after 1 (for the latency run: the import's load phase against the call ceiling).
 
-For each run: write calls (from the sandbox request log; POST search / batch read and SOQL / bulk query
-jobs count as reads) against the minimum (HubSpot ⌈N/100⌉, Salesforce ⌈N/200⌉ or Bulk API jobs), total
-calls, 429s, wall time, rows/s, and the peak RSS of the `airflow dags test` process (tasks run in-process;
-measured by /usr/bin/time -v, plus a psutil sampler of the whole process tree).
+For each run: calls per endpoint on both systems (from the sandbox request log) against a computed minimum
+(window searches + the batch reads the rules need at each endpoint's largest batch + writes; the formula is
+in docs/benchmarks.md), write calls against their minimum (HubSpot ⌈N/100⌉, Salesforce ⌈N/200⌉ or Bulk API
+jobs), 429s, the most HubSpot calls in any 10 s and during the load phase, wall time, and the peak RSS of the
+`airflow dags test` process (tasks run in-process; /usr/bin/time -v, plus a psutil sampler of the tree).
 
 The settings make `Description` two_way (the shipped default is prefer_salesforce_unless_blank) so that the
-HubSpot-side changes flow to Salesforce, and `max_change_ratio` 1.0 so the circuit breaker does not stop the
-10k-change run; everything else is the shipped default. Figures go to benchmarks/results/bench_sync.json
-(or --output).
+HubSpot-side changes flow to Salesforce, `max_change_ratio` 1.0 so the circuit breaker does not stop the
+10k-change run, and `inclusion_list_id` the seed's "Salesforce inclusion list" (--no-inclusion-list: null);
+everything else is the shipped default. --latency passes the sandbox's latency option (off, realistic,
+HS[,SF] ms; include/sandbox/latency.py). Figures go to benchmarks/results/bench_sync.json (or --output), the
+tables to the same name with .md.
 """
 
 from __future__ import annotations
@@ -831,6 +839,9 @@ def main() -> int:
     parser.add_argument(
         "--no-inclusion-list", action="store_true", help="leave inclusion_list_id null (no list joins either)"
     )
+    parser.add_argument(
+        "--import-only", action="store_true", help="the no-rules import and the project's import, no sync runs"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, reports)")
     args = parser.parse_args()
     if args.quick:
@@ -878,6 +889,8 @@ def main() -> int:
             meta["import_wall_over_baseline"] = round(
                 results[-1]["wall_seconds"] / meta["baseline_import"]["wall_seconds"], 2
             )
+        if args.import_only:
+            return 0 if all(r["status"] == "success" for r in results) else 1
         results.append(scenario("1b. baseline sync", "company_sync", sandbox, env, tmp, timeout, 2 * n, plan(None)))
         meta["changes"] = make_changes(sandbox, c)
         needs = {
@@ -905,7 +918,11 @@ def main() -> int:
                 "load_avg_at_end": os.getloadavg(),
             },
             "hubspot_rate_limit": f"{HS_CALLS_PER_10S} calls / 10 s",
-            "settings": {"Description": "two_way", "max_change_ratio": 1.0},
+            "settings": {
+                "Description": "two_way",
+                "max_change_ratio": 1.0,
+                "inclusion_list_id": meta.get("inclusion_list_id"),
+            },
             "total_seconds": round(time.monotonic() - started, 1),
             **meta,
             "scenarios": results,
