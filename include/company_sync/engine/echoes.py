@@ -48,11 +48,7 @@ def _partner(ids: pd.Series, links: pd.DataFrame, own: str, other: str) -> pd.Se
 def _base(ids: pd.Series, partner: pd.Series, synced: pd.DataFrame, field: str, key: str) -> pd.Series:
     """The last synced value of `field` for each row's pair (NA when none was recorded for that pair)."""
     rows = synced[(synced["field"].astype(STR) == field).to_numpy()]
-    pair = (
-        rows[key].astype(STR)
-        + "\x1f"
-        + rows["account_id" if key == "company_id" else "company_id"].astype(STR)
-    )
+    pair = rows[key].astype(STR) + "\x1f" + rows["account_id" if key == "company_id" else "company_id"].astype(STR)
     values = pd.Series(rows["value"].to_numpy(), index=pair.to_numpy()).astype(STR)
     values = values[~values.index.duplicated(keep="last")]
     wanted = ids.astype(STR) + "\x1f" + partner
