@@ -57,7 +57,8 @@ def extract_salesforce(spec: RunSpec) -> SalesforceExtract:
         # an account's contacts matter only to R9's shared-contact step, i.e. to unlinked accounts: linked ones
         # are not driven (the sync's own contact attachments would otherwise come back every run)
         linked = set(distinct_ids(run.state.links()["account_id"]))
-        drivers = drivers._replace(account_ids=[i for i in drivers.account_ids if i not in linked])
+        unlinked = [i for i in drivers.account_ids if i not in linked]
+        drivers = drivers._replace(account_ids=unlinked, counts={**drivers.counts, "accounts_driven": len(unlinked)})
         wanted = [i for i in drivers.account_ids if i not in set(distinct_ids(accounts["Id"]))]
         driven = sf.accounts_by_ids(wanted, fields)
         unseen = sorted(set(wanted) - set(distinct_ids(driven["Id"])))
