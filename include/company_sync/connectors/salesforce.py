@@ -354,6 +354,7 @@ class SalesforceConnector:
         return self._frame(records, columns)
 
     def _rest_pages(self, page: dict, include_deleted: bool) -> Iterator[dict]:
+        """The records of a REST query from its first page on (`query_more` for the rest)."""
         while True:
             for record in page.get("records", []):
                 record.pop("attributes", None)
@@ -363,9 +364,7 @@ class SalesforceConnector:
             page = self.sf.query_more(page["nextRecordsUrl"], identifier_is_url=True, include_deleted=include_deleted)
 
     def _iter_rest(self, soql: str, include_deleted: bool) -> Iterator[dict]:
-        for record in self.sf.query_all_iter(soql, include_deleted=include_deleted):
-            record.pop("attributes", None)
-            yield record
+        return self._rest_pages(self.sf.query(soql, include_deleted=include_deleted), include_deleted)
 
     def _select_in(
         self, sobject: str, columns: list[str], key: str, values: Iterable[str], include_deleted: bool = False

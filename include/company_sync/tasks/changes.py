@@ -44,7 +44,7 @@ def hubspot_drivers(hs, start, end, members: pd.DataFrame) -> HubSpotDrivers:
         joined_at = pd.to_datetime(members["joined_at"], utc=True)
         in_window = (joined_at >= pd.Timestamp(start)) & (joined_at < pd.Timestamp(end))
         joined = distinct_ids(members.loc[in_window.fillna(False).to_numpy(dtype=bool), "contact_id"])
-    contact_ids = distinct_ids(pd.Series([*changed, *joined], dtype="string"))
+    contact_ids = list(dict.fromkeys([*changed, *joined]))
     company_ids = distinct_ids(hs.associations(contact_ids=contact_ids)["company_id"]) if contact_ids else []
     counts = {"contacts_changed": len(changed), "list_joins": len(joined), "companies_driven": len(company_ids)}
     log.info(
@@ -126,12 +126,21 @@ def companies_of_people(hs, people: pd.DataFrame) -> list[str]:
     return company_ids
 
 
-def add_driven(frame: pd.DataFrame, driven_ids: list[str], fetched: pd.DataFrame, key: str) -> pd.DataFrame:
-    """The window's records with the driven ones (`fetched`: those not in the window yet), every driven record
-    marked `changed` and `contact_driven`."""
+def add_driven(
+    frame: pd.DataFrame, driven_ids: list[str], fetch, key: str, warnings: dict[str, list[str]], missing_code: str
+) -> pd.DataFrame:
+    """The window's records with the driven ones, every driven record marked `changed` and `contact_driven`.
+    Those not in the window yet are read with `fetch(ids)`; ids it does not find go to `warnings[missing_code]`
+    (the run goes on without them)."""
+    present = set(distinct_ids(frame[key]))
+    wanted = [i for i in driven_ids if i not in present]
+    fetched = fetch(wanted)
+    missing = sorted(set(wanted) - set(distinct_ids(fetched[key])))
+    if missing:
+        log.warning("%d driven record(s) not found (%s): %s", len(missing), missing_code, missing[:20])
+        warnings.setdefault(missing_code, []).extend(missing)
     frame = frame.assign(contact_driven=frame.get("contact_driven", False))
-    both = frame[key].isin(driven_ids).to_numpy(dtype=bool)
-    frame.loc[both, "contact_driven"] = True
+    frame.loc[frame[key].isin(driven_ids).to_numpy(dtype=bool), "contact_driven"] = True
     extra = fetched[~fetched[key].isin(frame[key])].assign(changed=True, contact_driven=True)
     if extra.empty:
         return frame

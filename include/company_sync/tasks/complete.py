@@ -12,6 +12,7 @@ A linked pair whose own fields changed needs only its two records.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -174,15 +175,10 @@ def _contacts_and_leads(sf, hs, account_ids: list[str], company_ids: list[str]) 
 
 def _drive_from_people(run: RunResources, hs, salesforce: SalesforceExtract, companies, props, warnings):
     """Companies of the HubSpot contacts synced to Salesforce private contacts and leads that changed."""
-    people = run.read(salesforce.people)
-    driven_ids = changes.companies_of_people(hs, people)
-    wanted = [i for i in driven_ids if i not in set(distinct_ids(companies[COMPANY_ID]))]
-    driven = hs.companies_by_ids(wanted, props)
-    gone = sorted(set(wanted) - set(distinct_ids(driven[COMPANY_ID])))
-    if gone:
-        log.warning("%d compan(ies) of changed Salesforce contacts or leads no longer exist: %s", len(gone), gone[:20])
-        warnings.setdefault("companies_not_found", []).extend(gone)
-    return changes.add_driven(companies, driven_ids, driven, COMPANY_ID), len(driven_ids)
+    driven_ids = changes.companies_of_people(hs, run.read(salesforce.people))
+    fetch = partial(hs.companies_by_ids, properties=props)
+    companies = changes.add_driven(companies, driven_ids, fetch, COMPANY_ID, warnings, "companies_not_found")
+    return companies, len(driven_ids)
 
 
 def _without_echoes(run: RunResources, accounts, companies, links, salesforce, hubspot):

@@ -11,6 +11,7 @@ when one fails without retry, the other stops reading at its next page or batch.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 import pandas as pd
 
@@ -58,17 +59,9 @@ def extract_salesforce(spec: RunSpec) -> SalesforceExtract:
         # are not driven (the sync's own contact attachments would otherwise come back every run)
         linked = set(distinct_ids(run.state.links()["account_id"]))
         unlinked = [i for i in drivers.account_ids if i not in linked]
-        drivers = drivers._replace(account_ids=unlinked, counts={**drivers.counts, "accounts_driven": len(unlinked)})
-        wanted = [i for i in drivers.account_ids if i not in set(distinct_ids(accounts["Id"]))]
-        driven = sf.accounts_by_ids(wanted, fields)
-        unseen = sorted(set(wanted) - set(distinct_ids(driven["Id"])))
-        if unseen:
-            log.warning(
-                "%d account(s) of changed contacts or converted leads are not visible: %s", len(unseen), unseen[:20]
-            )
-            warnings["accounts_not_visible"] = unseen
-        accounts = changes.add_driven(accounts, drivers.account_ids, driven, "Id")
-        people, sources = drivers.people, drivers.counts
+        fetch = partial(sf.accounts_by_ids, fields=fields)
+        accounts = changes.add_driven(accounts, unlinked, fetch, "Id", warnings, "accounts_not_visible")
+        people, sources = drivers.people, {**drivers.counts, "accounts_driven": len(unlinked)}
     users = sf.users()
     log.info("Salesforce: %d accounts to consider, %d users (%s)", len(accounts), len(users), spec.window)
     return SalesforceExtract(
@@ -106,13 +99,8 @@ def extract_hubspot(spec: RunSpec) -> HubSpotExtract:
     sources, warnings = {}, {}
     if spec.incremental_sync:
         drivers = changes.hubspot_drivers(hs, _when(spec.window_start), _when(spec.window_end), members)
-        wanted = [i for i in drivers.company_ids if i not in set(distinct_ids(companies["id"]))]
-        driven = hs.companies_by_ids(wanted, props)
-        gone = sorted(set(wanted) - set(distinct_ids(driven["id"])))
-        if gone:
-            log.warning("%d compan(ies) associated with changed contacts no longer exist: %s", len(gone), gone[:20])
-            warnings["companies_not_found"] = gone
-        companies = changes.add_driven(companies, drivers.company_ids, driven, "id")
+        fetch = partial(hs.companies_by_ids, properties=props)
+        companies = changes.add_driven(companies, drivers.company_ids, fetch, "id", warnings, "companies_not_found")
         sources = drivers.counts
     owners = hs.owners()
     stages = pd.DataFrame({"stage": hs.lifecycle_stages()})
