@@ -374,8 +374,11 @@ def validate_frames(
     `docs_dir`, GX Data Docs of these validations are built there (index.html)."""
     gx, _ = _gx()
     from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
+    # tqdm bars go to stderr, which Airflow logs at ERROR: a healthy run would look failed when filtered by level.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     if docs_dir is not None:
         data_docs.add_site(context, Path(docs_dir))
     source = context.data_sources.add_pandas("company_sync")

@@ -10,6 +10,7 @@ import time
 import pandas as pd
 import pytest
 
+from include.company_sync.progress import Progress, counted
 from include.company_sync.state import StateStore
 from include.company_sync.tasks.writes import LedgeredWriter, send_chunks
 
@@ -132,3 +133,42 @@ def test_ledgered_writer_ledgers_every_result_and_a_retry_sends_only_what_did_no
     assert set(ledger.loc[ledger["source_id"] == "bad-1", "result"]) == {"failed"}  # once per try that sent it
     assert (ledger["dag_id"] == "company_sync").all() and (ledger["system"] == "hubspot").all()
     state.dispose()
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_logs_running_totals_with_rate_at_most_every_interval(caplog):
+    clock = _Clock()
+    progress = Progress("HubSpot", "upserted", 12_127, failures=True, every=10.0, clock=clock)
+    with caplog.at_level("INFO", logger="include.company_sync.progress"):
+        for step in range(43):  # 43 chunks of 100, 1 s apart, one failure in the 5th
+            clock.now += 1.0
+            progress.add(100, failed=1 if step == 4 else 0)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 4  # at 10, 20, 30, 40 s: not one line per chunk
+    assert lines[0] == "HubSpot: 1,000/12,127 upserted, 1 failed, 100 rec/s"
+    assert progress.line() == "HubSpot: 4,300/12,127 upserted, 1 failed, 100 rec/s"
+
+
+def test_progress_is_silent_once_done_and_names_salesforce_updates(caplog):
+    clock = _Clock()
+    progress = Progress("Salesforce", "updated", 200, failures=True, every=0.0, clock=clock)
+    with caplog.at_level("INFO", logger="include.company_sync.progress"):
+        clock.now = 2.0
+        progress.add(200)
+    assert caplog.records == []  # the writer logs the final line itself
+    assert progress.line() == "Salesforce: 200/200 updated, 0 failed, 100 rec/s"
+
+
+def test_progress_of_a_read_without_a_known_total():
+    clock = _Clock()
+    progress = Progress("HubSpot", "companies read", clock=clock)
+    clock.now = 4.0
+    assert list(counted(range(1_000), progress)) == list(range(1_000))
+    assert progress.line() == "HubSpot: 1,000 companies read, 250 rec/s"

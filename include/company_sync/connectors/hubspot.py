@@ -51,6 +51,7 @@ from include.company_sync.connectors.hubspot_common import (
 )
 from include.company_sync.connectors.hubspot_search import CONTACTS, CompanySearch
 from include.company_sync.connectors.hubspot_writes import CompanyWrites
+from include.company_sync.progress import Progress, counted
 
 if TYPE_CHECKING:
     from hubspot import HubSpot
@@ -276,12 +277,12 @@ class HubSpotConnector(CompanySearch, CompanyWrites):
             log.info("HubSpot: listing every company (full extract)")
             rows = [
                 r
-                for r in self._list_companies(props, archived=False)
+                for r in counted(self._list_companies(props, archived=False), Progress("HubSpot", "companies read"))
                 if (dt := parse_dt(r.get("hs_lastmodifieddate"))) is None or dt < end
             ]
         else:
             log.info("HubSpot: searching companies modified in [%s, %s)", iso(start), iso(end))
-            rows = list(self._search_window(props, start, end))
+            rows = list(counted(self._search_window(props, start, end), Progress("HubSpot", "companies read")))
         archived = [r for r in self._list_companies(props, archived=True) if self._archived_in(r, start, end)]
         frame = self._company_frame(rows + archived, props)
         frame = frame.drop_duplicates("id", keep="last", ignore_index=True)
@@ -393,7 +394,8 @@ class HubSpotConnector(CompanySearch, CompanyWrites):
         """Contacts with `lastmodifieddate` in `[start, end)`: it moves when a lifecycle stage, a Salesforce id
         or the primary company changes, which the rules read (R5, R6, R7). Split under search's cap like companies."""
         log.info("HubSpot: searching contacts modified in [%s, %s)", iso(start), iso(end))
-        return self._contact_frame(list(self._search_window(CONTACT_PROPERTIES, start, end, CONTACTS)))
+        rows = self._search_window(CONTACT_PROPERTIES, start, end, CONTACTS)
+        return self._contact_frame(list(counted(rows, Progress("HubSpot", "contacts read"))))
 
     def contacts_by_property(self, prop: str, values: Iterable[str]) -> pd.DataFrame:
         """Contacts whose `prop` (`salesforcecontactid`, `salesforceleadid`) is one of `values`: search `IN`,

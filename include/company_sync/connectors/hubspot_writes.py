@@ -7,6 +7,7 @@ A mixin of `HubSpotConnector`: it uses the connector's `_call`, `_api` and `batc
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pandas as pd
@@ -61,7 +62,9 @@ class CompanyWrites:
         ordered = [by_key[key_of(r)].pop(0) for r in records]  # back to input order
         frame = results_frame(ordered)
         failed = int((~frame["success"]).sum())
-        log.info(
+        # One batch is one chunk of a ledgered load, which logs the running total itself.
+        log.log(
+            logging.INFO if len(batches) > 1 else logging.DEBUG,
             "HubSpot: %s %s companies, %d failed%s",
             verb,
             f"{len(frame) - failed:,}",

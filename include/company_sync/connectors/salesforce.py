@@ -70,6 +70,7 @@ from include.company_sync.connectors.salesforce_values import (
     to_text,
     utc,
 )
+from include.company_sync.progress import Progress
 
 if TYPE_CHECKING:
     from simple_salesforce import Salesforce
@@ -355,10 +356,12 @@ class SalesforceConnector:
 
     def _rest_pages(self, page: dict, include_deleted: bool) -> Iterator[dict]:
         """The records of a REST query from its first page on (`query_more` for the rest)."""
+        progress = Progress("Salesforce", "rows read", int(page.get("totalSize") or 0))
         while True:
             for record in page.get("records", []):
                 record.pop("attributes", None)
                 yield record
+            progress.add(len(page.get("records", [])))
             if page.get("done", True) or not page.get("nextRecordsUrl"):
                 return
             page = self.sf.query_more(page["nextRecordsUrl"], identifier_is_url=True, include_deleted=include_deleted)
@@ -393,10 +396,11 @@ class SalesforceConnector:
         run = bulk.query_all if include_deleted else bulk.query
 
         def pages() -> list[pd.DataFrame]:
-            out = []
+            out, progress = [], Progress("Salesforce", f"{sobject} rows read (Bulk API 2.0)")
             for page in run(soql, wait=self.bulk_poll_seconds):
                 if page.strip():
                     out.append(pd.read_csv(io.StringIO(page), dtype=str, keep_default_na=False))
+                    progress.add(len(out[-1]))
             return out
 
         frames = self._call(f"bulk query {sobject}", pages)

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import pandas as pd
 
+from include.company_sync.progress import Progress
 from include.company_sync.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,9 @@ WRITE_CHUNK = {"hubspot": 100, "salesforce": 10_000}
 WRITE_WORKERS = {"hubspot": 6, "salesforce": 1}
 
 Send = Callable[[list[dict]], pd.DataFrame]
+
+SYSTEM_NAMES = {"hubspot": "HubSpot", "salesforce": "Salesforce"}
+PAST_TENSE = {"upsert": "upserted", "update": "updated", "link": "linked", "attach": "attached"}
 
 
 def send_chunks(
@@ -109,25 +113,26 @@ class LedgeredWriter:
         from include.company_sync.connectors.results import results_frame
 
         todo = self._not_yet_written(system, operation, records, key)
+        progress = Progress(
+            SYSTEM_NAMES.get(system, system), PAST_TENSE.get(operation, operation), len(todo), failures=True
+        )
 
         def ledger(part: list[dict], result: pd.DataFrame) -> None:  # per chunk: a killed task resumes after it
             rows = ledger_rows(self.run_id, self.dag_id, system, operation, result, {str(r[key]): r for r in part})
             self.state.append_ledger(rows)
+            progress.add(len(result), int((~result["success"].astype(bool)).sum()))
 
         size = WRITE_CHUNK[system]
         chunks = [todo[start : start + size] for start in range(0, len(todo), size)]
         landed = send_chunks(chunks, send, WRITE_WORKERS[system], on_landed=ledger)
         results = pd.concat([results_frame([]), *landed], ignore_index=True)
         failed = results[~results["success"]]
-        log.info(
-            "%s %s: %d sent, %d succeeded, %d failed%s",
-            system,
-            operation,
-            len(todo),
-            int(results["success"].sum()),
-            len(failed),
-            ""
-            if failed.empty
-            else " (" + ", ".join(f"{c}: {n}" for c, n in failed["category"].value_counts().items()) + ")",
-        )
+        if todo:
+            log.info(
+                "%s%s",
+                progress.line(),
+                ""
+                if failed.empty
+                else " (" + ", ".join(f"{c}: {n}" for c, n in failed["category"].value_counts().items()) + ")",
+            )
         return results.assign(operation=operation)
