@@ -16,7 +16,7 @@ link ids → report. `dry_run` writes nothing.
 import pendulum
 from airflow.sdk import Param, dag
 
-from include.company_sync.dag_wiring import DEFAULT_ARGS, wire_sync
+from include.company_sync.dag_wiring import DEFAULT_ARGS, failure_callbacks, wire_sync
 
 ID_LIST = {"type": "array", "items": {"type": ["string", "integer"]}}
 
@@ -28,6 +28,7 @@ ID_LIST = {"type": "array", "items": {"type": ["string", "integer"]}}
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=failure_callbacks(),
     tags=["company-sync", "salesforce", "hubspot", "manual"],
     doc_md=__doc__,
     params={

@@ -27,7 +27,7 @@ import pendulum
 from airflow.sdk import Param, dag
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from include.company_sync.dag_wiring import DEFAULT_ARGS, wire_sync
+from include.company_sync.dag_wiring import DEFAULT_ARGS, failure_callbacks, wire_sync
 
 
 @dag(
@@ -38,6 +38,7 @@ from include.company_sync.dag_wiring import DEFAULT_ARGS, wire_sync
     max_active_runs=1,
     max_consecutive_failed_dag_runs=3,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=failure_callbacks(),
     tags=["company-sync", "salesforce", "hubspot"],
     doc_md=__doc__,
     params={

@@ -15,7 +15,7 @@ Params: `account_ids` (empty = every account), `dry_run` (plan, validate and rep
 import pendulum
 from airflow.sdk import Param, dag
 
-from include.company_sync.dag_wiring import DEFAULT_ARGS, wire_sync
+from include.company_sync.dag_wiring import DEFAULT_ARGS, failure_callbacks, wire_sync
 
 
 @dag(
@@ -25,6 +25,7 @@ from include.company_sync.dag_wiring import DEFAULT_ARGS, wire_sync
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=failure_callbacks(),
     tags=["company-sync", "salesforce", "hubspot", "manual"],
     doc_md=__doc__,
     params={

@@ -32,6 +32,13 @@ DEFAULT_ARGS = {
 XCom = dict[str, Any]
 
 
+def failure_callbacks() -> list:
+    """The DAGs' `on_failure_callback`: one alert per failed run to the channels the settings name."""
+    from include.company_sync.alerts import SyncAlert
+
+    return [SyncAlert()]
+
+
 def _stage(name: str):
     """The task layer's module for one stage (`include.company_sync.tasks.<name>`)."""
     return import_module(f"include.company_sync.tasks.{name}")

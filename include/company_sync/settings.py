@@ -7,6 +7,7 @@ a run touches either system, with a message naming the key and what it accepts.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -59,6 +60,21 @@ class FieldMapping:
 
 
 @dataclass(frozen=True)
+class Alerts:
+    """Who hears about a failed run, or one whose write errors pass `write_errors_over` (`alerts.py`)."""
+
+    emails: tuple[str, ...] = ()
+    smtp_conn_id: str = "smtp_default"
+    # An Airflow connection holding a Slack-compatible incoming-webhook URL (JSON `{"text": ...}` is posted).
+    webhook_conn_id: str | None = None
+    write_errors_over: int = 50
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.emails or self.webhook_conn_id)
+
+
+@dataclass(frozen=True)
 class Settings:
     company_sync_enabled: bool
     default_salesforce_object: str
@@ -67,6 +83,7 @@ class Settings:
     # Circuit breaker: an incremental run that would write to more than this share of the records it
     # considered stops before writing (see validation.plan_suites).
     max_change_ratio: float = 0.5
+    alerts: Alerts = Alerts()
 
     def mapping_for_salesforce(self, sf_field: str) -> FieldMapping | None:
         return next((m for m in self.field_mappings if m.salesforce == sf_field), None)
@@ -106,6 +123,7 @@ _KEYS = (
     "inclusion_list_id",
     "field_mappings",
     "max_change_ratio",
+    "alerts",
 )
 DEFAULT_MAX_CHANGE_RATIO = 0.5
 _MAPPING_KEYS = ("salesforce", "hubspot", "rule")
@@ -159,6 +177,51 @@ def parse_settings(raw: Mapping[str, Any] | str | bytes) -> Settings:
         inclusion_list_id=list_id,
         field_mappings=parse_field_mappings(raw.get("field_mappings")),
         max_change_ratio=float(ratio),
+        alerts=parse_alerts(raw.get("alerts")),
+    )
+
+
+_ALERT_KEYS = ("emails", "smtp_conn_id", "webhook_conn_id", "write_errors_over")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_CONN_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")
+
+
+def parse_alerts(raw: Any) -> Alerts:
+    """Null → no alerts. Addresses are personal data: a bad one is named by position, never echoed."""
+    if raw is None:
+        return Alerts()
+    if not isinstance(raw, Mapping):
+        raise SettingsError(f"alerts: must be an object with keys {', '.join(_ALERT_KEYS)}, or null")
+    unknown = sorted(set(raw) - set(_ALERT_KEYS))
+    if unknown:
+        raise SettingsError(
+            f"alerts: unknown key(s) {', '.join(map(repr, unknown))}; allowed keys: {', '.join(_ALERT_KEYS)}"
+        )
+    emails = raw.get("emails") or []
+    if not isinstance(emails, list):
+        raise SettingsError("alerts.emails: must be a list of email addresses")
+    for i, address in enumerate(emails):
+        if not isinstance(address, str) or not _EMAIL.fullmatch(address.strip()):
+            raise SettingsError(f"alerts.emails[{i}]: not an email address (name@domain.tld)")
+    conn_ids = {}
+    for key in ("smtp_conn_id", "webhook_conn_id"):
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, str) or not _CONN_ID.fullmatch(value)):
+            raise SettingsError(
+                f"{'alerts.' + key}: must be an Airflow connection id (letters, digits, _ . -), got {value!r}"
+            )
+        conn_ids[key] = value
+    over = raw.get("write_errors_over", Alerts.write_errors_over)
+    if isinstance(over, bool) or not isinstance(over, int) or over < 0:
+        raise SettingsError(
+            "alerts.write_errors_over: must be a whole number >= 0 (alert when a run's failed writes exceed it),"
+            f" got {over!r}"
+        )
+    return Alerts(
+        emails=tuple(a.strip() for a in emails),
+        smtp_conn_id=conn_ids["smtp_conn_id"] or Alerts.smtp_conn_id,
+        webhook_conn_id=conn_ids["webhook_conn_id"],
+        write_errors_over=over,
     )
 
 

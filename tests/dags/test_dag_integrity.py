@@ -45,6 +45,8 @@ def test_every_dag_declares_what_operators_rely_on(dag_bag):
             assert task.retries >= 2, f"{dag_id}.{task.task_id}: retries {task.retries} < 2"
         for name, param in dag.params.items():
             assert param.description, f"{dag_id}: param {name} has no description"
+        callbacks = dag.on_failure_callback if isinstance(dag.on_failure_callback, list) else [dag.on_failure_callback]
+        assert any(type(c).__name__ == "SyncAlert" for c in callbacks), f"{dag_id}: a failed run alerts no one"
 
 
 _PARSE_PROBE = r"""

@@ -4,11 +4,13 @@ run in the state store, and fail the DAG run when a task failed (the report stil
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Any
 
 import pandas as pd
 
 from include.company_sync import report as reporting
+from include.company_sync.alerts import alert_on_write_errors
 from include.company_sync.run_status import run_status
 from include.company_sync.tasks.resources import RunResources
 from include.company_sync.tasks.spec import RunSpec, TaskOutputs
@@ -111,6 +113,8 @@ def report(spec: RunSpec | None, context: dict[str, Any]) -> str:
         log.info("staged frames kept for debugging under %s", run.staging.run_prefix(spec.dag_id, spec.run_id))
     else:
         remove_staged_frames(run)
-    if status == "failed":
+        write_errors = Counter(e["target"] for e in document["errors"] if e["source"] in reporting.RESULT_TASKS)
+        alert_on_write_errors(run.settings.alerts, spec.dag_id, spec.run_id, dict(write_errors))
+    if status == "failed":  # the DAG's on_failure_callback alerts
         raise AirflowFailException(f"run failed at {', '.join(failed)}: see that task's log; report at {path}")
     return str(path)
