@@ -30,7 +30,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from include.company_sync.identifiers import ACCOUNT_ID, HUBSPOT_ID, safe_segment
-from include.company_sync.report_html import TEMPLATES, render
+from include.company_sync.report_html import TEMPLATES, render, run_totals
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ async def _authorize(request: Request, method: str, dag_id: str | None = None) -
 def _counts(summary: Any) -> dict[str, int]:
     summary = summary if isinstance(summary, dict) else {}
     decisions = summary.get("decisions") or {}
-    out = {a: sum(int((side or {}).get(a, 0)) for side in decisions.values()) for a in ("created", "updated", "linked")}
+    out = run_totals(summary)  # each record or pair once, as in the report
     out["rejected"] = sum(int((side or {}).get("rejected", 0)) for side in decisions.values())
     out["write errors"] = int(summary.get("write_errors") or 0)
     return out

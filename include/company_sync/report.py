@@ -22,7 +22,14 @@ from typing import Any
 import pandas as pd
 
 from include.company_sync.identifiers import ACCOUNT_ID, HUBSPOT_ID, safe_segment
-from include.company_sync.report_html import ACTIONS, SIDES, render_html
+from include.company_sync.report_html import (  # noqa: F401 - run_totals is part of the report API
+    ACTIONS,
+    DIRECTION_LABELS,
+    DIRECTIONS,
+    SIDES,
+    render_html,
+    run_totals,
+)
 from include.company_sync.run_status import failed_tasks, run_status, status_label
 
 # HubSpot's Sync Health groups, in its order; not_found and other only appear when they occur.
@@ -189,9 +196,8 @@ def _history(recent_runs: pd.DataFrame, run_id: str, current: dict[str, Any], st
 
 def history_row(run_id: str, started_at: str, status: str, summary: dict[str, Any]) -> dict[str, Any]:
     decisions = summary.get("decisions") or {}
-    row = {"run_id": run_id, "started_at": started_at, "status": status}
-    for action in ("created", "updated", "linked", "rejected"):
-        row[action] = int(sum((side or {}).get(action, 0) for side in decisions.values()))
+    row = {"run_id": run_id, "started_at": started_at, "status": status, **run_totals(summary)}
+    row["rejected"] = int(sum((side or {}).get("rejected", 0) for side in decisions.values()))
     row["write errors"] = int(summary.get("write_errors") or 0)
     return row
 
@@ -201,6 +207,35 @@ def _decision_counts(decisions: pd.DataFrame) -> dict[str, dict[str, int]]:
     for (system, action), n in decisions.groupby(["system", "action"]).size().items() if not decisions.empty else []:
         counts.setdefault(system, {})[action] = int(n)
     return counts
+
+
+def _directions(write_results: dict[str, pd.DataFrame], planned: dict[str, int], dry_run: bool) -> dict[str, Any]:
+    """Records written per direction, each once: what the loads did (a dry run: what the plan would do)."""
+    out: dict[str, Any] = {}
+    for direction, (task_id, system, _) in DIRECTIONS.items():
+        if dry_run:
+            created, updated, failed = planned.get(f"{system}_creates", 0), planned.get(f"{system}_updates", 0), 0
+        else:
+            results = write_results.get(task_id, _empty())
+            ok = results["success"].astype(bool) if not results.empty else pd.Series(dtype=bool)
+            operation = results["operation"] if "operation" in results else pd.Series("", index=results.index)
+            creates = operation.isin(["upsert", "create"])  # creates are upserts on the other side's id
+            created, updated = int((ok & creates).sum()), int((ok & (operation == "update")).sum())
+            failed = int((~ok).sum())
+        out[direction] = {"created": int(created), "updated": int(updated), "failed": failed}
+    return out
+
+
+def _skipped(decisions: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Skipped records per side, by reason code, most frequent first."""
+    if decisions.empty or "action" not in decisions:
+        return {}
+    skipped = decisions[decisions["action"].astype(str) == "skipped"]
+    by = skipped.groupby([skipped["system"].astype(str), skipped["reason"].astype(str)]).size()
+    out: dict[str, dict[str, int]] = {}
+    for (system, reason), n in by.sort_values(ascending=False).items():
+        out.setdefault(system, {})[reason] = int(n)
+    return out
 
 
 def _reasons_table(decisions: pd.DataFrame) -> list[dict[str, Any]]:
@@ -294,6 +329,8 @@ def build(inputs: ReportInputs) -> dict[str, Any]:
     warnings = _record_warnings(inputs.decisions)
     summary = {
         "decisions": counts,
+        "directions": _directions(inputs.write_results, inputs.planned_writes, inputs.dry_run),
+        "skipped": _skipped(inputs.decisions),
         "planned_writes": dict(inputs.planned_writes),
         "loads": {t: inputs.load_counts.get(t) for t in RESULT_TASKS},
         "write_errors": int(len(write_errors)),
@@ -340,15 +377,30 @@ def write(document: dict[str, Any], reports_dir: Path) -> Path:
 
 
 def text_summary(document: dict[str, Any]) -> str:
-    """The decisions table as text, for logs and the demo."""
-    counts = document["summary"]["decisions"]
+    """What the run did, per direction, then the skipped records by reason and the decisions table: for logs
+    and the demo."""
+    summary = document["summary"]
+    verb = "would be " if document["dry_run"] else ""
+    lines = []
+    for direction, figures in (summary.get("directions") or {}).items():
+        noun = DIRECTIONS[direction][2]
+        lines.append(
+            f"{DIRECTION_LABELS[direction]}: {figures['created']:,} {noun} {verb}created, {figures['updated']:,} "
+            f"{verb}updated, {figures['failed']:,} failed"
+        )
+    lines.append(f"Linked (existing records matched, R9): {run_totals(summary)['linked']:,} pairs")
+    for side, reasons in (summary.get("skipped") or {}).items():
+        explained = ", ".join(f"{n:,} {reason}" for reason, n in reasons.items())
+        lines.append(f"Skipped {sum(reasons.values()):,} {SIDES.get(side, side)}: {explained}")
+    counts = summary["decisions"]
     width = max(len(s) for s in SIDES.values())
-    lines = [f"{'':{width}}  " + "  ".join(f"{a:>9}" for a in ACTIONS)]
+    lines.append("\nDecisions per record considered (a pair counts on both sides; see the report's reasons)")
+    lines.append(f"{'':{width}}  " + "  ".join(f"{a:>9}" for a in ACTIONS))
     for side, label in SIDES.items():
         row = counts.get(side, {})
         lines.append(f"{label:{width}}  " + "  ".join(f"{row.get(a, 0):>9}" for a in ACTIONS))
     lines.append(
-        f"status: {document['status']}; write errors: {document['summary']['write_errors']}"
+        f"status: {document['status']}; write errors: {summary['write_errors']}"
         + (" (dry run: nothing written)" if document["dry_run"] else "")
     )
     return "\n".join(lines)

@@ -117,6 +117,28 @@ def chart_svg(history: list[dict[str, Any]], width: int = 900, height: int = 220
     )
 
 
+# direction: (the load task that writes it, the system written, what it writes)
+DIRECTIONS = {
+    "salesforce_to_hubspot": ("load_hubspot", "hubspot", "companies"),
+    "hubspot_to_salesforce": ("load_salesforce", "salesforce", "accounts"),
+}
+DIRECTION_LABELS = {"salesforce_to_hubspot": "Salesforce → HubSpot", "hubspot_to_salesforce": "HubSpot → Salesforce"}
+
+
+def run_totals(summary: dict[str, Any]) -> dict[str, int]:
+    """created / updated / linked of a run with each record or pair counted once: the report's tiles, its
+    history and the Sync reports page show the same figures (reports older than `directions` are read from
+    their decisions, where a pair is decided on both sides)."""
+    decisions = summary.get("decisions") or {}
+    directions = summary.get("directions")
+    if directions:
+        totals = {a: sum(int(d.get(a, 0)) for d in directions.values()) for a in ("created", "updated")}
+    else:
+        totals = {a: sum(int((side or {}).get(a, 0)) for side in decisions.values()) for a in ("created", "updated")}
+    totals["linked"] = int((decisions.get("salesforce") or {}).get("linked", 0))  # one per new pair
+    return totals
+
+
 def render_html(doc: dict[str, Any]) -> str:
     """The report page (`report.html` in the run's report folder) from the report document."""
     counts = doc["summary"]["decisions"]
@@ -126,10 +148,11 @@ def render_html(doc: dict[str, Any]) -> str:
         for task_id, ops in (doc["summary"].get("loads") or {}).items()
         for op, c in (ops or {}).items()
     ]
+    totals = run_totals(doc["summary"])
     tiles = [
-        ("created", sum(c.get("created", 0) for c in counts.values())),
-        ("updated", sum(c.get("updated", 0) for c in counts.values())),
-        ("linked", sum(c.get("linked", 0) for c in counts.values())),
+        ("created", totals["created"]),
+        ("updated", totals["updated"]),
+        ("linked pairs", totals["linked"]),
         ("rejected before writing", doc["summary"].get("rejected", 0)),
         ("write errors", doc["summary"]["write_errors"]),
         ("check warnings", checks.get("warnings", len(checks["failed"]))),
@@ -147,6 +170,16 @@ def render_html(doc: dict[str, Any]) -> str:
         status_class="ok" if doc["status"] == "success" else ("bad" if doc["status"] == "failed" else "warn"),
         source=f"{doc['dag_id']} {doc['run_id']}",
         tiles=tiles,
+        directions=[
+            {"direction": DIRECTION_LABELS[d], "records": DIRECTIONS[d][2], **figures}
+            for d, figures in (doc["summary"].get("directions") or {}).items()
+        ],
+        linked_pairs=totals["linked"],
+        skipped=[
+            {"records": SIDES.get(side, side), "reason": reason, "count": n}
+            for side, reasons in (doc["summary"].get("skipped") or {}).items()
+            for reason, n in reasons.items()
+        ],
         decision_rows=[
             {"records": label, **{a: counts.get(side, {}).get(a, 0) for a in ACTIONS}} for side, label in SIDES.items()
         ],

@@ -174,6 +174,51 @@ def test_totals_per_side_and_action_and_reasons_with_rule_numbers(document):
     assert rows["R3_existing_not_edited"]["rule"] == "R3"
 
 
+def test_what_happened_per_direction_each_record_once_and_skipped_by_reason(document):
+    summary = document["summary"]
+    assert summary["directions"] == {
+        "salesforce_to_hubspot": {"created": 0, "updated": 1, "failed": 2},  # one update landed, two refused
+        "hubspot_to_salesforce": {"created": 0, "updated": 0, "failed": 1},
+    }
+    assert summary["skipped"] == {"salesforce": {"R3_existing_not_edited": 1}}
+    text = reporting.text_summary(document)
+    assert text.splitlines()[:4] == [
+        "Salesforce → HubSpot: 0 companies created, 1 updated, 2 failed",
+        "HubSpot → Salesforce: 0 accounts created, 0 updated, 1 failed",
+        "Linked (existing records matched, R9): 0 pairs",
+        "Skipped 1 Salesforce accounts: 1 R3_existing_not_edited",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("summary", "totals"),
+    [
+        # a pair is decided on both sides: linked once per pair, updates from the writes
+        (
+            {
+                "decisions": {"salesforce": {"linked": 789, "updated": 4}, "hubspot": {"linked": 789, "updated": 4}},
+                "directions": {"salesforce_to_hubspot": {"created": 632, "updated": 3}, "hubspot_to_salesforce": {}},
+            },
+            {"created": 632, "updated": 3, "linked": 789},
+        ),
+        # a report written before `directions`: its decisions
+        (
+            {"decisions": {"salesforce": {"created": 2, "linked": 5}, "hubspot": {"linked": 5}}},
+            {"created": 2, "updated": 0, "linked": 5},
+        ),
+        ({}, {"created": 0, "updated": 0, "linked": 0}),
+    ],
+)  # fmt: skip
+def test_run_totals_are_the_same_figures_everywhere(summary, totals):
+    assert reporting.run_totals(summary) == totals
+
+
+def test_a_dry_run_reports_what_it_would_write(run):
+    dry = reporting.build(report_inputs(run.reports_dir, run.recent_runs, {"report": "running"}, dry_run=True))
+    assert dry["summary"]["directions"]["salesforce_to_hubspot"] == {"created": 1, "updated": 2, "failed": 0}
+    assert "1 companies would be created, 2 would be updated" in reporting.text_summary(dry)
+
+
 def test_errors_are_grouped_like_sync_health_with_records_message_advice_and_resync_ids(document):
     health = {g["category"]: g for g in document["sync_health"]}
     assert list(health)[:7] == list(reporting.HEALTH_CATEGORIES)  # every group shown, empty ones too
@@ -209,7 +254,9 @@ def test_files_json_csv_and_html(document, run):
     assert list(errors.columns) == reporting.ERROR_COLUMNS and len(errors) == 4
     page = path.read_text()
     for text in (
-        "Totals per side and action",
+        "What happened",
+        "Salesforce → HubSpot",
+        "Decisions per record considered",
         "Decisions by reason",
         "Sync health: errors by category",
         "Two-way conflicts",
