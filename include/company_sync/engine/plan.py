@@ -6,7 +6,8 @@
    store (a deleted account loses its link); which accounts may create companies (R2, R3a, R3b, R8).
 2. ``prepare``: the inputs conformed, every id looked up once (no rule).
 3. ``matching`` (R9): Salesforce side by id, domain, contacts; HubSpot side mirrored (id, domain), a company
-   whose id/domain names a taken account is not created but reported.
+   whose id/domain names a taken account is not created but reported; ``duplicates`` (R9 inside one run): of the
+   records of one side sharing a domain, one creates or matches, the others are reported, not created.
 4. ``criteria`` (R5, R6, R8): whether the unmatched changed companies create accounts.
 5. ``fields`` (the four field rules, owners): on every linked pair with a change in the window (or that R7
    writes to) and every new match; ``creates``: creates carry all mapped values. A value the target would
@@ -18,7 +19,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -32,6 +33,7 @@ from .cells import conform_output
 from .creates import Creates, hubspot_creates, salesforce_creates
 from .criteria import Criteria, accounts_to_create, creation_criteria, private_contact_attachments
 from .domains import DomainKeys, blank_invalid_urls, domain_keys
+from .duplicates import Side, partners, same_key_duplicates
 from .eligibility import (
     AccountEligibility,
     LinkState,
@@ -43,7 +45,7 @@ from .eligibility import (
 )
 from .fields import PairOutcome, Pairs, considered_pairs, owner_maps, resolve_pairs
 from .lifecycle import lifecycle_advances, stage_ranks, syncing_companies
-from .matching import Matches, match_records
+from .matching import Matches, duplicate_frame, match_records
 from .prepare import Records, conform_records, prepare
 
 MODES = ("sync", "import", "resync")
@@ -162,6 +164,7 @@ def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, wind
     pair_cells, outcome = resolve_pairs(records, pairs, maps, owners, keys)
     hs_creates = hubspot_creates(records, matches.account_creates, maps, owners, keys)
     company_creates = accounts_to_create(matches.company_candidates, criteria, window.resync_company)
+    matches, company_creates = _same_key_companies(records, keys, links, matches, company_creates)
     sf_creates = salesforce_creates(records, company_creates, maps, owners, ctx.integration_user_id)
     r7 = lifecycle_advances(
         records, ranks, syncing_companies(links.company_paired, matches.pair_company, sf_creates.sent)
@@ -186,11 +189,43 @@ def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, wind
     )
 
 
+def _same_key_companies(records: Records, keys: DomainKeys, links: LinkState, matches: Matches, creates: np.ndarray):
+    """R9 inside one run, HubSpot side (``duplicates.py``): of the companies that would create accounts, the oldest
+    per domain creates; the others join the duplicate candidates. -> (matches, creates)."""
+    account_partner, company_partner = partners(
+        records.n_accounts,
+        records.n_companies,
+        np.r_[links.pair_account, matches.pair_account],
+        np.r_[links.pair_company, matches.pair_company],
+    )
+    same_key = same_key_duplicates(
+        Side(records.companies["id"], keys.company_code, records.company_rank, company_partner),
+        Side(records.accounts["Id"], keys.account_code, records.account_rank, account_partner),
+        creates,
+        matched=flags(records.n_companies, matches.pair_company) | (links.company_linked & ~links.company_lost_account),
+        holds=~records.account_deleted,
+        system="hubspot",
+    )
+    if not same_key.skipped.any():
+        return matches, creates
+    duplicates = duplicate_frame([matches.duplicates], same_key, "hubspot", records.companies["id"])
+    skip = matches.company_duplicate_skip | same_key.skipped
+    return replace(matches, company_duplicate_skip=skip, duplicates=duplicates), same_key.creates
+
+
 def _plan_frames(a: _Applied) -> Plan:
     records, pairs = a.records, a.pairs
     pair_decided = decisions.pair_decisions(pairs, a.matches, a.outcome, a.written, a.r7_companies)
     account_part = decisions.account_decisions(
-        records, a.window, a.links, a.eligible, pairs, pair_decided, a.hs_creates, a.keys.account_warning
+        records,
+        a.window,
+        a.links,
+        a.eligible,
+        pairs,
+        pair_decided,
+        a.hs_creates,
+        a.matches.account_duplicate_skip,
+        a.keys.account_warning,
     )
     company_part = decisions.company_decisions(
         records,
