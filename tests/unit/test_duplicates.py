@@ -9,7 +9,7 @@ import pytest
 
 from include.company_sync.engine import plan_sync
 
-from .engine_fixtures import account, apply_plan, company, ctx, decision, inputs
+from .engine_fixtures import AFTER, BEFORE, account, apply_plan, company, ctx, decision, inputs
 
 DAY = [pd.Timestamp(f"2024-02-0{d}", tz="UTC") for d in range(1, 10)]
 
@@ -69,6 +69,25 @@ def linked_pair_plus(new_account: bool, new_company: bool):
     )
 
 
+def linked_pair_website_changes():
+    """The re-plan property's failing example (``test_engine_properties``, hypothesis): the linked pair 0010 <-> 1
+    holds acme.com on HubSpot only; this run writes the account's website (gmail.com: free mail, no key) to the
+    company, so once the run's writes land nobody holds acme.com and 0012 (acme.com, edited) creates its company
+    (decided on the keys before the writes, 0012 was skipped, and the next run created it)."""
+    same = dict(Name="Acme", Phone="1", Industry="Banking", CreatedDate=BEFORE, SystemModstamp=BEFORE, changed=False)
+    return inputs(
+        accounts=[
+            account("0010", Website="gmail.com", **same),
+            account("0011", Website="acme.com", **same),
+            account("0012", Website="acme.com", **{**same, "SystemModstamp": AFTER, "changed": True}),
+        ],
+        companies=[
+            company("1", name="Acme", domain="acme.com", phone="1", industry="BANKING", hs_object_source="CONTACTS")
+        ],
+        links=[dict(account_id="0010", company_id="1")],
+    )
+
+
 @pytest.mark.parametrize(
     "case,salesforce,hubspot,creates,rows",
     [
@@ -113,21 +132,40 @@ def linked_pair_plus(new_account: bool, new_company: bool):
             ([], []),
             [],
         ),
+        (  # the keys are the ones after this run's writes: the pair's company loses acme.com, 0012 creates
+            linked_pair_website_changes,
+            {"0010": ("updated", "updated"), "0012": ("created", "R3b_edited_after_enable")},
+            {"1": ("updated", "updated")},
+            (["0012"], []),
+            [],
+        ),
     ],
-    ids=["three_accounts", "three_companies", "linked_pair_plus_account", "linked_pair_plus_company", "both"],
+    ids=[
+        "three_accounts",
+        "three_companies",
+        "linked_pair_plus_account",
+        "linked_pair_plus_company",
+        "both",
+        "linked_pair_website_changes",
+    ],
 )
 def test_R9_same_domain_inside_one_run(case, salesforce, hubspot, creates, rows):
-    plan = plan_sync(case(), ctx())
+    inp = case()
+    plan = plan_sync(inp, ctx())
     assert {k: v for k, v in _actions(plan, "salesforce").items() if k in salesforce} == salesforce
     assert {k: v for k, v in _actions(plan, "hubspot").items() if k in hubspot} == hubspot
     assert sorted(plan.hubspot_creates["record_id"].astype(str).unique()) == creates[0]
     assert sorted(plan.salesforce_creates["record_id"].astype(str).unique()) == creates[1]
     assert _rows(plan) == rows
+    again = plan_sync(apply_plan(inp, plan), ctx())  # the winner's choice holds: planning again writes nothing
+    assert again.write_count == 0 and len(again.new_links) == 0
 
 
 def test_R9_a_same_domain_account_matched_in_the_run_wins_over_the_ones_that_would_create():
     """001B is matched through a shared contact (R9 step 4) to a company without a domain; 001A shares 001B's
-    domain and would create: it is reported, winner 001B, candidate the company 001B matched."""
+    domain and would create: it is reported, winner 001B, candidate the company 001B matched. This run writes
+    001B's website to that company, so after the writes the company holds beta.io: ``target_taken``, as the next
+    run would see it."""
     inp = inputs(
         accounts=_accounts("beta.io", "beta.io"),
         companies=[company("7", changed=False)],
@@ -138,8 +176,9 @@ def test_R9_a_same_domain_account_matched_in_the_run_wins_over_the_ones_that_wou
     plan = plan_sync(inp, ctx())
     assert decision(plan, "salesforce", "001B")["reason"] == "R9_linked_by_contacts"
     assert (decision(plan, "salesforce", "001A")["action"], decision(plan, "salesforce", "001A")["reason"]) == SKIP
-    assert _rows(plan) == [("salesforce", "001A", "7", "001B", "same_key_in_run")]
+    assert _rows(plan) == [("salesforce", "001A", "7", "001B", "target_taken")]
     assert len(plan.hubspot_creates) == 0
+    assert plan_sync(apply_plan(inp, plan), ctx()).write_count == 0
 
 
 def test_R9_the_losers_stay_reported_once_the_winner_exists():
@@ -154,6 +193,23 @@ def test_R9_the_losers_stay_reported_once_the_winner_exists():
     assert _actions(second, "salesforce")["001A"] == SKIP
     assert {r[3] for r in _rows(second)} == {"001C"}  # the winner named again
     assert {r[4] for r in _rows(second)} == {"target_taken"}
+
+
+def test_R9_a_linked_account_of_the_same_domain_wins_when_its_company_holds_none():
+    """Case 2 on the Salesforce side: the linked pair 001A <-> 1 did not change (no write: company 1 still has no
+    domain), so 001A itself holds acme.com; the new 001B is reported with winner 001A, candidate company 1."""
+    inp = inputs(
+        accounts=[
+            account("001A", Website="acme.com", HubSpot_Company_ID__c="1", CreatedDate=DAY[0], changed=False),
+            account("001B", Website="www.acme.com"),
+        ],
+        companies=[company("1", salesforceaccountid="001A", changed=False)],
+        links=[dict(account_id="001A", company_id="1")],
+    )
+    plan = plan_sync(inp, ctx())
+    assert _actions(plan, "salesforce")["001B"] == SKIP
+    assert _rows(plan) == [("salesforce", "001B", "1", "001A", "same_key_in_run")]
+    assert plan.write_count == 0 and plan_sync(apply_plan(inp, plan), ctx()).write_count == 0
 
 
 def test_R9_other_domains_and_blank_websites_are_not_duplicates():

@@ -15,6 +15,12 @@ record on the other side (accounts: R2/R3a/R3b/R8, ``matching.py``; companies: R
    creates, the others are not created: kind ``same_key_in_run``, winner_id = the oldest, candidate_id NA (the
    winner creates it in this run).
 
+The winner is thus linked first, then oldest, then lowest id: nothing a re-plan changes. The keys are the ones the
+records hold once this run's field writes land (``post_write_codes``; the step runs after ``fields.resolve_pairs``):
+a linked pair whose website changes in the run holds its new domain, not the old one, exactly as the next run
+will see it, so applying a plan and planning again writes nothing. Only paired records are written to; the
+sources (unmatched) keep their keys.
+
 Adopted: the others get decision ``skipped`` with reason ``R9_duplicate_candidate`` and one
 ``duplicate_candidates`` row (step ``R9_duplicate_candidate``); they are not created. Once the winner's record
 exists, a loser that changes again is case 1 (still reported, never created): one run reaches what the next
@@ -23,14 +29,22 @@ would. Vectorised: one sort per side over the creating sources.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import replace
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from ._util import take
-from .cells import string_frame
+from ._util import as_str, const_str, flags, shared_codes, take
+from .cells import conform_output, string_frame
+from .domains import DomainKeys, matchable_domain, url_fields
 from .reasons import Reason
+
+if TYPE_CHECKING:
+    from .eligibility import LinkState
+    from .fields import PairCells, Pairs
+    from .matching import Matches
+    from .prepare import Records
 
 TARGET_TAKEN, SAME_KEY_IN_RUN = "target_taken", "same_key_in_run"
 
@@ -131,3 +145,95 @@ def superseded(rows: pd.DataFrame, system: str, skipped_ids: pd.Series) -> np.nd
         & (rows["step"] != str(Reason.R9_DUPLICATE_CANDIDATE))
         & rows["record_id"].isin(skipped_ids)
     ).to_numpy(dtype=bool)
+
+
+def duplicate_frame(parts: list[pd.DataFrame], same_key: SameKey, system: str, ids: pd.Series) -> pd.DataFrame:
+    """The duplicate candidates so far plus a side's R9-inside-one-run rows (which supersede the matching steps'
+    ``target_taken`` rows of the sources that end up not created)."""
+    if same_key.rows is not None:
+        parts = [*parts, same_key.rows]
+    frame = pd.concat(parts, ignore_index=True) if parts else None
+    if frame is not None and same_key.skipped.any():
+        frame = frame[~superseded(frame, system, take(ids, np.flatnonzero(same_key.skipped)))]
+    return conform_output(frame, "duplicate_candidates")
+
+
+def post_write_codes(
+    keys: DomainKeys, records: Records, pairs: Pairs, cells: PairCells, maps
+) -> tuple[np.ndarray, np.ndarray]:
+    """(account codes, company codes): the R9 keys once this run's pair writes land. A Salesforce ``Website``
+    write rekeys its account; a HubSpot ``domain`` / website write its company (its domain first, then its
+    website, as ``domains.domain_keys``). Only the written records are checked again; without such a write the
+    codes are the matching steps' own."""
+    _, web_property = url_fields(maps)
+    sf, hs = cells.salesforce, cells.hubspot
+    sf_web = sf[(sf["field"] == "Website").to_numpy(dtype=bool)]
+    hs_web = hs[hs["field"].isin(["domain", web_property]).to_numpy(dtype=bool)]
+    if not len(sf_web) and not len(hs_web):
+        return keys.account_code, keys.company_code
+    account_key, company_key = keys.account_key, keys.company_key
+    if len(sf_web):
+        account_key = account_key.copy()
+        account_key.iloc[pairs.account[sf_web["pos"].to_numpy()]] = matchable_domain(sf_web["value"]).to_numpy()
+    if len(hs_web):
+        at = pairs.company[hs_web["pos"].to_numpy()]
+        written = np.unique(at)
+        columns = {}
+        for name in ("domain", web_property):  # the written value, else the record's own
+            own = records.companies[name] if name in records.companies else const_str(None, records.n_companies)
+            col = take(as_str(own), written).to_numpy(dtype=object)
+            mine = (hs_web["field"] == name).to_numpy(dtype=bool)
+            col[np.searchsorted(written, at[mine])] = hs_web["value"].to_numpy(dtype=object)[mine]
+            columns[name] = pd.Series(col, dtype="str")
+        company_key = company_key.copy()
+        company_key.iloc[written] = (
+            matchable_domain(columns["domain"]).fillna(matchable_domain(columns[web_property])).to_numpy()
+        )
+    account_code, company_code = shared_codes(account_key, company_key)
+    return account_code, company_code
+
+
+def same_run_duplicates(
+    records: Records, codes: tuple[np.ndarray, np.ndarray], links: LinkState, matches: Matches, company_creates
+) -> tuple[Matches, np.ndarray]:
+    """R9 inside one run on both sides, on the keys after this run's writes (``codes``: ``post_write_codes``):
+    of the accounts that would create companies (``matches.account_creates``) and of the companies that would
+    create accounts (``company_creates``, after R5/R6/R8), the ones that lose are skipped and reported.
+    -> (matches with the creates, skips and rows updated, the company creates left)."""
+    account_code, company_code = codes
+    account_partner, company_partner = partners(
+        records.n_accounts,
+        records.n_companies,
+        np.r_[links.pair_account, matches.pair_account],
+        np.r_[links.pair_company, matches.pair_company],
+    )
+    accounts = Side(records.accounts["Id"], account_code, records.account_rank, account_partner)
+    companies = Side(records.companies["id"], company_code, records.company_rank, company_partner)
+    sf = same_key_duplicates(
+        accounts,
+        companies,
+        matches.account_creates,
+        matched=flags(records.n_accounts, matches.pair_account) | (links.account_linked & ~records.account_deleted),
+        holds=np.ones(records.n_companies, dtype=bool),
+        system="salesforce",
+    )
+    hs = same_key_duplicates(
+        companies,
+        accounts,
+        company_creates,
+        matched=flags(records.n_companies, matches.pair_company) | (links.company_linked & ~links.company_lost_account),
+        holds=~records.account_deleted,
+        system="hubspot",
+    )
+    if not sf.skipped.any() and not hs.skipped.any():
+        return matches, company_creates
+    duplicates = duplicate_frame([matches.duplicates], sf, "salesforce", records.accounts["Id"])
+    duplicates = duplicate_frame([duplicates], hs, "hubspot", records.companies["id"])
+    matches = replace(
+        matches,
+        account_creates=sf.creates,
+        account_duplicate_skip=sf.skipped,
+        company_duplicate_skip=matches.company_duplicate_skip | hs.skipped,
+        duplicates=duplicates,
+    )
+    return matches, hs.creates

@@ -23,7 +23,7 @@ import pandas as pd
 from ._util import as_str, flags, lookup, pick_labels, shared_codes, take
 from .cells import conform_output, string_frame
 from .domains import DomainKeys, matchable_domain
-from .duplicates import TARGET_TAKEN, SameKey, Side, oldest_per_code, partners, same_key_duplicates, superseded
+from .duplicates import TARGET_TAKEN, oldest_per_code, partners
 from .eligibility import AccountEligibility, LinkState, Window
 from .prepare import Contacts, Records
 from .reasons import Reason
@@ -201,6 +201,7 @@ class Matches:
     company_missing: np.ndarray  # salesforceaccountid names an account not among the inputs
     duplicates: pd.DataFrame  # schemas.OUTPUTS["duplicate_candidates"]
     account_duplicate_skip: np.ndarray  # R9 inside one run: would create, but another record holds its domain
+    #   (set by duplicates.same_run_duplicates, after the field writes; account_creates then loses them)
 
 
 class _PairBook:
@@ -360,33 +361,16 @@ def match_records(
     duplicate_skip = skips[0] | skips[1]
     if duplicate_skip.any():
         book.duplicates.append(_taken_account_rows(records, keys, skips, account_partner))
-    same_key = same_key_duplicates(  # R9 inside one run, Salesforce side (duplicates.py)
-        Side(records.accounts["Id"], keys.account_code, records.account_rank, account_partner),
-        Side(records.companies["id"], keys.company_code, records.company_rank, company_partner),
-        account_creates,
-        matched=flags(records.n_accounts, pair_account) | (links.account_linked & ~records.account_deleted),
-        holds=np.ones(records.n_companies, dtype=bool),
-        system="salesforce",
-    )
     return Matches(
         pair_account=pair_account,
         pair_company=pair_company,
         pair_reason=np.concatenate(book.reasons) if book.reasons else np.zeros(0, dtype=object),
-        account_creates=same_key.creates,
+        account_creates=account_creates,  # R9 inside one run still to come (duplicates.same_run_duplicates)
         company_candidates=candidates,
         company_duplicate_skip=duplicate_skip,
         company_missing=missing,
-        duplicates=duplicate_frame(book.duplicates, same_key, "salesforce", records.accounts["Id"]),
-        account_duplicate_skip=same_key.skipped,
+        duplicates=conform_output(
+            pd.concat(book.duplicates, ignore_index=True) if book.duplicates else None, "duplicate_candidates"
+        ),
+        account_duplicate_skip=np.zeros(records.n_accounts, dtype=bool),
     )
-
-
-def duplicate_frame(parts: list[pd.DataFrame], same_key: SameKey, system: str, ids: pd.Series) -> pd.DataFrame:
-    """The duplicate candidates so far plus a side's R9-inside-one-run rows (which supersede the matching steps'
-    ``target_taken`` rows of the sources that end up not created)."""
-    if same_key.rows is not None:
-        parts = [*parts, same_key.rows]
-    frame = pd.concat(parts, ignore_index=True) if parts else None
-    if frame is not None and same_key.skipped.any():
-        frame = frame[~superseded(frame, system, take(ids, np.flatnonzero(same_key.skipped)))]
-    return conform_output(frame, "duplicate_candidates")

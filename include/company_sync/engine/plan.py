@@ -19,7 +19,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -33,7 +33,7 @@ from .cells import conform_output
 from .creates import Creates, hubspot_creates, salesforce_creates
 from .criteria import Criteria, accounts_to_create, creation_criteria, private_contact_attachments
 from .domains import DomainKeys, blank_invalid_urls, domain_keys
-from .duplicates import Side, partners, same_key_duplicates
+from .duplicates import post_write_codes, same_run_duplicates
 from .eligibility import (
     AccountEligibility,
     LinkState,
@@ -45,7 +45,7 @@ from .eligibility import (
 )
 from .fields import PairOutcome, Pairs, considered_pairs, owner_maps, resolve_pairs
 from .lifecycle import lifecycle_advances, stage_ranks, syncing_companies
-from .matching import Matches, duplicate_frame, match_records
+from .matching import Matches, match_records
 from .prepare import Records, conform_records, prepare
 
 MODES = ("sync", "import", "resync")
@@ -162,9 +162,11 @@ def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, wind
     pairs = considered_pairs(window, links, matches, r7_linked)
     owners = owner_maps(inputs.sf_users, inputs.hs_owners)
     pair_cells, outcome = resolve_pairs(records, pairs, maps, owners, keys)
-    hs_creates = hubspot_creates(records, matches.account_creates, maps, owners, keys)
     company_creates = accounts_to_create(matches.company_candidates, criteria, window.resync_company)
-    matches, company_creates = _same_key_companies(records, keys, links, matches, company_creates)
+    # R9 inside one run, on the keys the records hold once this run's writes land (stable across a re-plan)
+    codes = post_write_codes(keys, records, pairs, pair_cells, maps)
+    matches, company_creates = same_run_duplicates(records, codes, links, matches, company_creates)
+    hs_creates = hubspot_creates(records, matches.account_creates, maps, owners, keys)
     sf_creates = salesforce_creates(records, company_creates, maps, owners, ctx.integration_user_id)
     r7 = lifecycle_advances(
         records, ranks, syncing_companies(links.company_paired, matches.pair_company, sf_creates.sent)
@@ -187,30 +189,6 @@ def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, wind
         salesforce_updates=salesforce_updates,
         written=written,
     )
-
-
-def _same_key_companies(records: Records, keys: DomainKeys, links: LinkState, matches: Matches, creates: np.ndarray):
-    """R9 inside one run, HubSpot side (``duplicates.py``): of the companies that would create accounts, the oldest
-    per domain creates; the others join the duplicate candidates. -> (matches, creates)."""
-    account_partner, company_partner = partners(
-        records.n_accounts,
-        records.n_companies,
-        np.r_[links.pair_account, matches.pair_account],
-        np.r_[links.pair_company, matches.pair_company],
-    )
-    same_key = same_key_duplicates(
-        Side(records.companies["id"], keys.company_code, records.company_rank, company_partner),
-        Side(records.accounts["Id"], keys.account_code, records.account_rank, account_partner),
-        creates,
-        matched=flags(records.n_companies, matches.pair_company) | (links.company_linked & ~links.company_lost_account),
-        holds=~records.account_deleted,
-        system="hubspot",
-    )
-    if not same_key.skipped.any():
-        return matches, creates
-    duplicates = duplicate_frame([matches.duplicates], same_key, "hubspot", records.companies["id"])
-    skip = matches.company_duplicate_skip | same_key.skipped
-    return replace(matches, company_duplicate_skip=skip, duplicates=duplicates), same_key.creates
 
 
 def _plan_frames(a: _Applied) -> Plan:
