@@ -50,6 +50,7 @@ Adopted choices (each in the stage module named by its rule; ``plan.py`` lists t
   domain, none is created when the other side holds the domain or a paired record of its own side does;
   otherwise the oldest creates. The others are skipped (``R9_duplicate_candidate``) and reported in
   ``duplicate_candidates`` with the winner (``winner_id``) and a kind (``target_taken`` / ``same_key_in_run``).
+  Decided on the domains the records hold once the run's field writes land, so a re-plan picks the same winner.
 - prefer_salesforce_unless_blank: a blank Salesforce value takes the HubSpot value, unless Salesforce *cleared*
   it (the last synced value was non-blank and HubSpot still holds it): then HubSpot is cleared.
   always_use_salesforce: blank Salesforce clears HubSpot only if it was cleared (had a synced value).

@@ -6,12 +6,13 @@
    store (a deleted account loses its link); which accounts may create companies (R2, R3a, R3b, R8).
 2. ``prepare``: the inputs conformed, every id looked up once (no rule).
 3. ``matching`` (R9): Salesforce side by id, domain, contacts; HubSpot side mirrored (id, domain), a company
-   whose id/domain names a taken account is not created but reported; ``duplicates`` (R9 inside one run): of the
-   records of one side sharing a domain, one creates or matches, the others are reported, not created.
+   whose id/domain names a taken account is not created but reported.
 4. ``criteria`` (R5, R6, R8): whether the unmatched changed companies create accounts.
 5. ``fields`` (the four field rules, owners): on every linked pair with a change in the window (or that R7
-   writes to) and every new match; ``creates``: creates carry all mapped values. A value the target would
-   refuse rejects that record's write.
+   writes to) and every new match. A value the target would refuse rejects that record's write. Then
+   ``duplicates`` (R9 inside one run), on the domains the records hold once those writes land: of the records of
+   one side sharing a domain that would create, one creates (or a matched one wins), the others are reported,
+   not created. ``creates``: creates carry all mapped values.
 6. ``lifecycle`` (R7): roll-up for the companies that sync (linked, matched, or getting an account).
 7. ``decisions``: one per input record; ``outputs``: the Plan's frames, synced values to record once the
    writes succeed.
