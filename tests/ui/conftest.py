@@ -4,6 +4,7 @@ Chromium from the distribution's packages (`make browser-deps`) driven by Playwr
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -12,7 +13,7 @@ import subprocess
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -29,10 +30,17 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--disable-dev-shm-usage",  # containers often give /dev/shm 64 MB, where renderers crash under load
+    # Shared memory in /tmp instead of /dev/shm: Docker gives /dev/shm 64 MB, where Chromium crashes creating
+    # shared images (bugs.debian.org/1072299). Debian's /usr/bin/chromium adds this flag itself below 3.8 GB of
+    # /dev/shm, but its test breaks when findmnt lists /dev/shm twice ("[: ...: unexpected operator"), so it is
+    # given here. Not reproduced here (/dev/shm 24 GB; 8 loops of tests/ui, no exit): see the report in #13.
+    "--disable-dev-shm-usage",
+    "--enable-logging",  # Chromium's own log (CHROME_LOG_FILE): the evidence when it exits under a test
+    "--v=0",
 ]
 STARTUP_TIMEOUT = 300  # ~50 s alone on 2 cores; beside a second xdist worker on a busy machine, over 150 s
 DAG_ID, RUN_ID = "company_sync", "scheduled__2026-11-28T02:00:00+00:00"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -156,13 +164,48 @@ def standalone(tmp_path_factory) -> Iterator[Standalone]:
             process.wait(timeout=10)
 
 
+@dataclass
+class Browser:
+    """The Chromium context the tests share, and each time it closed on its own (with the evidence)."""
+
+    context: object  # playwright BrowserContext
+    log: Path  # Chromium's log (--enable-logging, CHROME_LOG_FILE)
+    exits: list[str] = field(default_factory=list)
+    closing: bool = False  # set by the teardown: a close from then on is ours
+
+
+def exit_evidence(chrome_log: Path) -> str:
+    """What is known when Chromium exits: the tail of its own log, /dev/shm's room, the kernel's OOM lines."""
+    parts = []
+    try:
+        lines = [line for line in chrome_log.read_text(errors="replace").splitlines() if "dbus" not in line]
+        parts.append("chromium log (tail, D-Bus noise left out):\n" + "\n".join(lines[-30:]))
+    except OSError as exc:
+        parts.append(f"chromium log unreadable: {exc}")
+    try:
+        usage = shutil.disk_usage("/dev/shm")
+        parts.append(f"/dev/shm: {usage.free // 2**20} MiB free of {usage.total // 2**20} MiB")
+    except OSError:
+        parts.append("/dev/shm: absent")
+    try:
+        kernel = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=10).stdout.splitlines()
+        oom = [line for line in kernel if "oom" in line.lower() or "chrom" in line.lower()]
+        parts.append("dmesg (oom / chromium):\n" + ("\n".join(oom[-10:]) or "none"))
+    except (OSError, subprocess.SubprocessError) as exc:
+        parts.append(f"dmesg unreadable: {exc}")
+    return "\n".join(parts)
+
+
 @pytest.fixture(scope="session")
-def browser(tmp_path_factory):
+def browser(tmp_path_factory) -> Iterator[Browser]:
+    """One headless Chromium for the session. If it exits by itself, the test running then fails with the
+    evidence (``page``); at teardown a browser that already exited is logged, never an error."""
     if CHROMIUM is None:
         pytest.skip("no Chromium: run `make browser-deps` (Debian's chromium package)")
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
+    chrome_log = tmp_path_factory.mktemp("chromium-log") / "chrome_debug.log"
     with sync_playwright() as pw:
         # a persistent context is how a fresh --user-data-dir is given to Chromium
         context = pw.chromium.launch_persistent_context(
@@ -170,24 +213,38 @@ def browser(tmp_path_factory):
             executable_path=CHROMIUM,
             headless=True,
             args=CHROMIUM_ARGS,
+            env={**os.environ, "CHROME_LOG_FILE": str(chrome_log)},
             viewport={"width": 1280, "height": 900},
         )
         context.set_default_timeout(30_000)
-        closed_early: list[str] = []
-        context.on("close", lambda _: closed_early.append("context closed"))
-        yield context
-        if closed_early:  # Chromium exited under us: the tests that used it already passed or failed on their own
-            warnings.warn("Chromium had exited before teardown; nothing left to close", stacklevel=1)
+        shared = Browser(context=context, log=chrome_log)
+
+        def closed(_) -> None:
+            if not shared.closing:
+                shared.exits.append(exit_evidence(chrome_log))
+
+        context.on("close", closed)
+        yield shared
+        shared.closing = True
+        if shared.exits:  # the test running when it exited failed with the evidence (page); nothing left to close
+            log.warning("Chromium had exited before teardown (log: %s)", chrome_log)
+            warnings.warn(f"Chromium had exited before teardown; its log: {chrome_log}", stacklevel=1)
             return
         try:
             context.close()
-        except PlaywrightError as exc:  # it exited between the check and the close
-            warnings.warn(f"Chromium exited during teardown: {exc}", stacklevel=1)
+        except PlaywrightError as exc:  # only here, at teardown: it exited on its own after the last test
+            log.warning("Chromium exited before its teardown close: %s\n%s", exc, exit_evidence(chrome_log))
+            warnings.warn(f"Chromium exited during teardown: {exc}; its log: {chrome_log}", stacklevel=1)
 
 
 @pytest.fixture
-def page(browser, standalone):
-    page = browser.new_page()
+def page(browser: Browser, standalone):
+    """A fresh page; the test fails if Chromium exited before it (a browser is needed) or while it ran."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    if browser.exits:
+        pytest.fail(f"Chromium had exited in an earlier test:\n{browser.exits[0]}")
+    page = browser.context.new_page()
 
     # Only the Airflow under test: GX's Data Docs pull styles from CDNs, which a CI runner may not reach.
     def local_only(route):
@@ -198,4 +255,9 @@ def page(browser, standalone):
 
     page.route("**/*", local_only)
     yield page
-    page.close()
+    try:
+        page.close()  # a round trip to the driver: a "close" event of the context is delivered by then
+    except PlaywrightError:
+        pass  # the browser is gone: said below
+    if browser.exits:
+        pytest.fail(f"Chromium exited during this test:\n{browser.exits[0]}")

@@ -305,7 +305,9 @@ def test_R9_matching_order_and_oldest_company_wins():
     assert writes_of(plan.salesforce_updates, "001A")["HubSpot_Company_ID__c"] == "2"
 
 
-def test_R9_company_taken_by_oldest_account_other_creates_and_is_reported():
+def test_R9_company_taken_by_oldest_account_other_is_reported_not_created():
+    """Changed by issue #13 item 4 (R9 inside one run): the other account used to create a second acme.com
+    company; now it is skipped and reported, naming the account that took the company."""
     inp = inputs(
         accounts=[
             account("001A", Website="acme.com", CreatedDate=AFTER),
@@ -315,8 +317,11 @@ def test_R9_company_taken_by_oldest_account_other_creates_and_is_reported():
     )
     plan = plan_sync(inp, ctx())
     assert plan.new_links["account_id"].tolist() == ["001B"]
-    assert decision(plan, "salesforce", "001A")["action"] == "created"
+    assert decision(plan, "salesforce", "001A")["action"] == "skipped"
+    assert decision(plan, "salesforce", "001A")["reason"] == "R9_duplicate_candidate"
+    assert len(plan.hubspot_creates) == 0
     assert plan.duplicate_candidates["kind"].tolist() == ["target_taken"]
+    assert plan.duplicate_candidates[["candidate_id", "winner_id"]].values.tolist() == [["1", "001B"]]
 
 
 def test_R9_mirror_company_links_to_existing_account_instead_of_creating():

@@ -20,7 +20,7 @@ Public API
     -> the per-record dicts the loaders send (HubSpot: strings, "" clears; Salesforce: typed, None clears).
 ``counterpart_keys(changed_accounts, changed_companies, links, mirror) -> (account_ids, company_ids)``
     the other system's records to fetch before an incremental plan.
-``normalize_domain`` / ``matchable_domain``: the R9 domain key.
+``normalize_domain`` / ``matchable_domain``: the R9 domain key, only from valid host names (``domains.py``).
 Reason codes: ``reasons.Action``, ``reasons.Reason``, ``reasons.RejectCode`` (decision reason
 ``rejected_<CODE>``).
 
@@ -39,10 +39,18 @@ Loader contract
 
 Adopted choices (each in the stage module named by its rule; ``plan.py`` lists them in order)
 ------------------------------------------------------------------------------------------
-- Domains: punycode for IDNs; free-mail and dot-less domains never match.
+- Domains: only valid host names are keys (dotted, valid labels, <= 253 characters, a top-level domain starting
+  with a letter, not a bare public suffix; punycode for IDNs); free-mail domains never match. A non-blank website
+  or domain with no valid host is a per-record warning (``decisions.warning``), never a key nor a HubSpot
+  ``domain``, and the url field is treated as blank on write.
 - R9 on the Salesforce side: id, domain, contacts; a company takes one account (oldest account wins; the others
-  go on to the next step or create their own company, and are reported). R9 on the HubSpot side: id, domain;
-  if an account with that id/domain exists but is taken, the company is *not* created (``R9_duplicate_candidate``).
+  go on to the next step, and are reported). R9 on the HubSpot side: id, domain; if an account with that
+  id/domain exists but is taken, the company is *not* created (``R9_duplicate_candidate``).
+- R9 inside one run (``duplicates.py``): of the unmatched records of one side that would create and share a
+  domain, none is created when the other side holds the domain or a paired record of its own side does;
+  otherwise the oldest creates. The others are skipped (``R9_duplicate_candidate``) and reported in
+  ``duplicate_candidates`` with the winner (``winner_id``) and a kind (``target_taken`` / ``same_key_in_run``).
+  Decided on the domains the records hold once the run's field writes land, so a re-plan picks the same winner.
 - prefer_salesforce_unless_blank: a blank Salesforce value takes the HubSpot value, unless Salesforce *cleared*
   it (the last synced value was non-blank and HubSpot still holds it): then HubSpot is cleared.
   always_use_salesforce: blank Salesforce clears HubSpot only if it was cleared (had a synced value).

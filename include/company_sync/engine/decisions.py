@@ -3,7 +3,8 @@
 The first decision set for a record wins, so each side is decided in priority order: rejected pairs, pairs
 (linked > updated > unchanged), creates (R2/R3a/R3b/R8 accounts, R5/R8 companies, or their rejection), then the
 skips: deleted (R2's "deleted accounts never create"), linked pairs with no change, R7 alone, counterparts
-missing, R9 duplicate candidates, R5/R6 do-not-create, R3 existing accounts, and "not changed in the window".
+missing, R9 duplicate candidates (also inside one run: ``duplicates.py``), R5/R6 do-not-create, R3 existing
+accounts, and "not changed in the window". Each record also carries its warnings (``warning``: an invalid website).
 ``company_sync_off`` is R1's: every record skipped. Reasons and their rules: ``reasons.py``.
 """
 
@@ -26,6 +27,10 @@ from .fields import PairOutcome, Pairs
 from .matching import Matches
 from .prepare import Records
 from .reasons import RULE_OF_REASON, Action, Reason, rule_of
+
+DUPLICATE_MESSAGE = (
+    "R9: another record holds this domain or id (see duplicate_candidates, which names the winner): not created"
+)
 
 
 class DecisionBuilder:
@@ -214,9 +219,11 @@ def account_decisions(
     pairs: Pairs,
     pair_decided: PairDecisions,
     creates: Creates,
+    duplicate_skip: np.ndarray,
     warning: pd.Series | None = None,
 ) -> dict:
-    """The accounts' decisions, in priority order; ``warning``: per account (an invalid website)."""
+    """The accounts' decisions, in priority order. ``duplicate_skip``: R9 inside one run, not created;
+    ``warning``: per account (an invalid website)."""
     dec = DecisionBuilder(records.n_accounts)
     _set_pairs(dec, pairs.account, pair_decided)
     reason = eligibility.reason[creates.sources]
@@ -231,6 +238,7 @@ def account_decisions(
     dec.set_mask(links.account_paired, Action.SKIPPED, Reason.NOT_CHANGED, "linked; neither side changed in the window")
     missing = links.account_linked & window.account_changed
     dec.set_mask(missing, Action.SKIPPED, Reason.COUNTERPART_MISSING, "linked company not among the inputs")
+    dec.set_mask(duplicate_skip, Action.SKIPPED, Reason.R9_DUPLICATE_CANDIDATE, DUPLICATE_MESSAGE)
     dec.set_mask(
         window.account_changed & ~deleted & ~eligibility.eligible,
         Action.SKIPPED,
@@ -281,12 +289,7 @@ def company_decisions(
     dec.set_mask(links.company_paired, Action.SKIPPED, Reason.NOT_CHANGED, "linked; neither side changed in the window")
     missing = links.company_linked & window.company_changed
     dec.set_mask(missing, Action.SKIPPED, Reason.COUNTERPART_MISSING, "linked account not among the inputs")
-    dec.set_mask(
-        matches.company_duplicate_skip,
-        Action.SKIPPED,
-        Reason.R9_DUPLICATE_CANDIDATE,
-        "an account with this domain/id already exists and is linked elsewhere: not created, reported",
-    )
+    dec.set_mask(matches.company_duplicate_skip, Action.SKIPPED, Reason.R9_DUPLICATE_CANDIDATE, DUPLICATE_MESSAGE)
     dec.set_mask(
         matches.company_missing,
         Action.SKIPPED,

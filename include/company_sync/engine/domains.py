@@ -169,6 +169,8 @@ class DomainKeys:
     company_domain: pd.Series  # the companies' domain, normalised
     account_code: np.ndarray  # R9 step 3 key: equal matchable domains, equal codes (-1: none)
     company_code: np.ndarray
+    account_key: pd.Series  # the matchable domains the codes number (NA: no key); R9 inside one run recodes
+    company_key: pd.Series  #   them after the run's writes (``duplicates.post_write_codes``)
     account_warning: pd.Series  # per account: "invalid_<field>_<HostProblem>" ('+'-joined), NA when none
     company_warning: pd.Series
     account_url_invalid: np.ndarray  # the url field holds a non-blank value with no valid host
@@ -205,7 +207,8 @@ def domain_keys(accounts: pd.DataFrame, companies: pd.DataFrame, maps) -> Domain
     domain = check_hosts(companies["domain"])
     website = check_hosts(companies[web_property] if web_property in companies else const_str(None, nc))
     company_match = matchable(domain.host).fillna(matchable(website.host))
-    account_code, company_code = shared_codes(matchable(account_web.host), company_match)
+    account_match = matchable(account_web.host)
+    account_code, company_code = shared_codes(account_match, company_match)
     account_problems = [("Website", account_web.problem)]
     if url_field not in (None, "Website"):
         account_problems.append((url_field, account_url.problem))
@@ -214,6 +217,8 @@ def domain_keys(accounts: pd.DataFrame, companies: pd.DataFrame, maps) -> Domain
         company_domain=domain.host,
         account_code=account_code,
         company_code=company_code,
+        account_key=account_match,
+        company_key=company_match,
         account_warning=_warning(account_problems, na),
         company_warning=_warning([("domain", domain.problem), (web_property, website.problem)], nc),
         account_url_invalid=account_url.problem.notna().to_numpy()

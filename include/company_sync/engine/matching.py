@@ -2,11 +2,12 @@
 
 Salesforce side (``match_records``): each unlinked changed account eligible under R2/R3a/R3b/R8 is matched to
 a free company by id (step 2: ``salesforceaccountid`` / ``HubSpot_Company_ID__c``), then by domain (step 3,
-the normalised domain: ``domain_keys``), then by shared contacts (step 4, email); a company takes one account
-(the oldest wins, the others go on to the next step or create their own company, and are reported). The rest
-create companies. HubSpot side, mirrored: id, then domain; a company whose id/domain names an account that
-exists but is taken is *not* created (``R9_duplicate_candidate``); the rest go on to R5/R6/R8
-(``criteria.py``). Duplicates are reported in ``duplicate_candidates``, never merged.
+the normalised domain: ``domains.domain_keys``), then by shared contacts (step 4, email); a company takes one
+account (the oldest wins, the others go on to the next step, and are reported). The rest create companies, one
+per domain (R9 inside one run: ``duplicates.py``). HubSpot side, mirrored: id, then domain; a company whose
+id/domain names an account that exists but is taken is *not* created (``R9_duplicate_candidate``); the rest go on
+to R5/R6/R8 (``criteria.py``), then to ``duplicates.py`` too. Duplicates are reported in
+``duplicate_candidates``, never merged.
 
 Works on integer positions (rows of the prepared frames), never on string joins, so that 1M x 1M matches in
 well under a second per step. ``counterpart_keys`` tells an incremental run which records to fetch.
@@ -22,6 +23,7 @@ import pandas as pd
 from ._util import as_str, flags, lookup, pick_labels, shared_codes, take
 from .cells import conform_output, string_frame
 from .domains import DomainKeys, matchable_domain
+from .duplicates import TARGET_TAKEN, oldest_per_code, partners
 from .eligibility import AccountEligibility, LinkState, Window
 from .prepare import Contacts, Records
 from .reasons import Reason
@@ -36,6 +38,7 @@ class StepResult:
     dup_cand: np.ndarray  # the other / taken target
     dup_kind: np.ndarray  # "several_candidates" | "target_taken"
     losers: np.ndarray  # sources whose best target went to an older source
+    dup_winner: np.ndarray | None = None  # the source that got the candidate target (-1 none)
 
 
 def resolve_step(
@@ -63,6 +66,8 @@ def resolve_step(
     win_s, win_t = np.concatenate(wins_s), np.concatenate(wins_t)
     got = np.full(len(src_free), -1, dtype=np.int64)
     got[win_s] = win_t
+    owner = np.full(n_tgt, -1, dtype=np.int64)
+    owner[win_t] = win_s
     return StepResult(
         src=win_s,
         tgt=win_t,
@@ -71,6 +76,7 @@ def resolve_step(
         dup_cand=first.dup_cand,
         dup_kind=first.dup_kind,
         losers=first.losers[got[first.losers] < 0],
+        dup_winner=owner[first.dup_cand] if n_tgt else np.full(len(first.dup_cand), -1, dtype=np.int64),
     )
 
 
@@ -139,7 +145,8 @@ def counterpart_keys(
     - ``mirror``: the state store's key mirror: system ("salesforce"|"hubspot"), record_id, domain
       (normalised), external_id (HubSpot_Company_ID__c / salesforceaccountid), created
     Returns (account_ids, company_ids) to fetch: linked counterparts, records whose external id points at a
-    changed record (or that a changed record points at), and records sharing a matchable normalised domain.
+    changed record (or that a changed record points at), and records of either side sharing a matchable
+    normalised domain (the same side's: R9 inside one run, ``duplicates.py``).
     Ids already among the changed records are left out. Sorted and unique.
     """
     a = changed_accounts.reset_index(drop=True)
@@ -169,6 +176,11 @@ def counterpart_keys(
     want_c.append(as_str(m_com["record_id"]).iloc[np.unique(t)])
     s, t = pairs_on_codes(cd, np.ones(len(cd), bool), mad, np.ones(len(mad), bool))
     want_a.append(as_str(m_acc["record_id"]).iloc[np.unique(t)])
+    # R9 inside one run (duplicates.py): the same side's records sharing a changed record's domain
+    s, t = pairs_on_codes(ad, np.ones(len(ad), bool), mad, np.ones(len(mad), bool))
+    want_a.append(as_str(m_acc["record_id"]).iloc[np.unique(t)])
+    s, t = pairs_on_codes(cd, np.ones(len(cd), bool), mcd, np.ones(len(mcd), bool))
+    want_c.append(as_str(m_com["record_id"]).iloc[np.unique(t)])
 
     def _final(parts, exclude):
         s = pd.concat([as_str(p) for p in parts], ignore_index=True).dropna()
@@ -188,6 +200,8 @@ class Matches:
     company_duplicate_skip: np.ndarray  # id/domain names an account that is taken: not created, reported
     company_missing: np.ndarray  # salesforceaccountid names an account not among the inputs
     duplicates: pd.DataFrame  # schemas.OUTPUTS["duplicate_candidates"]
+    account_duplicate_skip: np.ndarray  # R9 inside one run: would create, but another record holds its domain
+    #   (set by duplicates.same_run_duplicates, after the field writes; account_creates then loses them)
 
 
 class _PairBook:
@@ -218,6 +232,7 @@ class _PairBook:
                     record_id=take(src_ids, step.dup_src),
                     matched_id=take(tgt_ids, step.dup_matched),  # -1: none
                     candidate_id=take(tgt_ids, step.dup_cand),
+                    winner_id=take(src_ids, step.dup_winner),  # the source that got the candidate (-1: none)
                     step=str(reason),
                     kind=step.dup_kind,
                 )
@@ -295,19 +310,32 @@ def _match_companies(records: Records, book: _PairBook, window: Window, links: L
     has_domain = flags(records.n_companies, companies)
     step = (companies, accounts, sources, account_free, has_domain, Reason.R9_LINKED_BY_DOMAIN)
     sources, account_free, skip_by_domain = _mirror_step(records, book, *step)
-    duplicate_skip = skip_by_id | skip_by_domain
-    if duplicate_skip.any():
-        book.duplicates.append(
-            string_frame(
-                system="hubspot",
-                record_id=take(records.companies["id"], np.flatnonzero(duplicate_skip)),
-                matched_id=None,
-                candidate_id=None,
-                step=str(Reason.R9_DUPLICATE_CANDIDATE),
-                kind="target_taken",
-            )
-        )
-    return sources, duplicate_skip, missing
+    return sources, (skip_by_id, skip_by_domain), missing
+
+
+def _taken_account_rows(records: Records, keys: DomainKeys, skips, account_partner: np.ndarray) -> pd.DataFrame:
+    """The companies not created because their id / domain names a taken account: that account (by id: the one
+    ``salesforceaccountid`` names; by domain: the oldest live one) and the company it is paired with."""
+    skip_by_id, skip_by_domain = skips
+    at = np.flatnonzero(skip_by_id | skip_by_domain)
+    holder = np.where(skip_by_id[at], records.company_sfid_account[at], -1)
+    by_domain = np.flatnonzero(skip_by_domain[at] & (holder < 0))
+    if len(by_domain):
+        n_codes = int(max(keys.account_code.max(initial=-1), keys.company_code.max(initial=-1))) + 1
+        codes = keys.company_code[at[by_domain]]
+        wanted = flags(n_codes, codes[codes >= 0])
+        oldest = oldest_per_code(keys.account_code, ~records.account_deleted, records.account_rank, n_codes, wanted)
+        holder[by_domain] = np.where(codes >= 0, oldest[np.maximum(codes, 0)], -1)
+    winner = np.where(holder >= 0, account_partner[np.maximum(holder, 0)], -1) if len(account_partner) else holder
+    return string_frame(
+        system="hubspot",
+        record_id=take(records.companies["id"], at),
+        matched_id=None,
+        candidate_id=take(records.accounts["Id"], holder),
+        winner_id=take(records.companies["id"], winner),
+        step=str(Reason.R9_DUPLICATE_CANDIDATE),
+        kind=TARGET_TAKEN,
+    )
 
 
 def match_records(
@@ -321,16 +349,28 @@ def match_records(
     book = _PairBook(records, eligibility.sources.copy(), ~links.company_linked)
     _match_accounts(records, contacts, book, keys)
     account_creates = eligibility.sources & book.account_free
-    candidates, duplicate_skip, missing = _match_companies(records, book, window, links, keys, account_creates)
+    candidates, skips, missing = _match_companies(records, book, window, links, keys, account_creates)
+    pair_account = np.concatenate(book.accounts).astype(np.int64) if book.accounts else np.zeros(0, np.int64)
+    pair_company = np.concatenate(book.companies).astype(np.int64) if book.companies else np.zeros(0, np.int64)
+    account_partner, company_partner = partners(
+        records.n_accounts,
+        records.n_companies,
+        np.r_[links.pair_account, pair_account],
+        np.r_[links.pair_company, pair_company],
+    )
+    duplicate_skip = skips[0] | skips[1]
+    if duplicate_skip.any():
+        book.duplicates.append(_taken_account_rows(records, keys, skips, account_partner))
     return Matches(
-        pair_account=np.concatenate(book.accounts).astype(np.int64) if book.accounts else np.zeros(0, np.int64),
-        pair_company=np.concatenate(book.companies).astype(np.int64) if book.companies else np.zeros(0, np.int64),
+        pair_account=pair_account,
+        pair_company=pair_company,
         pair_reason=np.concatenate(book.reasons) if book.reasons else np.zeros(0, dtype=object),
-        account_creates=account_creates,
+        account_creates=account_creates,  # R9 inside one run still to come (duplicates.same_run_duplicates)
         company_candidates=candidates,
         company_duplicate_skip=duplicate_skip,
         company_missing=missing,
         duplicates=conform_output(
             pd.concat(book.duplicates, ignore_index=True) if book.duplicates else None, "duplicate_candidates"
         ),
+        account_duplicate_skip=np.zeros(records.n_accounts, dtype=bool),
     )

@@ -9,8 +9,10 @@
    whose id/domain names a taken account is not created but reported.
 4. ``criteria`` (R5, R6, R8): whether the unmatched changed companies create accounts.
 5. ``fields`` (the four field rules, owners): on every linked pair with a change in the window (or that R7
-   writes to) and every new match; ``creates``: creates carry all mapped values. A value the target would
-   refuse rejects that record's write.
+   writes to) and every new match. A value the target would refuse rejects that record's write. Then
+   ``duplicates`` (R9 inside one run), on the domains the records hold once those writes land: of the records of
+   one side sharing a domain that would create, one creates (or a matched one wins), the others are reported,
+   not created. ``creates``: creates carry all mapped values.
 6. ``lifecycle`` (R7): roll-up for the companies that sync (linked, matched, or getting an account).
 7. ``decisions``: one per input record; ``outputs``: the Plan's frames, synced values to record once the
    writes succeed.
@@ -32,6 +34,7 @@ from .cells import conform_output
 from .creates import Creates, hubspot_creates, salesforce_creates
 from .criteria import Criteria, accounts_to_create, creation_criteria, private_contact_attachments
 from .domains import DomainKeys, blank_invalid_urls, domain_keys
+from .duplicates import post_write_codes, same_run_duplicates
 from .eligibility import (
     AccountEligibility,
     LinkState,
@@ -160,8 +163,11 @@ def _apply_rules(inputs: SyncInputs, ctx: PlanContext, accounts, companies, wind
     pairs = considered_pairs(window, links, matches, r7_linked)
     owners = owner_maps(inputs.sf_users, inputs.hs_owners)
     pair_cells, outcome = resolve_pairs(records, pairs, maps, owners, keys)
-    hs_creates = hubspot_creates(records, matches.account_creates, maps, owners, keys)
     company_creates = accounts_to_create(matches.company_candidates, criteria, window.resync_company)
+    # R9 inside one run, on the keys the records hold once this run's writes land (stable across a re-plan)
+    codes = post_write_codes(keys, records, pairs, pair_cells, maps)
+    matches, company_creates = same_run_duplicates(records, codes, links, matches, company_creates)
+    hs_creates = hubspot_creates(records, matches.account_creates, maps, owners, keys)
     sf_creates = salesforce_creates(records, company_creates, maps, owners, ctx.integration_user_id)
     r7 = lifecycle_advances(
         records, ranks, syncing_companies(links.company_paired, matches.pair_company, sf_creates.sent)
@@ -190,7 +196,15 @@ def _plan_frames(a: _Applied) -> Plan:
     records, pairs = a.records, a.pairs
     pair_decided = decisions.pair_decisions(pairs, a.matches, a.outcome, a.written, a.r7_companies)
     account_part = decisions.account_decisions(
-        records, a.window, a.links, a.eligible, pairs, pair_decided, a.hs_creates, a.keys.account_warning
+        records,
+        a.window,
+        a.links,
+        a.eligible,
+        pairs,
+        pair_decided,
+        a.hs_creates,
+        a.matches.account_duplicate_skip,
+        a.keys.account_warning,
     )
     company_part = decisions.company_decisions(
         records,

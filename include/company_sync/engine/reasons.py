@@ -39,8 +39,9 @@ class Reason(StrEnum):
     R9_LINKED_BY_ID = "R9_linked_by_id"  # R9 step 2: salesforceaccountid / HubSpot_Company_ID__c match
     R9_LINKED_BY_DOMAIN = "R9_linked_by_domain"  # R9 step 3: same normalised domain
     R9_LINKED_BY_CONTACTS = "R9_linked_by_contacts"  # R9 step 4: shares contacts by email
-    R9_DUPLICATE_CANDIDATE = "R9_duplicate_candidate"  # HubSpot side: an account with that domain/id exists but
-    #   is linked elsewhere -> not created, reported in duplicate_candidates (never merged)
+    R9_DUPLICATE_CANDIDATE = "R9_duplicate_candidate"  # the other side holds this domain/id (taken), or another
+    #   record of the same side sharing the domain won in this run (duplicates.py) -> not created, reported in
+    #   duplicate_candidates with the winner (never merged)
     R7_LIFECYCLE_ADVANCED = "R7_lifecycle_advanced"  # R7: only change is the company lifecycle stage moving up
     UPDATED = "updated"  # linked pair: field values written (see message for directions)
     UNCHANGED = "unchanged"  # linked pair: both sides agree

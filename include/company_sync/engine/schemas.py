@@ -127,9 +127,14 @@ OUTPUTS: dict[str, dict[str, tuple[str, str]]] = {
         "system": (CAT, "system of the source record"),
         "record_id": (STR, "source"),
         "matched_id": (STR, "the target it was linked to (NA if none)"),
-        "candidate_id": (STR, "another target it could have matched, or the taken target"),
-        "step": (CAT, "R9_linked_by_id|domain|contacts"),
-        "kind": (CAT, "several_candidates | target_taken"),
+        "candidate_id": (
+            STR,
+            "another target it could have matched, or the taken target, or the other side's record holding the "
+            "domain (NA: the winner creates it in this run)",
+        ),
+        "winner_id": (STR, "the record of the source's side that got candidate_id / that R9 picked (NA: none)"),
+        "step": (CAT, "R9_linked_by_id|domain|contacts, or R9_duplicate_candidate: not created (duplicates.py)"),
+        "kind": (CAT, "several_candidates | target_taken | same_key_in_run"),
     },
     "synced_values": {
         "account_id": (
