@@ -24,14 +24,32 @@ Tables
 - `ledger`: one row per attempted write, success or failure.
 - `runs`: one row per DAG run, its window, status and counts.
 - `settings_state`: facts about the integration settings over time (when company sync was first on).
+- `leases`: the write lease, one writer at a time across the three DAGs (see "Lease" below).
+
+Schema: Alembic migrations (`state_migrations/`), run when a store is opened: a new database is created at
+head, an older store (even one made before migrations existed) is upgraded in place with its data, and two
+processes opening it at once do not both migrate.
+
+Run statuses (`runs.status`): `running` (prepare recorded it), `success`, `failed` (the report found a failed
+task, or the DAG's failure callback saw Airflow fail it), `skipped` (nothing to do, R1), `abandoned` (its
+lease expired, a killed or stuck run, and another run took the lease over).
+
+Lease: `acquire_lease` inserts the lease row, or takes it over when it expired (marking the previous
+holder's run `abandoned`), in one write transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: the insert waits on
+a concurrent insert of the same key, then `SELECT .. FOR UPDATE`), so two runs can never both hold it.
+`renew_lease` pushes its expiry, `release_lease` deletes it; `wait_for_lease` polls until it is free.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -42,6 +60,7 @@ from include.company_sync.state_schema import (  # noqa: F401  (metadata, upsert
     _LEDGER_KEY,
     DISABLED_SINCE_KEY,
     ENABLED_AT_KEY,
+    LEASE_COLUMNS,
     LEDGER_COLUMNS,
     LINK_COLUMNS,
     MIRROR_COLUMNS,
@@ -60,6 +79,7 @@ from include.company_sync.state_schema import (  # noqa: F401  (metadata, upsert
     _utc,
     _utc_series,
     insert_ignore_statement,
+    leases_t,
     ledger_t,
     links_t,
     metadata,
@@ -75,7 +95,58 @@ IN_CHUNK = 5_000  # ids per IN (...) list; below SQLite's 32,766 bound variables
 SYSTEMS = ("salesforce", "hubspot")
 OPERATIONS = ("create", "update", "upsert", "link", "attach")
 RESULTS = ("success", "failed")
-RUN_STATUSES = ("running", "success", "failed", "skipped")
+RUN_STATUSES = ("running", "success", "failed", "skipped", "abandoned")
+LEASE_NAME = "company_sync_writer"  # the one lease the three DAGs share
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LeaseHolder:
+    """Who holds the lease, since when and until when (ids only: safe to log)."""
+
+    dag_id: str
+    run_id: str
+    acquired_at: pd.Timestamp
+    expires_at: pd.Timestamp
+
+    def __str__(self) -> str:
+        return f"{self.dag_id}/{self.run_id}"
+
+    def is_run(self, dag_id: str, run_id: str) -> bool:
+        return (self.dag_id, self.run_id) == (dag_id, run_id)
+
+
+@dataclass(frozen=True)
+class LeaseAttempt:
+    acquired: bool
+    holder: LeaseHolder  # this run when acquired, else the run holding it
+    took_over: LeaseHolder | None = None  # the expired holder this run took the lease from
+
+
+@dataclass(frozen=True)
+class LeaseWait:
+    """What `wait_for_lease` got: the lease, and whom it waited for and how long (0 when it was free)."""
+
+    holder: LeaseHolder
+    waited_seconds: float
+    waited_for: str | None  # "<dag_id>/<run_id>" of the run(s) it waited for
+    took_over: LeaseHolder | None = None
+
+
+class LeaseTimeout(RuntimeError):
+    """The lease stayed with another run for the whole wait."""
+
+    def __init__(self, holder: LeaseHolder, waited_seconds: float):
+        self.holder, self.waited_seconds = holder, waited_seconds
+        super().__init__(
+            f"another run holds the write lease: {holder} (since {holder.acquired_at:%Y-%m-%d %H:%M:%S} UTC, "
+            f"until {holder.expires_at:%Y-%m-%d %H:%M:%S} UTC unless renewed); waited {waited_seconds:.0f} s"
+        )
+
+
+class LeaseLost(RuntimeError):
+    """This run's lease expired and another run took it over (this run is marked `abandoned`)."""
 
 
 def default_url() -> str:
@@ -86,25 +157,23 @@ def default_url() -> str:
 
 
 class StateStore:
-    """The state database at `url` (tables created on first use, idempotently)."""
+    """The state database at `url` (created or upgraded to the current schema when opened)."""
 
     def __init__(self, url: str | None = None, *, echo: bool = False):
         self.url = url or default_url()
         self.engine: Engine = _make_engine(self.url, echo=echo)
+        self._renewed: float | None = None  # time.monotonic() of this store's last lease renewal
         self.create_all()
 
     def __repr__(self) -> str:
         return f"StateStore({self.engine.url.render_as_string(hide_password=True)!r})"
 
     def create_all(self) -> None:
-        """Create missing tables and indexes (safe to call from several processes at once)."""
-        try:
-            with self._write() as conn:  # SQLite: BEGIN IMMEDIATE, so racing creators queue
-                metadata.create_all(conn, checkfirst=True)
-        except sa.exc.DBAPIError:
-            # Another process created the same table between our check and our CREATE (PostgreSQL).
-            with self._write() as conn:
-                metadata.create_all(conn, checkfirst=True)
+        """Create or upgrade the schema to the latest migration (`state_migrations.upgrade`: idempotent, safe
+        to call from several processes at once)."""
+        from include.company_sync import state_migrations
+
+        state_migrations.upgrade(self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -337,9 +406,12 @@ class StateStore:
         window_end=None,
         started_at=None,
         dry_run: bool = False,
+        waited_for: str | None = None,
+        waited_seconds: float | None = None,
     ) -> None:
         """Mark a run as running. Calling it again (a retried or cleared run) updates the window and
-        sets it running again, keeping the first `started_at`."""
+        sets it running again, keeping the first `started_at`. `waited_for`/`waited_seconds`: the run(s)
+        whose write lease this run waited for, and how long (`wait_for_lease`)."""
         record = {
             "run_id": run_id,
             "dag_id": dag_id,
@@ -353,8 +425,13 @@ class StateStore:
             "status": "running",
             "counts": None,
             "report_path": None,
+            "waited_for": waited_for,
+            "waited_seconds": None if waited_seconds is None else float(waited_seconds),
         }
-        update = ["logical_date", "run_type", "window_start", "window_end", "dry_run", "finished_at", "status"]
+        update = [
+            "logical_date", "run_type", "window_start", "window_end", "dry_run", "finished_at", "status",
+            "waited_for", "waited_seconds",
+        ]  # fmt: skip
         with self._write() as conn:
             self._upsert(conn, runs_t, [record], update)
 
@@ -396,6 +473,27 @@ class StateStore:
                 )
             )
 
+    def close_run_if_running(self, run_id: str, dag_id: str, status: str, finished_at=None) -> bool:
+        """Set a `running` run's status (`failed`, `abandoned`); a run already closed keeps its outcome (the
+        report's counts). Returns whether the row changed."""
+        _check(status, RUN_STATUSES, "status")
+        with self._write() as conn:
+            return self._close_if_running(conn, dag_id, run_id, status, _utc(finished_at) or _now()) > 0
+
+    @staticmethod
+    def _close_if_running(conn: Connection, dag_id: str, run_id: str, status: str, at) -> int:
+        stmt = (
+            runs_t.update()
+            .where(runs_t.c.dag_id == dag_id, runs_t.c.run_id == run_id, runs_t.c.status == "running")
+            .values(status=status, finished_at=at)
+        )
+        return conn.execute(stmt).rowcount
+
+    def run_status(self, run_id: str, dag_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            stmt = sa.select(runs_t.c.status).where(runs_t.c.dag_id == dag_id, runs_t.c.run_id == run_id)
+            return conn.execute(stmt).scalar()
+
     def last_successful_window_end(self, dag_id: str) -> pd.Timestamp | None:
         """The latest window end among successful, non-dry runs of `dag_id`: the next run's watermark."""
         stmt = sa.select(sa.func.max(runs_t.c.window_end)).where(
@@ -417,6 +515,142 @@ class StateStore:
         df = self._select(stmt, RUN_COLUMNS, runs_t)
         df["counts"] = pd.Series([None if c is pd.NA else json.loads(c) for c in df["counts"]], dtype=object)
         return df
+
+    # -- lease ---------------------------------------------------------------------------------
+
+    def lease(self, name: str = LEASE_NAME) -> LeaseHolder | None:
+        """Who holds the lease now (an expired lease not yet taken over still shows its last holder)."""
+        with self.engine.connect() as conn:
+            return self._lease_row(conn, name)
+
+    @staticmethod
+    def _lease_row(conn: Connection, name: str, for_update: bool = False) -> LeaseHolder | None:
+        stmt = sa.select(*(leases_t.c[c] for c in LEASE_COLUMNS)).where(leases_t.c.name == name)
+        row = conn.execute(stmt.with_for_update() if for_update else stmt).first()
+        if row is None:
+            return None
+        return LeaseHolder(row.dag_id, row.run_id, _utc(row.acquired_at), _utc(row.expires_at))
+
+    def acquire_lease(self, dag_id: str, run_id: str, ttl: timedelta, now=None, name: str = LEASE_NAME) -> LeaseAttempt:
+        """One attempt, in one write transaction: take the lease when nobody holds it, renew it when this run
+        holds it, take it over when its holder let it expire (that run is marked `abandoned`); else report
+        who holds it."""
+        now = _utc(now) if now is not None else _now()
+        mine = {"dag_id": dag_id, "run_id": run_id, "renewed_at": now, "expires_at": now + ttl}
+        insert = insert_ignore_statement(self.engine.dialect.name, leases_t)
+        for _ in range(5):  # only repeats when the holder released it between our insert and our read
+            with self._write() as conn:
+                if insert is not None:
+                    # PostgreSQL: a concurrent insert of the same name makes this one wait for its outcome.
+                    if conn.execute(insert, [{"name": name, "acquired_at": now, **mine}]).rowcount == 1:
+                        return LeaseAttempt(True, LeaseHolder(dag_id, run_id, now, now + ttl))
+                holder = self._lease_row(conn, name, for_update=True)
+                if holder is None:
+                    if insert is None:  # a dialect without ON CONFLICT: the write transaction serialises
+                        conn.execute(leases_t.insert(), [{"name": name, "acquired_at": now, **mine}])
+                        return LeaseAttempt(True, LeaseHolder(dag_id, run_id, now, now + ttl))
+                    continue
+                if holder.is_run(dag_id, run_id):
+                    conn.execute(leases_t.update().where(leases_t.c.name == name).values(**mine))
+                    return LeaseAttempt(True, LeaseHolder(dag_id, run_id, holder.acquired_at, now + ttl))
+                if holder.expires_at > now:
+                    return LeaseAttempt(False, holder)
+                conn.execute(leases_t.update().where(leases_t.c.name == name).values(acquired_at=now, **mine))
+                self._close_if_running(conn, holder.dag_id, holder.run_id, "abandoned", now)
+                log.warning(
+                    "write lease: %s let it expire at %s (killed or stuck); %s takes it over and marks that run "
+                    "abandoned",
+                    holder,
+                    holder.expires_at,
+                    f"{dag_id}/{run_id}",
+                )
+                return LeaseAttempt(True, LeaseHolder(dag_id, run_id, now, now + ttl), took_over=holder)
+        raise RuntimeError("write lease: could not settle who holds it after 5 attempts")
+
+    def wait_for_lease(
+        self,
+        dag_id: str,
+        run_id: str,
+        ttl: timedelta,
+        wait: timedelta,
+        poll_seconds: float = 5.0,
+        log_every_seconds: float = 30.0,
+        name: str = LEASE_NAME,
+        sleep=time.sleep,
+        clock=time.monotonic,
+    ) -> LeaseWait:
+        """Acquire the lease, polling every `poll_seconds` while another run holds it, logging every
+        `log_every_seconds` who holds it and until when; `LeaseTimeout` after `wait`."""
+        start = clock()
+        waited_for: list[str] = []
+        next_log = start
+        while True:
+            attempt = self.acquire_lease(dag_id, run_id, ttl, name=name)
+            elapsed = clock() - start
+            if attempt.acquired:
+                if waited_for:
+                    log.info("write lease acquired after waiting %.0f s for %s", elapsed, ", ".join(waited_for))
+                return LeaseWait(attempt.holder, elapsed if waited_for else 0.0, ", ".join(waited_for) or None,
+                                 attempt.took_over)  # fmt: skip
+            holder = attempt.holder
+            if str(holder) not in waited_for:
+                waited_for.append(str(holder))
+            if elapsed >= wait.total_seconds():
+                raise LeaseTimeout(holder, elapsed)
+            if clock() >= next_log:
+                log.info(
+                    "waiting for the write lease: held by %s until %s (unless renewed); waited %.0f s of %.0f s",
+                    holder,
+                    f"{holder.expires_at:%Y-%m-%d %H:%M:%S} UTC",
+                    elapsed,
+                    wait.total_seconds(),
+                )
+                next_log = clock() + log_every_seconds
+            sleep(max(0.0, min(poll_seconds, wait.total_seconds() - elapsed)))
+
+    def renew_lease(
+        self, dag_id: str, run_id: str, ttl: timedelta | None = None, at_most_every: float = 0.0, name=LEASE_NAME
+    ) -> LeaseHolder | None:
+        """Push this run's lease expiry to now + `ttl` (default: `COMPANY_SYNC_LEASE_TTL_MINUTES`), at most
+        every `at_most_every` seconds for this store. Returns the holder afterwards (None: nobody).
+
+        Raises `LeaseLost` when another run took the lease over from this one (this run was marked `abandoned`
+        then: its view of the state is stale). Held by another run otherwise, or by nobody (a task called
+        outside a DAG run, or a run whose lease was released), it logs a warning and goes on."""
+        clock = time.monotonic()
+        if at_most_every and self._renewed is not None and clock - self._renewed < at_most_every:
+            return None
+        if ttl is None:
+            from include.company_sync.runtime import lease_ttl
+
+            ttl = lease_ttl()
+        now = _now()
+        with self._write() as conn:
+            changed = conn.execute(
+                leases_t.update()
+                .where(leases_t.c.name == name, leases_t.c.dag_id == dag_id, leases_t.c.run_id == run_id)
+                .values(renewed_at=now, expires_at=now + ttl)
+            ).rowcount
+            holder = self._lease_row(conn, name)
+        self._renewed = clock
+        if changed:
+            return holder
+        if self.run_status(run_id, dag_id) == "abandoned":
+            raise LeaseLost(
+                f"{dag_id}/{run_id}: this run's write lease expired and "
+                f"{holder if holder else 'another run'} took it over (this run is marked abandoned); "
+                "its work would be planned on stale state: trigger a new run"
+            )
+        log.warning("write lease: %s does not hold it (held by %s); going on", f"{dag_id}/{run_id}", holder or "nobody")
+        return holder
+
+    def release_lease(self, dag_id: str, run_id: str, name: str = LEASE_NAME) -> bool:
+        """Give the lease up if this run holds it (idempotent). Returns whether it was held."""
+        with self._write() as conn:
+            stmt = leases_t.delete().where(
+                leases_t.c.name == name, leases_t.c.dag_id == dag_id, leases_t.c.run_id == run_id
+            )
+            return conn.execute(stmt).rowcount > 0
 
     # -- settings state ------------------------------------------------------------------------
 
