@@ -45,8 +45,28 @@ def _typed(kind: str, value: XCom):
     return getattr(_stage("spec"), kind).from_xcom(value)
 
 
+def on_run_failed(context: dict[str, Any]) -> None:
+    """The DAG's `on_failure_callback`: mark the run failed in the state store if still `running`, release the
+    write lease (`tasks/lease.py`)."""
+    _stage("lease").on_run_failed(context)
+
+
+def _add_failure_callback(dag: Any) -> None:
+    callbacks = dag.on_failure_callback
+    callbacks = [] if callbacks is None else list(callbacks) if isinstance(callbacks, list) else [callbacks]
+    if on_run_failed not in callbacks:
+        dag.on_failure_callback = [*callbacks, on_run_failed] if callbacks else on_run_failed
+        dag.has_on_failure_callback = True  # computed once at construction; the scheduler reads it
+
+
 def wire_sync(mode: str) -> None:
-    """Create the tasks of one sync DAG (`mode`: sync, resync or import) inside the current DAG."""
+    """Create the tasks of one sync DAG (`mode`: sync, resync or import) inside the current DAG, and its
+    failure callback (`on_run_failed`)."""
+    from airflow.sdk.definitions._internal.contextmanager import DagContext
+
+    current = DagContext.get_current()
+    if current is not None:
+        _add_failure_callback(current)
 
     @task
     def prepare() -> XCom:

@@ -113,6 +113,7 @@ class LedgeredWriter:
         def ledger(part: list[dict], result: pd.DataFrame) -> None:  # per chunk: a killed task resumes after it
             rows = ledger_rows(self.run_id, self.dag_id, system, operation, result, {str(r[key]): r for r in part})
             self.state.append_ledger(rows)
+            self.state.renew_lease(self.dag_id, self.run_id, at_most_every=60)  # the write lease, in long loads
 
         size = WRITE_CHUNK[system]
         chunks = [todo[start : start + size] for start in range(0, len(todo), size)]
