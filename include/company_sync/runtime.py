@@ -2,7 +2,7 @@
 
 Infrastructure, not integration behaviour (that is `company_sync_settings`): read from the environment so
 that the same DAGs run on a laptop (defaults under the project folder) and on Celery/Kubernetes workers
-(`COMPANY_SYNC_STATE_URL=postgresql+psycopg2://…`, `COMPANY_SYNC_STAGING_URL=s3://bucket/prefix`).
+(`COMPANY_SYNC_STATE_URL=postgresql+psycopg://…`, `COMPANY_SYNC_STAGING_URL=s3://bucket/prefix`).
 """
 
 from __future__ import annotations
