@@ -25,3 +25,6 @@ for key in list(os.environ):
         del os.environ[key]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+# The PostgreSQL fixtures (pg_server, pg_url, state_url), for every test folder.
+pytest_plugins = ["tests.pg"]

@@ -33,10 +33,11 @@ XCom = dict[str, Any]
 
 
 def failure_callbacks() -> list:
-    """The DAGs' `on_failure_callback`: one alert per failed run to the channels the settings name."""
+    """The DAGs' `on_failure_callback`: close the run in the state store and release its write lease, then
+    one alert to the channels the settings name."""
     from include.company_sync.alerts import SyncAlert
 
-    return [SyncAlert()]
+    return [on_run_failed, SyncAlert()]
 
 
 def _stage(name: str):
@@ -52,8 +53,15 @@ def _typed(kind: str, value: XCom):
     return getattr(_stage("spec"), kind).from_xcom(value)
 
 
+def on_run_failed(context: dict[str, Any]) -> None:
+    """The DAG's `on_failure_callback`: mark the run failed in the state store if still `running`, release the
+    write lease (`tasks/lease.py`)."""
+    _stage("lease").on_run_failed(context)
+
+
 def wire_sync(mode: str) -> None:
-    """Create the tasks of one sync DAG (`mode`: sync, resync or import) inside the current DAG."""
+    """Create the tasks of one sync DAG (`mode`: sync, resync or import) inside the current DAG (its failure
+    callbacks: `failure_callbacks`)."""
 
     @task
     def prepare() -> XCom:

@@ -2,7 +2,7 @@
 
 Infrastructure, not integration behaviour (that is `company_sync_settings`): read from the environment so
 that the same DAGs run on a laptop (defaults under the project folder) and on Celery/Kubernetes workers
-(`COMPANY_SYNC_STATE_URL=postgresql+psycopg2://…`, `COMPANY_SYNC_STAGING_URL=s3://bucket/prefix`).
+(`COMPANY_SYNC_STATE_URL=postgresql+psycopg://…`, `COMPANY_SYNC_STAGING_URL=s3://bucket/prefix`).
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ class Runtime:
     # How long a failed run's staged frames are kept for debugging (a succeeded run's go at once): the next
     # run's `prepare` removes every DAG's run folders older than this.
     staging_retention: timedelta = timedelta(days=7)
+    # The write lease: expiry after the last renewal, and how long `prepare` waits for another run's.
+    lease_ttl: timedelta = timedelta(minutes=15)
+    lease_wait: timedelta = timedelta(minutes=30)
 
     @classmethod
     def from_env(cls) -> Runtime:
@@ -82,6 +85,8 @@ class Runtime:
             retry_backoff=backoff,
             window_overlap=overlap,
             staging_retention=retention,
+            lease_ttl=lease_ttl(),
+            lease_wait=lease_wait(),
         )
 
     def retry_policy(self):
@@ -123,3 +128,26 @@ def lean_memory_for_planning() -> str:
     except (OSError, AttributeError):  # not glibc
         pass
     return ", ".join(applied)
+
+
+# --- the write lease (one writer at a time across the three DAGs: state.StateStore.wait_for_lease) -------------
+def _minutes(key: str, default: str) -> timedelta:
+    text = os.environ.get(key, default)
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = float("nan")
+    if not minutes > 0 or minutes == float("inf"):  # also refuses nan
+        raise ValueError(f"{key} must be a number of minutes above 0 (got {text!r})")
+    return timedelta(minutes=minutes)
+
+
+def lease_ttl() -> timedelta:
+    """`COMPANY_SYNC_LEASE_TTL_MINUTES` (default 15): a run's lease expires this long after its last renewal
+    (every task renews it when it starts, the loads every minute), so a killed run's lease frees itself."""
+    return _minutes("COMPANY_SYNC_LEASE_TTL_MINUTES", "15")
+
+
+def lease_wait() -> timedelta:
+    """`COMPANY_SYNC_LEASE_WAIT_MINUTES` (default 30): how long `prepare` waits for another run's lease."""
+    return _minutes("COMPANY_SYNC_LEASE_WAIT_MINUTES", "30")

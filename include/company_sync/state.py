@@ -24,6 +24,20 @@ Tables
 - `ledger`: one row per attempted write, success or failure.
 - `runs`: one row per DAG run, its window, status and counts.
 - `settings_state`: facts about the integration settings over time (when company sync was first on).
+- `leases`: the write lease, one writer at a time across the three DAGs (see "Lease" below).
+
+Schema: Alembic migrations (`state_migrations/`), run when a store is opened: a new database is created at
+head, an older store (even one made before migrations existed) is upgraded in place with its data, and two
+processes opening it at once do not both migrate.
+
+Run statuses (`runs.status`): `running` (prepare recorded it), `success`, `failed` (the report found a failed
+task, or the DAG's failure callback saw Airflow fail it), `skipped` (nothing to do, R1), `abandoned` (its
+lease expired, a killed or stuck run, and another run took the lease over).
+
+Lease: `acquire_lease` inserts the lease row, or takes it over when it expired (marking the previous
+holder's run `abandoned`), in one write transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: the insert waits on
+a concurrent insert of the same key, then `SELECT .. FOR UPDATE`), so two runs can never both hold it.
+`renew_lease` pushes its expiry, `release_lease` deletes it; `wait_for_lease` polls until it is free.
 """
 
 from __future__ import annotations
@@ -38,6 +52,15 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from include.company_sync.state_lease import (  # noqa: F401  (the lease's types: API)
+    LEASE_NAME,
+    LeaseAttempt,
+    LeaseHolder,
+    LeaseLost,
+    LeaseMethods,
+    LeaseTimeout,
+    LeaseWait,
+)
 from include.company_sync.state_schema import (  # noqa: F401  (metadata, upsert_statement, UTCDateTime: API)
     _LEDGER_KEY,
     DISABLED_SINCE_KEY,
@@ -75,7 +98,7 @@ IN_CHUNK = 5_000  # ids per IN (...) list; below SQLite's 32,766 bound variables
 SYSTEMS = ("salesforce", "hubspot")
 OPERATIONS = ("create", "update", "upsert", "link", "attach")
 RESULTS = ("success", "failed")
-RUN_STATUSES = ("running", "success", "failed", "skipped")
+RUN_STATUSES = ("running", "success", "failed", "skipped", "abandoned")
 
 
 def default_url() -> str:
@@ -85,26 +108,24 @@ def default_url() -> str:
     return default_state_url()
 
 
-class StateStore:
-    """The state database at `url` (tables created on first use, idempotently)."""
+class StateStore(LeaseMethods):
+    """The state database at `url` (created or upgraded to the current schema when opened)."""
 
     def __init__(self, url: str | None = None, *, echo: bool = False):
         self.url = url or default_url()
         self.engine: Engine = _make_engine(self.url, echo=echo)
+        self._renewed: float | None = None  # time.monotonic() of this store's last lease renewal
         self.create_all()
 
     def __repr__(self) -> str:
         return f"StateStore({self.engine.url.render_as_string(hide_password=True)!r})"
 
     def create_all(self) -> None:
-        """Create missing tables and indexes (safe to call from several processes at once)."""
-        try:
-            with self._write() as conn:  # SQLite: BEGIN IMMEDIATE, so racing creators queue
-                metadata.create_all(conn, checkfirst=True)
-        except sa.exc.DBAPIError:
-            # Another process created the same table between our check and our CREATE (PostgreSQL).
-            with self._write() as conn:
-                metadata.create_all(conn, checkfirst=True)
+        """Create or upgrade the schema to the latest migration (`state_migrations.upgrade`: idempotent, safe
+        to call from several processes at once)."""
+        from include.company_sync import state_migrations
+
+        state_migrations.upgrade(self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -337,9 +358,12 @@ class StateStore:
         window_end=None,
         started_at=None,
         dry_run: bool = False,
+        waited_for: str | None = None,
+        waited_seconds: float | None = None,
     ) -> None:
         """Mark a run as running. Calling it again (a retried or cleared run) updates the window and
-        sets it running again, keeping the first `started_at`."""
+        sets it running again, keeping the first `started_at`. `waited_for`/`waited_seconds`: the run(s)
+        whose write lease this run waited for, and how long (`wait_for_lease`)."""
         record = {
             "run_id": run_id,
             "dag_id": dag_id,
@@ -353,8 +377,13 @@ class StateStore:
             "status": "running",
             "counts": None,
             "report_path": None,
+            "waited_for": waited_for,
+            "waited_seconds": None if waited_seconds is None else float(waited_seconds),
         }
-        update = ["logical_date", "run_type", "window_start", "window_end", "dry_run", "finished_at", "status"]
+        update = [
+            "logical_date", "run_type", "window_start", "window_end", "dry_run", "finished_at", "status",
+            "waited_for", "waited_seconds",
+        ]  # fmt: skip
         with self._write() as conn:
             self._upsert(conn, runs_t, [record], update)
 
@@ -395,6 +424,29 @@ class StateStore:
                     finished_at=None if status == "running" else (_utc(finished_at) or _now()),
                 )
             )
+
+    def close_run_if_running(self, run_id: str, dag_id: str, status: str, finished_at=None) -> bool:
+        """Set a `running` run's status (`failed`, `abandoned`); a run already closed keeps its outcome (the
+        report's counts). Returns whether the row changed."""
+        _check(status, RUN_STATUSES, "status")
+        with self._write() as conn:
+            return self._close_if_running(conn, dag_id, run_id, status, _utc(finished_at) or _now()) > 0
+
+    def run_wait(self, run_id: str, dag_id: str) -> dict[str, Any]:
+        """`{"waited_seconds", "waited_for"}`: how long the run waited for the write lease, and for whom
+        (0 and None when it did not wait, or the run is unknown)."""
+        stmt = sa.select(runs_t.c.waited_seconds, runs_t.c.waited_for).where(
+            runs_t.c.dag_id == dag_id, runs_t.c.run_id == run_id
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        seconds = row.waited_seconds if row is not None and row.waited_seconds is not None else 0.0
+        return {"waited_seconds": round(float(seconds), 1), "waited_for": None if row is None else row.waited_for}
+
+    def run_status(self, run_id: str, dag_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            stmt = sa.select(runs_t.c.status).where(runs_t.c.dag_id == dag_id, runs_t.c.run_id == run_id)
+            return conn.execute(stmt).scalar()
 
     def last_successful_window_end(self, dag_id: str) -> pd.Timestamp | None:
         """The latest window end among successful, non-dry runs of `dag_id`: the next run's watermark."""

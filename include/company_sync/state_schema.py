@@ -16,6 +16,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+# Alembic's version table of the state store (not `alembic_version`: the store may share a database with
+# another Alembic user, such as Airflow's metadata DB).
+VERSION_TABLE = "company_sync_schema_version"
 
 
 class UTCDateTime(TypeDecorator):
@@ -37,7 +40,10 @@ class UTCDateTime(TypeDecorator):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-ID = sa.String(255)
+# Every column holding data from the CRMs (ids, domains, field names, values, error codes) is unbounded text:
+# real data can exceed any declared length (issue #12: a 300-character website host), and PostgreSQL
+# enforces one. Only values this code chooses (system, operation, result, status...) are bounded.
+ID = sa.Text
 metadata = sa.MetaData()
 
 links_t = sa.Table(
@@ -67,7 +73,7 @@ synced_t = sa.Table(
     "synced_values",
     metadata,
     sa.Column("account_id", ID, primary_key=True),
-    sa.Column("field", sa.String(128), primary_key=True),
+    sa.Column("field", sa.Text, primary_key=True),
     sa.Column("company_id", ID, nullable=False),
     sa.Column("value", sa.Text),
     sa.Column("synced_at", UTCDateTime, nullable=False),
@@ -84,12 +90,12 @@ ledger_t = sa.Table(
     sa.Column("operation", sa.String(16), nullable=False),
     sa.Column("record_id", ID),
     sa.Column("source_id", ID),
-    sa.Column("field", sa.String(128)),
+    sa.Column("field", sa.Text),
     sa.Column("old_value", sa.Text),
     sa.Column("new_value", sa.Text),
     sa.Column("result", sa.String(16), nullable=False),
     sa.Column("error_category", sa.String(64)),
-    sa.Column("error_code", sa.String(128)),
+    sa.Column("error_code", sa.Text),
     sa.Column("message", sa.Text),
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Index("ix_ledger_run", "run_id", "system", "operation", "result"),
@@ -110,7 +116,22 @@ runs_t = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("counts", sa.Text),
     sa.Column("report_path", sa.Text),
+    # The run waited this long for the write lease held by that run ("<dag_id>/<run_id>"): see `leases`.
+    sa.Column("waited_for", sa.Text),
+    sa.Column("waited_seconds", sa.Float),
     sa.Index("ix_runs_dag_status", "dag_id", "status", "window_end"),
+)
+
+leases_t = sa.Table(
+    "leases",
+    metadata,
+    # One writer at a time (issue #12): the three DAGs hold the lease `LEASE_NAME` from `prepare` to `report`.
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("dag_id", ID, nullable=False),
+    sa.Column("run_id", ID, nullable=False),
+    sa.Column("acquired_at", UTCDateTime, nullable=False),
+    sa.Column("renewed_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
 )
 
 settings_t = sa.Table(
@@ -126,8 +147,9 @@ SYNCED_COLUMNS = ["account_id", "company_id", "field", "value", "synced_at"]
 LEDGER_COLUMNS = [c.name for c in ledger_t.columns if c.name != "entry_id"]
 RUN_COLUMNS = [
     "run_id", "dag_id", "logical_date", "run_type", "window_start", "window_end", "dry_run",
-    "started_at", "finished_at", "status", "counts", "report_path",
+    "started_at", "finished_at", "status", "counts", "report_path", "waited_for", "waited_seconds",
 ]  # fmt: skip
+LEASE_COLUMNS = ["name", "dag_id", "run_id", "acquired_at", "renewed_at", "expires_at"]
 _LEDGER_KEY = ["run_id", "dag_id", "system", "operation", "record_id", "source_id", "field", "result", "at"]
 
 ENABLED_AT_KEY = "company_sync_enabled_at"
@@ -175,12 +197,15 @@ def insert_ignore_statement(dialect_name: str, table: sa.Table):
 def _make_engine(url: str, echo: bool = False) -> Engine:
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+        return sa.create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
-        url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        url,
+        echo=echo,
+        hide_parameters=True,  # record values never reach an exception message or a log
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
     )
 
     @sa.event.listens_for(engine, "connect")
@@ -273,6 +298,8 @@ def _frame(rows: list, columns: Sequence[str], table: sa.Table) -> pd.DataFrame:
             out[name] = pd.to_datetime(pd.Series(values, dtype=object), utc=True).astype("datetime64[us, UTC]")
         elif isinstance(kind, sa.Boolean):
             out[name] = pd.Series(values, dtype=bool)
+        elif isinstance(kind, sa.Float):
+            out[name] = pd.Series(values, dtype="Float64")
         else:
             out[name] = pd.Series(values, dtype="string")
     return pd.DataFrame(out, columns=list(columns))

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import glob
 import hashlib
 import json
 import os
@@ -43,6 +42,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from include.devtools import postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -393,18 +394,13 @@ def http_json(url: str) -> Any:
 
 # --- PostgreSQL ------------------------------------------------------------------------------------------
 def pg_bin(tool: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{tool}"), key=lambda p: int(p.split("/")[4]))
-    path = found[-1] if found else shutil.which(tool)
-    if not path:
-        raise ClusterError(f"PostgreSQL's {tool} not found: install Debian's postgresql package")
-    return path
+    try:
+        return postgres.pg_bin(tool)
+    except postgres.PostgresNotFound as exc:
+        raise ClusterError(str(exc)) from exc
 
 
-def _pg_user_kwargs() -> dict[str, Any]:
-    """PostgreSQL refuses to run as root: as root, run its tools as Debian's `postgres` user."""
-    if os.geteuid() != 0:
-        return {}
-    return {"user": "postgres", "group": "postgres", "extra_groups": []}
+_pg_user_kwargs = postgres.pg_user_kwargs  # PostgreSQL refuses to run as root: as root, as `postgres`
 
 
 def _pg_run(argv: list[str], layout: Layout) -> subprocess.CompletedProcess:

@@ -47,6 +47,7 @@ def test_every_dag_declares_what_operators_rely_on(dag_bag):
             assert param.description, f"{dag_id}: param {name} has no description"
         callbacks = dag.on_failure_callback if isinstance(dag.on_failure_callback, list) else [dag.on_failure_callback]
         assert any(type(c).__name__ == "SyncAlert" for c in callbacks), f"{dag_id}: a failed run alerts no one"
+        assert any(getattr(c, "__name__", "") == "on_run_failed" for c in callbacks), f"{dag_id}: lease kept"
 
 
 _PARSE_PROBE = r"""

@@ -15,7 +15,13 @@ AT = pd.Timestamp("2026-01-01 02:05", tz="UTC")
 
 
 @pytest.fixture
-def url(tmp_path):
+def url(state_url):
+    """Every test runs on SQLite and on PostgreSQL (tests/pg.py), each on a fresh database."""
+    return state_url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'state' / 'sync.db'}"
 
 
@@ -34,11 +40,13 @@ def table_rows(store, table):
 # -- setup -------------------------------------------------------------------------------------
 
 
-def test_creates_file_tables_wal_and_busy_timeout(tmp_path, url):
+def test_creates_file_tables_wal_and_busy_timeout(tmp_path, sqlite_url):
+    url = sqlite_url
     s = StateStore(url)
     assert (tmp_path / "state" / "sync.db").is_file()
     assert set(sa.inspect(s.engine).get_table_names()) == {
-        "links", "key_mirror", "synced_values", "ledger", "runs", "settings_state",
+        "links", "key_mirror", "synced_values", "ledger", "runs", "settings_state", "leases",
+        "company_sync_schema_version",
     }  # fmt: skip
     with s.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -190,7 +198,9 @@ def test_mirror_refuses_unknown_system_and_missing_ids(store):
         store.upsert_mirror("hubspot", pd.DataFrame({"record_id": [None]}))
 
 
-def test_mirror_100k_rows_upsert_and_lookup(store):
+def test_mirror_100k_rows_upsert_and_lookup(sqlite_url):
+    """On SQLite only (the default store; 40 s more on PostgreSQL on this machine for the same code path)."""
+    store = StateStore(sqlite_url)
     n = 100_000
     df = pd.DataFrame(
         {
@@ -315,7 +325,8 @@ def _append_many(url, worker, calls, rows):
     s.dispose()
 
 
-def test_concurrent_processes_write_without_database_locked(url):
+def test_concurrent_processes_write_without_database_locked(sqlite_url):
+    url = sqlite_url  # SQLite's write lock across processes; PostgreSQL: the threads' test below
     StateStore(url).dispose()
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_append_many, args=(url, w, 15, 500)) for w in range(3)]
@@ -345,6 +356,20 @@ def test_concurrent_threads_write_without_database_locked(url):
         t.join(60)
     assert errors == []
     assert len(StateStore(url).ledger()) == 4 * 10 * 200
+
+
+def test_values_longer_than_255_characters_are_stored(store):
+    """Issue #12: a 300-character website host (and ids of any length) fit every column holding CRM data."""
+    host = "a" * 290 + ".example"
+    long_id = "9" * 300
+    store.upsert_mirror("hubspot", pd.DataFrame({"record_id": [long_id], "domain": [host], "external_id": [long_id]}))
+    assert store.mirror("hubspot", domains=[host])["record_id"].tolist() == [long_id]
+    store.upsert_links(pd.DataFrame({"account_id": [long_id], "company_id": [long_id + "c"]}), "r" * 300)
+    store.record_synced_values(
+        pd.DataFrame({"account_id": [long_id], "company_id": [long_id + "c"], "field": ["f" * 300], "value": [host]})
+    )
+    store.append_ledger(ledger_frame(run_id="r" * 300, n=1).assign(record_id=long_id, source_id=long_id))
+    assert store.synced_values()["value"].tolist() == [host]
 
 
 # -- runs --------------------------------------------------------------------------------------

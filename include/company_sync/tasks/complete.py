@@ -205,6 +205,7 @@ def complete_inputs(spec: RunSpec, salesforce: SalesforceExtract, hubspot: HubSp
     """Everything planning needs: counterparts of the changed records (through links, ids and the domain
     mirror, so an incremental run never scans a whole system), associations, contacts and leads."""
     run = RunResources(spec)
+    run.renew_lease()
     sf, hs = run.salesforce(), run.hubspot()
     accounts, companies = run.read(salesforce.accounts), run.read(hubspot.companies)
     links = run.state.links()

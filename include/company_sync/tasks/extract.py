@@ -33,6 +33,7 @@ def extract_salesforce(spec: RunSpec) -> SalesforceExtract:
     from include.company_sync.connectors.salesforce import extract_account_fields
 
     run = RunResources(spec)
+    run.renew_lease()
     sf = run.salesforce()
     sf.abort_check = SiblingWatch.for_current_task("extract_hubspot")
     sf.check_setup()
@@ -82,6 +83,7 @@ def extract_hubspot(spec: RunSpec) -> HubSpotExtract:
     from include.company_sync.connectors.hubspot import extract_company_properties
 
     run = RunResources(spec)
+    run.renew_lease()
     hs = run.hubspot()
     hs.abort_check = SiblingWatch.for_current_task("extract_salesforce")
     hs.check_setup()

@@ -88,6 +88,7 @@ def link_ids(spec: RunSpec, planned: Planned, hubspot: Loaded, salesforce: Loade
         log.info("dry run: no ids written back, state store unchanged")
         return Loaded(dry_run=True)
     run = RunResources(spec)
+    run.renew_lease()
     hs_results, sf_results = run.read(hubspot.results), run.read(salesforce.results)
     new_companies = created_pairs(hs_results, key_is="account")  # company created from an account
     new_accounts = created_pairs(sf_results, key_is="company")  # account created from a company

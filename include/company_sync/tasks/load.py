@@ -49,6 +49,7 @@ def load_hubspot(spec: RunSpec, planned: Planned) -> Loaded:
     if spec.dry_run:
         return dry_run_output(planned, ("hubspot_creates", "hubspot_updates"))
     run = RunResources(spec)
+    run.renew_lease()
     hs = run.hubspot()
     creates = [
         {**r["properties"], ID_PROPERTY: r["id"]} for r in hubspot_inputs(run.read(planned.frames.hubspot_creates))
@@ -70,6 +71,7 @@ def load_salesforce(spec: RunSpec, planned: Planned) -> Loaded:
     if spec.dry_run:
         return dry_run_output(planned, ("salesforce_creates", "salesforce_updates"))
     run = RunResources(spec)
+    run.renew_lease()
     sf = run.salesforce()
     creates = salesforce_records(run.read(planned.frames.salesforce_creates), run.settings, key_field=EXTERNAL_ID_FIELD)
     updates = salesforce_records(run.read(planned.frames.salesforce_updates), run.settings)

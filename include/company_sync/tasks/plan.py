@@ -48,6 +48,7 @@ def plan(spec: RunSpec, inputs: CompletedInputs) -> Planned:
 
     log.info("memory: %s", lean_memory_for_planning())
     run = RunResources(spec)
+    run.renew_lease()
     frames = {name: run.read(url) for name, url in inputs.frames.urls().items()}
     stages = tuple(frames.pop("lifecycle_stages")["stage"].astype(str))
     sync_inputs = SyncInputs(

@@ -1,4 +1,5 @@
-"""prepare and sync_enabled: validate the settings, fix the run's window and descriptor, record the run (R1)."""
+"""prepare and sync_enabled: validate the settings, open the state store, take the write lease (`tasks/lease.py`),
+fix the run's window and descriptor, record the run (R1)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from include.company_sync.runtime import Runtime
 from include.company_sync.settings import VARIABLE_KEY, SettingsError, parse_settings
 from include.company_sync.staging import Staging
 from include.company_sync.state import StateStore
+from include.company_sync.tasks import lease
 from include.company_sync.tasks.spec import MODES, Mode, RunSpec
 from include.company_sync.windows import SyncWindow, sync_window
 
@@ -19,6 +21,29 @@ log = logging.getLogger(__name__)
 
 class RunRefused(RuntimeError):
     """The run cannot do its job (R1 import with sync off, bad params); nothing was written."""
+
+
+class StateUnreachable(RuntimeError):
+    """The state store cannot be opened (wrong URL, server down, no driver): nothing was read or written."""
+
+
+def open_state(url: str) -> StateStore:
+    """The state store at `url`, upgraded to the current schema; `StateUnreachable` naming the URL with its
+    password masked (and the driver's reason, scrubbed of the password) when it cannot be opened."""
+    import sqlalchemy as sa
+
+    try:
+        masked = sa.engine.make_url(url).render_as_string(hide_password=True)
+        password = sa.engine.make_url(url).password
+    except Exception:  # noqa: BLE001 - an unparsable URL: name none of it (it may hold a password)
+        raise StateUnreachable("COMPANY_SYNC_STATE_URL is not a database URL") from None
+    try:
+        return StateStore(url)
+    except (sa.exc.SQLAlchemyError, OSError, ImportError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if password:
+            reason = reason.replace(str(password), "***")
+        raise StateUnreachable(f"the state store {masked} cannot be opened: {type(exc).__name__}: {reason}") from exc
 
 
 def load_settings_json() -> str:
@@ -37,7 +62,7 @@ def prepare(mode: Mode, context: dict[str, Any]) -> RunSpec:
 
     try:
         return _prepare(mode, context)
-    except (SettingsError, RunRefused) as exc:
+    except (SettingsError, RunRefused, StateUnreachable) as exc:
         raise AirflowFailException(str(exc)) from exc
 
 
@@ -97,23 +122,30 @@ def _prepare(mode: Mode, context: dict[str, Any]) -> RunSpec:
         runtime = Runtime.from_env()  # a bad deployment setting stops the run here too, naming its key
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc
+    state = open_state(runtime.state_url)  # an unreachable store fails the run here, before any API call
     clean_staging(runtime, dag_run.dag_id, dag_run.run_id)
-    state = StateStore(runtime.state_url)
-    now = pd.Timestamp.now(tz="UTC")
-
-    enabled_at = _record_enablement(state, settings.company_sync_enabled, mode, now)
-    ids = _chosen_ids(mode, params)
-    window = _window(dag_run, state, runtime, mode, bool(params.get("full_refresh", False)), now)
-    dry_run = bool(params.get("dry_run", False))
-    state.start_run(
-        run_id=dag_run.run_id,
-        dag_id=dag_run.dag_id,
-        logical_date=getattr(dag_run, "logical_date", None),
-        run_type=str(getattr(dag_run, "run_type", "manual")),
-        window_start=window.start,
-        window_end=window.end,
-        dry_run=dry_run,
-    )
+    # One writer at a time: wait for the lease before reading anything, so this run plans on the last one's results.
+    got = lease.take(state, runtime, dag_run.dag_id, dag_run.run_id)
+    try:
+        now = pd.Timestamp.now(tz="UTC")
+        enabled_at = _record_enablement(state, settings.company_sync_enabled, mode, now)
+        ids = _chosen_ids(mode, params)
+        window = _window(dag_run, state, runtime, mode, bool(params.get("full_refresh", False)), now)
+        dry_run = bool(params.get("dry_run", False))
+        state.start_run(
+            run_id=dag_run.run_id,
+            dag_id=dag_run.dag_id,
+            logical_date=getattr(dag_run, "logical_date", None),
+            run_type=str(getattr(dag_run, "run_type", "manual")),
+            window_start=window.start,
+            window_end=window.end,
+            dry_run=dry_run,
+            waited_for=got.waited_for,
+            waited_seconds=got.waited_seconds,
+        )
+    except BaseException:  # refused (R1) or broken: the next run need not wait for this one's lease
+        state.release_lease(dag_run.dag_id, dag_run.run_id)
+        raise
     log.info(
         "%s run %s (%s): %s%s; company sync %s since %s",
         dag_run.dag_id,

@@ -1,5 +1,6 @@
 """report: gather the run's plain frames and summaries, write its report (JSON, HTML, errors CSV), close the
-run in the state store, and fail the DAG run when a task failed (the report still tells what happened)."""
+run in the state store, release the write lease (`tasks/lease.py`), and fail the DAG run when a task failed
+(the report still tells what happened)."""
 
 from __future__ import annotations
 
@@ -103,8 +104,19 @@ def report(spec: RunSpec | None, context: dict[str, Any]) -> str:
         raise AirflowFailException(f"the run could not start: {', '.join(failed) or 'prepare'} failed; see its log")
 
     run = RunResources(spec)
+    try:
+        path, status = _write_report(run, spec, ti, states)
+    finally:  # whatever happened, the next run need not wait for this one (tasks/lease.py)
+        run.state.release_lease(spec.dag_id, spec.run_id)
+    if status == "failed":  # the DAG's on_failure_callback alerts
+        raise AirflowFailException(f"run failed at {', '.join(failed)}: see that task's log; report at {path}")
+    return str(path)
+
+
+def _write_report(run: RunResources, spec: RunSpec, ti: Any, states: dict[str, str]) -> tuple[Any, str]:
     outputs = TaskOutputs.from_xcom({task_id: ti.xcom_pull(task_ids=task_id) for task_id in states})
     document = reporting.build(report_inputs(run, outputs, states))
+    document["lease"] = run.state.run_wait(spec.run_id, spec.dag_id)  # whom this run waited for, how long
     path = reporting.write(document, run.runtime.reports_dir)
     status = run_status(states, spec.enabled)
     run.state.finish_run(spec.run_id, status, document["summary"], str(path), dag_id=spec.dag_id)
@@ -115,6 +127,4 @@ def report(spec: RunSpec | None, context: dict[str, Any]) -> str:
         remove_staged_frames(run)
         write_errors = Counter(e["target"] for e in document["errors"] if e["source"] in reporting.RESULT_TASKS)
         alert_on_write_errors(run.settings.alerts, spec.dag_id, spec.run_id, dict(write_errors))
-    if status == "failed":  # the DAG's on_failure_callback alerts
-        raise AirflowFailException(f"run failed at {', '.join(failed)}: see that task's log; report at {path}")
-    return str(path)
+    return path, status

@@ -29,6 +29,12 @@ class RunResources:
     def state(self) -> StateStore:
         return StateStore(self.runtime.state_url)
 
+    def renew_lease(self) -> None:
+        """Renew the run's write lease (every task, when it starts: `tasks/lease.py`)."""
+        from include.company_sync.tasks import lease
+
+        lease.renew(self.state, self.spec.dag_id, self.spec.run_id)
+
     @cached_property
     def staging(self) -> Staging:
         return Staging(self.runtime.staging_url)

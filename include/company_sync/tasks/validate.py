@@ -23,6 +23,7 @@ def validate_inputs(spec: RunSpec, inputs: CompletedInputs) -> Checked:
     from include.company_sync.report import data_docs_dir
 
     run = RunResources(spec)
+    run.renew_lease()
     frames = {name: run.read(url) for name, url in inputs.frames.urls().items()}
     stages = frames["lifecycle_stages"]["stage"] if "stage" in frames.get("lifecycle_stages", ()) else None
     results = validation.validate_frames(
@@ -40,6 +41,7 @@ def validate_plan(spec: RunSpec, planned: Planned) -> Checked:
     from include.company_sync.report import data_docs_dir
 
     run = RunResources(spec)
+    run.renew_lease()
     frames = {name: run.read(url) for name, url in planned.frames.to_xcom().items()}
     # The circuit breaker guards incremental syncs; imports, resyncs and full scans change most records.
     incremental = spec.incremental_sync

@@ -121,6 +121,7 @@ class LedgeredWriter:
             rows = ledger_rows(self.run_id, self.dag_id, system, operation, result, {str(r[key]): r for r in part})
             self.state.append_ledger(rows)
             progress.add(len(result), int((~result["success"].astype(bool)).sum()))
+            self.state.renew_lease(self.dag_id, self.run_id, at_most_every=60)  # the write lease, in long loads
 
         size = WRITE_CHUNK[system]
         chunks = [todo[start : start + size] for start in range(0, len(todo), size)]
