@@ -1,8 +1,9 @@
 """Search indexes of the HubSpot sandbox (in memory, rebuilt from the records on start and reset, kept
 up to date by `Store` on every create, update and archive).
 
-- hashed: `{object type: {property: {search key: {record ids}}}}` for `domain` (companies), `email`,
-  `salesforcecontactid`, `salesforceleadid` (contacts) and every unique-value property: answers EQ / IN.
+- hashed: `{object type: {property: {search key: record id | {record ids}}}}` (`multimap`) for `domain`
+  (companies), `email`, `salesforcecontactid`, `salesforceleadid` (contacts) and every unique-value
+  property: answers EQ / IN.
 - ranged: `{object type: {property: SortedKeys((search key, int id))}}` for the modification date
   (`hs_lastmodifieddate` / `lastmodifieddate`) and `createdate`: answers GT / GTE / LT / LTE / BETWEEN /
   EQ and, for a single-group window sorted ascending on the same property, the page itself (total from two
@@ -21,6 +22,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from typing import Any
 
+from include.sandbox import multimap
 from include.sandbox.hubspot.common import to_ms
 from include.sandbox.sorted_keys import SortedKeys
 
@@ -64,7 +66,7 @@ class SearchIndex:
         self.rebuild()
 
     def rebuild(self) -> None:
-        self.hashed: dict[str, dict[str, tuple[Callable[[Any], Any], dict[Any, set[str]]]]] = {}
+        self.hashed: dict[str, dict[str, tuple[Callable[[Any], Any], dict[Any, str | set[str]]]]] = {}
         self.ranged: dict[str, dict[str, tuple[Callable[[Any], Any], SortedKeys]]] = {}
         for t, records in self.data["objects"].items():
             defs = self.data["properties"][t]
@@ -79,7 +81,7 @@ class SearchIndex:
                 for name, (conv, index) in hashed.items():
                     value = props.get(name)
                     if value is not None and (key := conv(value)) is not None:
-                        index.setdefault(key, set()).add(rid)
+                        multimap.add(index, key, rid)
                 for name, keys in ranged_keys.items():
                     value = props.get(name)
                     if value is not None and (key := range_convs[name](value)) is not None:
@@ -93,7 +95,7 @@ class SearchIndex:
         for name, (conv, index) in self.hashed[t].items():
             value = props.get(name)
             if value is not None and (key := conv(value)) is not None:
-                index.setdefault(key, set()).add(rid)
+                multimap.add(index, key, rid)
         for name, (conv, keys) in self.ranged[t].items():
             value = props.get(name)
             if value is not None and (key := conv(value)) is not None:
@@ -104,11 +106,7 @@ class SearchIndex:
         for name, (conv, index) in self.hashed[t].items():
             value = props.get(name)
             if value is not None and (key := conv(value)) is not None:
-                ids = index.get(key)
-                if ids is not None:
-                    ids.discard(rid)
-                    if not ids:
-                        del index[key]
+                multimap.discard(index, key, rid)
         for name, (conv, keys) in self.ranged[t].items():
             value = props.get(name)
             if value is not None and (key := conv(value)) is not None:
@@ -186,7 +184,7 @@ class SearchIndex:
                 wanted = [conv(flt["value"])] if operator == "EQ" else [conv(v) for v in flt["values"]]
                 if None in wanted:
                     continue
-                sets = [index.get(k, ()) for k in set(wanted)]
+                sets = [multimap.get(index, k) for k in set(wanted)]
                 yield sum(len(s) for s in sets), lambda sets=sets: (i for s in sets for i in s)
             elif name in self.ranged[t] and operator in RANGE_OPERATORS and name not in ranged_done:
                 ranged_done.add(name)
