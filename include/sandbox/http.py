@@ -224,7 +224,10 @@ class PersistentState:
             with self.guard:
                 if self._dirty:
                     self._token = uuid.uuid4().hex
-                    blob = pickle.dumps((_SNAPSHOT, self._token, self.data), protocol=pickle.HIGHEST_PROTOCOL)
+                    tmp = self.path.with_suffix(".tmp")
+                    with tmp.open("wb") as fh:  # streamed: no second copy of a state of gigabytes in memory
+                        pickle.dump((_SNAPSHOT, self._token, self.data), fh, protocol=pickle.HIGHEST_PROTOCOL)
+                        size = fh.tell()
                     self._dirty = False
                     self._touched.clear()
                     full = True
@@ -236,10 +239,8 @@ class PersistentState:
                 else:
                     return
             if full:
-                tmp = self.path.with_suffix(".tmp")
-                tmp.write_bytes(blob)
                 tmp.replace(self.path)
-                self._snapshot_bytes = len(blob)
+                self._snapshot_bytes = size
                 self.journal_path.unlink(missing_ok=True)  # a leftover (crash here) has the old token: ignored
                 return
             with self.journal_path.open("ab") as fh:

@@ -8,6 +8,19 @@ from collections.abc import Collection
 from typing import Any
 
 
+def lowered(text: str) -> str:
+    """`text.lower()`, but `text` itself when it already is (an index key then shares the record's
+    string instead of holding a copy: a million e-mail addresses are 100 MB)."""
+    low = text.lower()
+    return text if low == text else low
+
+
+def folded(text: str) -> str:
+    """`text.casefold()`, sharing `text` when it already is."""
+    low = text.casefold()
+    return text if low == text else low
+
+
 def add(index: dict[Any, str | set[str]], key: Any, rid: str) -> None:
     current = index.get(key)
     if current is None:

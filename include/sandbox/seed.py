@@ -17,6 +17,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from sys import intern
 from typing import overload
 
 import numpy as np
@@ -255,9 +256,15 @@ class OrgTable(Sequence[Org]):
         for i in range(len(self)):
             yield self[i]
 
-    def column(self, name: str, start: int = 0, stop: int | None = None) -> list:
-        """One field of rows [start, stop) as a list of Python values."""
-        rows = slice(start, stop)
+    def column(self, name: str, start: int = 0, stop: int | None = None, *, take: np.ndarray | None = None) -> list:
+        """One field of rows [start, stop) (or of the rows `take`) as a list of Python values; the texts
+        that repeat (names, streets, postal codes, phones, descriptions) interned, so that both halves'
+        records share them."""
+        values = self._column(name, start, stop, take)
+        return [intern(v) for v in values] if name in _REPEATING else values
+
+    def _column(self, name: str, start: int, stop: int | None, take: np.ndarray | None) -> list:
+        rows = slice(start, stop) if take is None else take
         pool, src = self.pool, self.src[rows]
         if name == "key":
             return self.key[rows].tolist()
@@ -288,6 +295,7 @@ class Universe:
 
 
 _ORG_FIELDS = tuple(Org.__dataclass_fields__)
+_REPEATING = frozenset({"name", "street", "postal_code", "phone", "description"})
 _NAME_MODES = {
     1: lambda n: n.strip(),
     2: lambda n: n.strip() + " (HQ)",
@@ -332,6 +340,8 @@ class _Pool:
         self.employees = np.where(flag(0.7), rng.integers(1, 5000, size), -1)
         self.description = np.where(flag(0.5), rng.integers(0, len(_WORDS), size), -1)
         self.owner = rng.integers(0, owners, size)
+        for name, column in vars(self).items():  # 4 bytes a value are plenty
+            setattr(self, name, column.astype(np.int32) if column.dtype == np.int64 else column)
 
     def plain_names(self, src: np.ndarray) -> list[str]:
         w, s = _WORDS, _SUFFIXES
@@ -397,6 +407,7 @@ class PersonTable(Sequence[Person]):
     def __init__(self, pool: _Pool, columns: dict[str, np.ndarray]):
         self.pool = pool
         self.columns = columns
+        self._emails: list[str] | None = None  # built once, shared by both halves' records
 
     def __len__(self) -> int:
         return len(self.columns["first"])
@@ -420,30 +431,21 @@ class PersonTable(Sequence[Person]):
         for i in range(len(self)):
             yield self[i]
 
-    def column(self, name: str, start: int = 0, stop: int | None = None) -> list:
-        rows = slice(start, stop)
+    def column(self, name: str, start: int = 0, stop: int | None = None, *, take: np.ndarray | None = None) -> list:
+        """One field of rows [start, stop) (or of the rows `take`) as a list of Python values."""
+        rows = slice(start, stop) if take is None else take
         c = self.columns
         if name == "key":
-            return list(range(*rows.indices(len(self))))
+            return list(range(*rows.indices(len(self)))) if take is None else take.tolist()
         if name == "first":
             return [_FIRST[i] for i in c["first"][rows].tolist()]
         if name == "last":
             return [_LAST[i] for i in c["last"][rows].tolist()]
         if name == "email":
-            org = c["org"][rows]
-            domains = self.pool.domains(np.maximum(org, 0))
-            first, last = _FIRST_LOWER, _LAST_LOWER
-            return [
-                f"{first[f]}.{last[la]}{key}@{d if o >= 0 else FREE_MAIL[-1 - o]}"
-                for f, la, key, d, o in zip(
-                    c["first"][rows].tolist(),
-                    c["last"][rows].tolist(),
-                    self.column("key", start, stop),
-                    domains,
-                    org.tolist(),
-                    strict=True,
-                )
-            ]
+            if self._emails is None:
+                self._emails = self._email_column()
+            emails = self._emails
+            return emails[rows] if take is None else [emails[i] for i in take.tolist()]
         if name == "salesforce_kind":
             return [_KINDS[k] for k in c["kind"][rows].tolist()]
         if name in ("salesforce_org", "hubspot_company"):
@@ -453,6 +455,17 @@ class PersonTable(Sequence[Person]):
         if name in ("in_hubspot", "in_inclusion_list", "owner"):
             return c[name][rows].tolist()
         raise KeyError(name)
+
+    def _email_column(self) -> list[str]:
+        c = self.columns
+        domains = self.pool.domains(np.maximum(c["org"], 0))
+        first, last = _FIRST_LOWER, _LAST_LOWER
+        return [
+            f"{first[f]}.{last[la]}{key}@{d if o >= 0 else FREE_MAIL[-1 - o]}"
+            for key, (f, la, d, o) in enumerate(
+                zip(c["first"].tolist(), c["last"].tolist(), domains, c["org"].tolist(), strict=True)
+            )
+        ]
 
 
 _PERSON_FIELDS = tuple(Person.__dataclass_fields__)
@@ -558,6 +571,7 @@ def build_universe(n: int, seed: int = 7) -> Universe:
     columns["stage"] = rng.integers(0, len(LIFECYCLE_STAGES), people)
     columns["in_inclusion_list"] = rng.random(people) < 0.6
     columns["owner"] = rng.integers(0, owner_count, people)
+    columns = {k: v.astype(np.int32) if v.dtype == np.int64 else v for k, v in columns.items()}
     u.people = PersonTable(pool, columns)
     return u
 

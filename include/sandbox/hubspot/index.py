@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from include.sandbox import multimap
-from include.sandbox.hubspot.common import to_ms
+from include.sandbox.hubspot.common import to_ms, to_ms_many
 from include.sandbox.sorted_keys import SortedKeys
 
 # the Salesforce ids are how contact-driven runs look contacts up (`IN` up to 100 values): hashed too
@@ -44,7 +44,7 @@ def _number(value: Any) -> float | None:
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None else str(value).lower()
+    return None if value is None else multimap.lowered(str(value))
 
 
 def converter(kind: str) -> Callable[[Any], Any]:
@@ -72,20 +72,36 @@ class SearchIndex:
             defs = self.data["properties"][t]
             names = [*HASHED.get(t, ()), *(n for n, d in defs.items() if d.get("hasUniqueValue"))]
             hashed = {n: (converter(kind_of(n, defs[n])), {}) for n in dict.fromkeys(names) if n in defs}
-            ranged_keys: dict[str, list[tuple[Any, int]]] = {n: [] for n in RANGED.get(t, ()) if n in defs}
-            range_convs = {n: converter(kind_of(n, defs[n])) for n in ranged_keys}
-            for record in records.values():
-                if record["archived"]:
-                    continue
+            ranged_names = [n for n in RANGED.get(t, ()) if n in defs]
+            range_convs = {n: converter(kind_of(n, defs[n])) for n in ranged_names}
+            live = [record for record in records.values() if not record["archived"]]
+            for record in live:
                 props, rid = record["properties"], record["id"]
                 for name, (conv, index) in hashed.items():
                     value = props.get(name)
                     if value is not None and (key := conv(value)) is not None:
                         multimap.add(index, key, rid)
-                for name, keys in ranged_keys.items():
-                    value = props.get(name)
-                    if value is not None and (key := range_convs[name](value)) is not None:
-                        keys.append((key, int(rid)))
+            # the datetimes all at once (`to_ms_many`: numpy parses the canonical ISO texts)
+            known = to_ms_many(
+                value
+                for name in ranged_names
+                if range_convs[name] is to_ms
+                for record in live
+                if (value := record["properties"].get(name)) is not None
+            )
+            ranged_keys: dict[str, list[tuple[Any, int]]] = {n: [] for n in ranged_names}
+            for record in live:
+                props, number = record["properties"], int(record["id"])
+                previous, entry = (None, None), None
+                for name in ranged_names:
+                    value, conv = props.get(name), range_convs[name]
+                    if value is None:
+                        continue
+                    if value is not previous[0] or conv is not previous[1]:  # else one entry, shared
+                        key = known[value] if conv is to_ms else conv(value)
+                        previous, entry = (value, conv), (None if key is None else (key, number))
+                    if entry is not None:
+                        ranged_keys[name].append(entry)
             self.hashed[t] = hashed
             self.ranged[t] = {n: (range_convs[n], SortedKeys(keys)) for n, keys in ranged_keys.items()}
 

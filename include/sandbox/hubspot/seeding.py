@@ -20,6 +20,7 @@ from include.sandbox.seed import iso_strings, salesforce_ids, shared_universe
 FIELD_MAPPINGS = Path(__file__).resolve().parents[2] / "company_sync" / "field_mappings.yaml"
 INCLUSION_LIST_NAME = "Salesforce inclusion list"
 YEAR_MS = 365 * 86_400_000
+CHUNK = 100_000
 
 
 @lru_cache(maxsize=1)
@@ -34,7 +35,6 @@ def build_state(n: int) -> dict[str, Any]:
     """Column by column (numpy draws, one list per property), then one dict per record: strings that
     repeat (owner ids, options, the record's id in `id` / `hs_object_id` / associations) are shared."""
     universe = shared_universe(n)
-    maps = value_maps()
     rng = np.random.default_rng([n, 17])
     data = empty_state()
     now = now_ms()
@@ -50,14 +50,53 @@ def build_state(n: int) -> dict[str, Any]:
             made = make_owner(index, owner.first, owner.last, owner.email, owners_at)
             data["owners"][made["id"]] = made
     owner_ids = [str(FIRST_OWNER_ID + i) for i in range(len(universe.owners))]
-    numbers: dict[int, str] = {}
-
-    def number(value: int | None) -> str | None:
-        return None if value is None else numbers.setdefault(value, str(value))
-
     orgs = universe.companies
-    count = len(orgs)
-    company_ids = [str(i) for i in range(FIRST_ID["companies"], FIRST_ID["companies"] + count)]
+    company_ids = [str(i) for i in range(FIRST_ID["companies"], FIRST_ID["companies"] + len(orgs))]
+    for start in range(0, len(orgs), CHUNK):  # in chunks: the columns of a chunk are all held at once
+        _companies(data, orgs, start, min(len(orgs), start + CHUNK), company_ids, owner_ids, stamps, rng)
+    data["next_id"]["companies"] = FIRST_ID["companies"] + len(orgs)
+
+    people = universe.people
+    in_hubspot = np.flatnonzero(people.columns["in_hubspot"])
+    contact_ids = [str(i) for i in range(FIRST_ID["contacts"], FIRST_ID["contacts"] + len(in_hubspot))]
+    members: dict[str, str] = {}
+    for start in range(0, len(in_hubspot), CHUNK):
+        stop = min(len(in_hubspot), start + CHUNK)
+        _contacts(
+            data, people, in_hubspot[start:stop], contact_ids[start:stop], company_ids, owner_ids, stamps, members
+        )
+    data["next_id"]["contacts"] = FIRST_ID["contacts"] + len(in_hubspot)
+
+    stamp = iso_from_ms(now - YEAR_MS)
+    data["lists"]["1"] = {
+        "listId": "1",
+        "name": INCLUSION_LIST_NAME,
+        "objectTypeId": "0-1",
+        "processingType": "MANUAL",
+        "processingStatus": "COMPLETE",
+        "listVersion": 1,
+        "createdAt": stamp,
+        "updatedAt": stamp,
+        "createdById": "1",
+        "updatedById": "1",
+        "filtersUpdatedAt": stamp,
+        "deletedAt": None,
+        "filterBranch": None,
+        "members": members,
+    }
+    data["next_list_id"] = 2
+    return data
+
+
+_NUMBERS: dict[int, str] = {}  # revenue and head counts repeat: one string each
+
+
+def _number(value: int | None) -> str | None:
+    return None if value is None else _NUMBERS.setdefault(value, str(value))
+
+
+def _companies(data, orgs, start: int, stop: int, company_ids, owner_ids, stamps, rng) -> None:
+    count = stop - start
     created, modified = stamps(count)
     no_domain = (rng.random(count) < 0.05).tolist()
     stage_draw = rng.integers(0, len(LIFECYCLE_STAGES), count)
@@ -65,26 +104,31 @@ def build_state(n: int) -> dict[str, Any]:
         LIFECYCLE_STAGES[s] if keep else None
         for s, keep in zip(stage_draw.tolist(), (rng.random(count) > 0.2).tolist(), strict=True)
     ]
+    maps = value_maps()
     industries, types = maps["Industry"], maps["Type"]
+
+    def column(name: str) -> list:
+        return orgs.column(name, start, stop)
+
     columns = zip(
-        company_ids,
-        orgs.column("name"),
-        orgs.column("domain"),
+        company_ids[start:stop],
+        column("name"),
+        column("domain"),
         no_domain,
-        orgs.column("website"),
-        orgs.column("phone"),
-        orgs.column("industry"),
-        orgs.column("type"),
-        orgs.column("street"),
-        orgs.column("city"),
-        orgs.column("state"),
-        orgs.column("postal_code"),
-        orgs.column("country"),
-        orgs.column("annual_revenue"),
-        orgs.column("employees"),
-        orgs.column("description"),
+        column("website"),
+        column("phone"),
+        column("industry"),
+        column("type"),
+        column("street"),
+        column("city"),
+        column("state"),
+        column("postal_code"),
+        column("country"),
+        column("annual_revenue"),
+        column("employees"),
+        column("description"),
         stages,
-        orgs.column("owner"),
+        column("owner"),
         created,
         modified,
         strict=True,
@@ -124,8 +168,8 @@ def build_state(n: int) -> dict[str, Any]:
             "state": state,
             "zip": postal,
             "country": country,
-            "annualrevenue": number(revenue),
-            "numberofemployees": number(employees),
+            "annualrevenue": _number(revenue),
+            "numberofemployees": _number(employees),
             "description": description,
             "lifecyclestage": stage,
             "hubspot_owner_id": owner_ids[owner],
@@ -141,35 +185,29 @@ def build_state(n: int) -> dict[str, Any]:
             "updatedAt": changed,
             "archived": False,
         }
-    data["next_id"]["companies"] = FIRST_ID["companies"] + count
 
-    people = universe.people
-    rows = np.flatnonzero(people.columns["in_hubspot"])
+
+def _contacts(data, people, rows: np.ndarray, contact_ids, company_ids, owner_ids, stamps, members) -> None:
+    """The HubSpot contacts of the people `rows` (ids `contact_ids`), their primary company association
+    and inclusion list membership."""
     count = len(rows)
-    contact_ids = [str(i) for i in range(FIRST_ID["contacts"], FIRST_ID["contacts"] + count)]
     kinds = people.columns["kind"][rows]
     contact_rows = np.flatnonzero(kinds <= 1)  # contact, private_contact
     lead_rows = np.flatnonzero(kinds == 2)
     contact_sf = dict(zip(contact_rows.tolist(), salesforce_ids("003", rows[contact_rows]), strict=True))
     lead_sf = dict(zip(lead_rows.tolist(), salesforce_ids("00Q", rows[lead_rows]), strict=True))
     created, modified = stamps(count)
-
-    def column(name: str) -> list:
-        values = people.column(name)
-        return [values[i] for i in rows.tolist()]
-
     contacts = data["objects"]["contacts"]
     to_company = data["assoc"]["contacts"]["companies"]
     to_contact = data["assoc"]["companies"]["contacts"]
-    members: dict[str, str] = {}
     primary, primary_back = type_set((1, 279)), type_set((2, 280))
     columns = zip(
         range(count),
         contact_ids,
-        column("email"),
-        column("first"),
-        column("last"),
-        column("lifecycle_stage"),
+        people.column("email", take=rows),
+        people.column("first", take=rows),
+        people.column("last", take=rows),
+        people.column("lifecycle_stage", take=rows),
         people.columns["owner"][rows].tolist(),
         people.columns["hubspot_company"][rows].tolist(),
         people.columns["in_inclusion_list"][rows].tolist(),
@@ -208,24 +246,3 @@ def build_state(n: int) -> dict[str, Any]:
             to_contact.setdefault(company_id, {})[record_id] = primary_back
         if listed:
             members[record_id] = made
-    data["next_id"]["contacts"] = FIRST_ID["contacts"] + count
-
-    stamp = iso_from_ms(now - YEAR_MS)
-    data["lists"]["1"] = {
-        "listId": "1",
-        "name": INCLUSION_LIST_NAME,
-        "objectTypeId": "0-1",
-        "processingType": "MANUAL",
-        "processingStatus": "COMPLETE",
-        "listVersion": 1,
-        "createdAt": stamp,
-        "updatedAt": stamp,
-        "createdById": "1",
-        "updatedById": "1",
-        "filtersUpdatedAt": stamp,
-        "deletedAt": None,
-        "filterBranch": None,
-        "members": members,
-    }
-    data["next_list_id"] = 2
-    return data

@@ -118,7 +118,7 @@ class Store:
 
     @staticmethod
     def unique_key(name: str, value: str) -> str:
-        return value.lower() if name == "email" else value
+        return multimap.lowered(value) if name == "email" else value
 
     def _index_domain(self, record_id: str, old: str | None, new: str | None) -> None:
         if old:

@@ -37,7 +37,7 @@ def _key(field: Field, value: Any) -> Any:
     if value is None:
         return None
     if field.type in STRING_TYPES and field.type not in ("id", "reference"):
-        return value.casefold()
+        return multimap.folded(value)
     return value
 
 

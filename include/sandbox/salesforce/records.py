@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from sys import intern
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from include.sandbox.salesforce.soql import canonical_datetime
 from include.sandbox.seed import id_checksum, iso_strings, salesforce_id, salesforce_ids, shared_universe
 
 ID_COUNTER_START = 10_000_000
+SEED_CHUNK = 100_000
 _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?$")
 
 
@@ -203,86 +205,99 @@ class Store:
         orgs = universe.accounts
         account_ids = salesforce_ids("001", np.arange(len(orgs)))
         revenues: dict[int, float] = {}
-        columns = zip(
-            account_ids,
-            orgs.column("name"),
-            orgs.column("website"),
-            orgs.column("phone"),
-            orgs.column("industry"),
-            orgs.column("type"),
-            orgs.column("street"),
-            orgs.column("city"),
-            orgs.column("state"),
-            orgs.column("postal_code"),
-            orgs.column("country"),
-            orgs.column("annual_revenue"),
-            orgs.column("employees"),
-            orgs.column("description"),
-            orgs.column("owner"),
-            audits(len(orgs)),
-            strict=True,
-        )
         accounts = recs["Account"]
-        for aid, name, website, phone, industry, type_, street, city, state, postal, country, revenue, *rest in columns:
-            employees, description, owner, stamps = rest
-            rec = {
-                "Id": aid,
-                "Name": name,
-                "Website": website or None,
-                "Phone": phone or None,
-                "Industry": industry,
-                "Type": type_,
-                "BillingStreet": street or None,
-                "BillingCity": city or None,
-                "BillingState": state or None,
-                "BillingPostalCode": postal or None,
-                "BillingCountry": country or None,
-                "AnnualRevenue": None if revenue is None else revenues.setdefault(revenue, float(revenue)),
-                "NumberOfEmployees": employees,
-                "Description": description or None,
-                "OwnerId": user_ids[owner],
-                **audit(api_user, stamps),
-            }
-            rec = {k: v for k, v in rec.items() if v is not None}
-            accounts[aid] = rec  # straight in: the caller rebuilds the query index and snapshots
-            self._index("Account", aid, rec)
-        names: dict[str, str] = {}
-        for table in (universe.companies, universe.accounts):
-            names.update(zip(table.column("domain"), (name.strip() for name in table.column("name")), strict=True))
+        for start in range(0, len(orgs), SEED_CHUNK):  # in chunks: a chunk's columns are held at once
+            stop = min(len(orgs), start + SEED_CHUNK)
+
+            def column(name: str, start: int = start, stop: int = stop) -> list:
+                return orgs.column(name, start, stop)
+
+            columns = zip(
+                account_ids[start:stop],
+                column("name"),
+                column("website"),
+                column("phone"),
+                column("industry"),
+                column("type"),
+                column("street"),
+                column("city"),
+                column("state"),
+                column("postal_code"),
+                column("country"),
+                column("annual_revenue"),
+                column("employees"),
+                column("description"),
+                column("owner"),
+                audits(stop - start),
+                strict=True,
+            )
+            for aid, name, website, phone, industry, type_, street, city, state, postal, country, *rest in columns:
+                revenue, employees, description, owner, stamps = rest
+                rec = {
+                    "Id": aid,
+                    "Name": name,
+                    "Website": website or None,
+                    "Phone": phone or None,
+                    "Industry": industry,
+                    "Type": type_,
+                    "BillingStreet": street or None,
+                    "BillingCity": city or None,
+                    "BillingState": state or None,
+                    "BillingPostalCode": postal or None,
+                    "BillingCountry": country or None,
+                    "AnnualRevenue": None if revenue is None else revenues.setdefault(revenue, float(revenue)),
+                    "NumberOfEmployees": employees,
+                    "Description": description or None,
+                    "OwnerId": user_ids[owner],
+                    **audit(api_user, stamps),
+                }
+                rec = {k: v for k, v in rec.items() if v is not None}
+                accounts[aid] = rec  # straight in: the caller rebuilds the query index and snapshots
+                self._index("Account", aid, rec)
         people = universe.people
-        kinds = people.columns["kind"]
-        ids = [None] * len(people)
-        for kind, prefix in ((0, "003"), (1, "003"), (2, "00Q")):
-            rows = np.flatnonzero(kinds == kind)
-            for row, rid in zip(rows.tolist(), salesforce_ids(prefix, rows), strict=True):
-                ids[row] = rid
-        columns = zip(
-            ids,
-            kinds.tolist(),
-            people.column("email"),
-            people.column("first"),
-            people.column("last"),
-            people.column("salesforce_org"),
-            people.columns["owner"].tolist(),
-            audits(len(people)),
-            strict=True,
-        )
-        for rid, kind, email, first, last, org, owner, stamps in columns:
-            if rid is None:
-                continue
-            base = {
-                "Email": email,
-                "FirstName": first,
-                "LastName": last,
-                "Name": f"{first} {last}",
-                "OwnerId": user_ids[owner],
-                **audit(api_user, stamps),
-            }
-            if kind <= 1:
-                recs["Contact"][rid] = {"Id": rid, **({"AccountId": account_ids[org]} if kind == 0 else {}), **base}
-            else:
-                company = names.get(email.split("@")[1], "Unknown")
-                recs["Lead"][rid] = {"Id": rid, "Company": company, "IsConverted": False, **base}
+        for start in range(0, len(people), SEED_CHUNK):
+            stop = min(len(people), start + SEED_CHUNK)
+            kinds = people.columns["kind"][start:stop]
+            ids: list[str | None] = [None] * (stop - start)
+            for kind, prefix in ((0, "003"), (1, "003"), (2, "00Q")):
+                rows = np.flatnonzero(kinds == kind)
+                for row, rid in zip(rows.tolist(), salesforce_ids(prefix, rows + start), strict=True):
+                    ids[row] = rid
+            # a lead's Company: the organisation its e-mail domain belongs to (free mail: "Unknown")
+            orgs_of = people.columns["org"][start:stop]
+            companies = [
+                name.strip() if org >= 0 else "Unknown"
+                for name, org in zip(people.pool.names(np.maximum(orgs_of, 0)), orgs_of.tolist(), strict=True)
+            ]
+            columns = zip(
+                ids,
+                kinds.tolist(),
+                companies,
+                people.column("email", start, stop),
+                people.column("first", start, stop),
+                people.column("last", start, stop),
+                people.column("salesforce_org", start, stop),
+                people.columns["owner"][start:stop].tolist(),
+                audits(stop - start),
+                strict=True,
+            )
+            for rid, kind, company, email, first, last, org, owner, stamps in columns:
+                if rid is None:
+                    continue
+                base = {
+                    "Email": email,
+                    "FirstName": first,
+                    "LastName": last,
+                    "Name": intern(f"{first} {last}"),  # 400 distinct names
+                    "OwnerId": user_ids[owner],
+                    **audit(api_user, stamps),
+                }
+                if kind == 0:
+                    recs["Contact"][rid] = {"Id": rid, "AccountId": account_ids[org], **base}
+                elif kind == 1:
+                    recs["Contact"][rid] = {"Id": rid, **base}
+                else:
+                    recs["Lead"][rid] = {"Id": rid, "Company": company, "IsConverted": False, **base}
 
     # --- helpers ----------------------------------------------------------------------------------
     @property
