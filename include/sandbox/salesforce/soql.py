@@ -588,6 +588,20 @@ class BoundQuery:
         """The selected values in order (for Bulk API CSV results)."""
         return [path.get(record, resolve) for path in self.fields]
 
+    def flat_rows(self, records: Iterable[dict], resolve: Resolver) -> list[list[Any]]:
+        """`flat_row` of each record; fields without a relationship hop read straight from the record
+        (a Bulk query job flattens thousands of rows)."""
+        plain = [None if path.hops else path.field.name for path in self.fields]
+        if None not in plain:
+            return [[record.get(name) for name in plain] for record in records]
+        return [
+            [
+                record.get(name) if name is not None else path.get(record, resolve)
+                for name, path in zip(plain, self.fields, strict=True)
+            ]
+            for record in records
+        ]
+
 
 def bind(query: Query) -> BoundQuery:
     obj = sobject(query.sobject)
