@@ -51,6 +51,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat): on a shared machine the seed's
+    CPU time says more than its wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _rss(pid: int) -> dict[str, int]:
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -106,7 +113,12 @@ class Served:
             except requests.RequestException:
                 time.sleep(0.5)
         self.seed_seconds = time.perf_counter() - started
+        self.seed_cpu_seconds = _cpu_seconds(self.proc.pid)
+        self.seed_rss = _rss(self.proc.pid)
         self.wait_snapshots()
+        self.snapshot_seconds = time.perf_counter() - started
+        self.snapshot_cpu_seconds = _cpu_seconds(self.proc.pid)
+        self.snapshot_rss = _rss(self.proc.pid)
         self.hs.post(
             f"{self.hs_url}/__sandbox_hs/config",
             json={"ten_second_limit": None, "search_per_second": None, "daily_limit": None},
@@ -725,7 +737,12 @@ def main() -> int:
             print(f"seed {n:,}: starting the sandbox", flush=True)
             served = Served(n, Path(tmp), args.latency)
             served.n = n  # type: ignore[attr-defined]
-            print(f"  serving after {served.seed_seconds:.1f} s; RSS {_rss(served.proc.pid)}", flush=True)
+            print(
+                f"  serving after {served.seed_seconds:.1f} s ({served.seed_cpu_seconds:.1f} CPU-s), RSS "
+                f"{served.seed_rss}; snapshots written after {served.snapshot_seconds:.1f} s "
+                f"({served.snapshot_cpu_seconds:.1f} CPU-s), RSS {served.snapshot_rss}",
+                flush=True,
+            )
             rows: list[dict] = []
             overlap: list[dict] = []
             try:
@@ -745,6 +762,11 @@ def main() -> int:
                     "label": args.label,
                     "latency": args.latency or "off",
                     "seconds_to_serve": round(served.seed_seconds, 1),
+                    "cpu_seconds_to_serve": round(served.seed_cpu_seconds, 1),
+                    "rss_mib_at_serve": served.seed_rss,
+                    "seconds_to_snapshot": round(served.snapshot_seconds, 1),
+                    "cpu_seconds_to_snapshot": round(served.snapshot_cpu_seconds, 1),
+                    "rss_mib_after_snapshot": served.snapshot_rss,
                     "rss_mib": memory,
                     "calls": rows,
                     "concurrency": overlap,

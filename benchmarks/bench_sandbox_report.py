@@ -4,7 +4,8 @@ each call with and without the indexes where both runs exist.
     .venv/bin/python benchmarks/bench_sandbox_report.py benchmarks/results/bench_sandbox_endpoints_*.json
 
 With `--by-seed` first: one table, a column per seed size (each call's last measurement among the files
-given, in order), so a later file (e.g. a re-run of a few calls) overrides an earlier one.
+given, in order), so a later file (e.g. a re-run of a few calls) overrides an earlier one, and the
+ratio of the largest seed's median to the smallest's (issue #17's goal: within 2x, and under 100 ms).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ def by_seed(paths: list[str]) -> int:
     served: dict[int, list[str]] = {}
     for path in paths:
         for run in json.loads(Path(path).read_text()):
+            cpu = f" ({run['cpu_seconds_to_serve']} CPU-s)" if "cpu_seconds_to_serve" in run else ""
             served.setdefault(run["seed"], []).append(
-                f"{run['label'] or Path(path).stem}: serving after {run['seconds_to_serve']} s, "
+                f"{run['label'] or Path(path).stem}: serving after {run['seconds_to_serve']} s{cpu}, "
                 f"RSS {run['rss_mib']} MiB"
             )
             for call in run["calls"]:
@@ -28,8 +30,13 @@ def by_seed(paths: list[str]) -> int:
     seeds = sorted(served)
     for seed in seeds:
         print(f"- seed {seed:,}: " + "; ".join(served[seed]))
-    print("\n| call | " + " | ".join(f"{seed:,}: median ms (min-max)" for seed in seeds) + " |")
-    print("|---|" + "---|" * len(seeds))
+    ratio = len(seeds) > 1
+    print(
+        "\n| call | "
+        + " | ".join(f"{seed:,}: median ms (min-max)" for seed in seeds)
+        + (f" | {seeds[-1]:,} / {seeds[0]:,} |" if ratio else " |")
+    )
+    print("|---|" + "---|" * (len(seeds) + ratio))
     for name, per_seed in cells.items():
         row = [
             f"{per_seed[seed]['median_ms']:,} ({per_seed[seed]['min_ms']:,}-{per_seed[seed]['max_ms']:,})"
@@ -37,6 +44,9 @@ def by_seed(paths: list[str]) -> int:
             else "-"
             for seed in seeds
         ]
+        if ratio:
+            low, high = per_seed.get(seeds[0]), per_seed.get(seeds[-1])
+            row.append(f"{high['median_ms'] / low['median_ms']:.1f}x" if low and high and low["median_ms"] else "-")
         print(f"| {name} | " + " | ".join(row) + " |")
     return 0
 

@@ -552,6 +552,22 @@ class BoundQuery:
         end = start + self.query.limit if self.query.limit is not None else None
         return rows[start:end] if (start or end is not None) else rows
 
+    def project_all(self, records: Iterable[dict], resolve: Resolver, url_prefix: str) -> list[dict]:
+        """`project` of each record; without relationship fields, a plain dict per record (a page is up
+        to 2,000 records)."""
+        if any(path.hops for path in self.fields):
+            return [self.project(record, resolve, url_prefix) for record in records]
+        name = self.sobject.name
+        head = f"{url_prefix}/sobjects/{name}/"
+        names = [path.field.name for path in self.fields]
+        out = []
+        for record in records:
+            row: dict[str, Any] = {"attributes": {"type": name, "url": head + record["Id"]}}
+            for field in names:
+                row[field] = record.get(field)
+            out.append(row)
+        return out
+
     def project(self, record: dict, resolve: Resolver, url_prefix: str) -> dict:
         """One query result record: `attributes`, the selected fields, parents as nested records."""
         obj = self.sobject
