@@ -23,7 +23,7 @@ so its `lastmodifieddate` / `hs_lastmodifieddate` move; other association change
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from include.sandbox import multimap
@@ -150,9 +150,12 @@ class Store:
         record_id = self.unique[object_type].get(id_property, {}).get(self.unique_key(id_property, str(value)))
         return self.get(object_type, record_id) if record_id else None
 
-    def page_ids(self, object_type: str, after: int | None, archived: bool = False) -> list[int]:
+    def page_ids(self, object_type: str, after: int | None, archived: bool = False) -> Iterator[int]:
+        """The ids from `after` on, lazily: a page reads ~100 of them, and copying the rest of a list of a
+        million ids cost more than the page itself."""
         order = self.archived_order[object_type] if archived else self.order[object_type]
-        return order[bisect_left(order, after) :] if after else order
+        start = bisect_left(order, after) if after else 0
+        return (order[i] for i in range(start, len(order)))
 
     def conflicts(self, object_type: str, values: dict[str, str], record_id: str | None) -> list[tuple[str, str, str]]:
         """(property, value, existing id) for unique values `values` would duplicate."""
