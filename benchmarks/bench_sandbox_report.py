@@ -4,7 +4,9 @@ each call with and without the indexes where both runs exist.
     .venv/bin/python benchmarks/bench_sandbox_report.py benchmarks/results/bench_sandbox_endpoints_*.json
 
 With `--by-seed` first: one table, a column per seed size (each call's last measurement among the files
-given, in order), so a later file (e.g. a re-run of a few calls) overrides an earlier one.
+given, in order), so a later file (e.g. a re-run of a few calls) overrides an earlier one, and the
+ratio of the largest seed's median to the smallest's (issue #17's goal: within 2x, and under 100 ms).
+`--by-seed --cpu`: the same with the sandbox's CPU time per call (`cpu_median_ms`, when measured).
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import sys
 from pathlib import Path
 
 
-def by_seed(paths: list[str]) -> int:
+def by_seed(paths: list[str], key: str = "median_ms") -> int:
     cells: dict[str, dict[int, dict]] = {}
     served: dict[int, list[str]] = {}
     for path in paths:
         for run in json.loads(Path(path).read_text()):
+            cpu = f" ({run['cpu_seconds_to_serve']} CPU-s)" if "cpu_seconds_to_serve" in run else ""
             served.setdefault(run["seed"], []).append(
-                f"{run['label'] or Path(path).stem}: serving after {run['seconds_to_serve']} s, "
+                f"{run['label'] or Path(path).stem}: serving after {run['seconds_to_serve']} s{cpu}, "
                 f"RSS {run['rss_mib']} MiB"
             )
             for call in run["calls"]:
@@ -28,21 +31,37 @@ def by_seed(paths: list[str]) -> int:
     seeds = sorted(served)
     for seed in seeds:
         print(f"- seed {seed:,}: " + "; ".join(served[seed]))
-    print("\n| call | " + " | ".join(f"{seed:,}: median ms (min-max)" for seed in seeds) + " |")
-    print("|---|" + "---|" * len(seeds))
+    ratio = len(seeds) > 1
+    print(
+        "\n| call | "
+        + " | ".join(
+            f"{seed:,}: median ms (min-max)" if key == "median_ms" else f"{seed:,}: CPU ms (max)" for seed in seeds
+        )
+        + (f" | {seeds[-1]:,} / {seeds[0]:,} |" if ratio else " |")
+    )
+    print("|---|" + "---|" * (len(seeds) + ratio))
     for name, per_seed in cells.items():
         row = [
-            f"{per_seed[seed]['median_ms']:,} ({per_seed[seed]['min_ms']:,}-{per_seed[seed]['max_ms']:,})"
-            if seed in per_seed
+            (
+                f"{per_seed[seed]['median_ms']:,} ({per_seed[seed]['min_ms']:,}-{per_seed[seed]['max_ms']:,})"
+                if key == "median_ms"
+                else f"{per_seed[seed][key]:,} (max {per_seed[seed]['cpu_max_ms']:,})"
+            )
+            if seed in per_seed and key in per_seed[seed]
             else "-"
             for seed in seeds
         ]
+        if ratio:
+            low, high = per_seed.get(seeds[0]), per_seed.get(seeds[-1])
+            row.append(f"{high[key] / low[key]:.1f}x" if low and high and low.get(key) and key in high else "-")
         print(f"| {name} | " + " | ".join(row) + " |")
     return 0
 
 
 def main(paths: list[str]) -> int:
     if paths and paths[0] == "--by-seed":
+        if paths[1:2] == ["--cpu"]:
+            return by_seed(paths[2:], key="cpu_median_ms")
         return by_seed(paths[1:])
     runs: dict[int, dict[str, dict]] = {}
     for path in paths:

@@ -14,9 +14,13 @@ What it contains, on purpose (the sync must cope with all of it):
 
 from __future__ import annotations
 
-import random
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from sys import intern
+from typing import overload
+
+import numpy as np
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -217,58 +221,262 @@ class Person:
     owner: int
 
 
+class OrgTable(Sequence[Org]):
+    """Organisations stored as numpy columns; `table[i]` builds the `Org`, `column(name)` a whole column
+    as a list (what the seeders use: no `Org` per row).
+
+    Each row is a pool organisation (`src`: its name words, domain, address, ... ) seen in one way:
+    `name_mode` (0 as in the pool, 1 stripped, 2 stripped + " (HQ)", 3 stripped upper case, 4 both),
+    `website_mode` (-1 blank, 0-6 the messy forms, 7 `www.domain`, 8 the bare domain) and `phone`
+    (0: none, else the 4 digits)."""
+
+    def __init__(self, pool: _Pool, src: np.ndarray, key: np.ndarray, name_mode: np.ndarray, website_mode, phone):
+        self.pool, self.src, self.key = pool, src, key
+        self.name_mode, self.website_mode, self.phone = name_mode, website_mode, phone
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    @overload
+    def __getitem__(self, index: int) -> Org: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Org]: ...
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return Org(**{name: self.column(name, index, index + 1)[0] for name in _ORG_FIELDS})
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def column(self, name: str, start: int = 0, stop: int | None = None, *, take: np.ndarray | None = None) -> list:
+        """One field of rows [start, stop) (or of the rows `take`) as a list of Python values; the texts
+        that repeat (names, streets, postal codes, phones, descriptions) interned, so that both halves'
+        records share them."""
+        values = self._column(name, start, stop, take)
+        return [intern(v) for v in values] if name in _REPEATING else values
+
+    def _column(self, name: str, start: int, stop: int | None, take: np.ndarray | None) -> list:
+        rows = slice(start, stop) if take is None else take
+        pool, src = self.pool, self.src[rows]
+        if name == "key":
+            return self.key[rows].tolist()
+        if name == "domain":
+            return pool.domains(src)
+        if name == "name":
+            base = pool.names(src)
+            return [
+                n if m == 0 else _NAME_MODES[m](n) for n, m in zip(base, self.name_mode[rows].tolist(), strict=True)
+            ]
+        if name == "website":
+            domains = pool.domains(src)
+            return [
+                "" if m < 0 else _WEBSITE_FORMS[m](d)
+                for d, m in zip(domains, self.website_mode[rows].tolist(), strict=True)
+            ]
+        if name == "phone":
+            return [f"+1 555 {p}" if p else "" for p in self.phone[rows].tolist()]
+        return pool.column(name, src)
+
+
 @dataclass
 class Universe:
     owners: list[Owner] = field(default_factory=list)
-    accounts: list[Org] = field(default_factory=list)
-    companies: list[Org] = field(default_factory=list)
-    people: list[Person] = field(default_factory=list)
+    accounts: Sequence[Org] = field(default_factory=list)
+    companies: Sequence[Org] = field(default_factory=list)
+    people: Sequence[Person] = field(default_factory=list)
 
 
-def _messy_website(rng: random.Random, domain: str) -> str:
-    roll = rng.random()
-    if roll < 0.05:
-        return ""
-    forms = (
-        f"https://www.{domain}",
-        f"http://{domain}/about-us",
-        f"www.{domain}",
-        domain,
-        f"HTTPS://WWW.{domain.upper()}/",
-        f"https://{domain}:443/contact?ref=ads",
-        f"{domain}.",
-    )
-    return rng.choice(forms)
+_ORG_FIELDS = tuple(Org.__dataclass_fields__)
+_REPEATING = frozenset({"name", "street", "postal_code", "phone", "description"})
+_NAME_MODES = {
+    1: lambda n: n.strip(),
+    2: lambda n: n.strip() + " (HQ)",
+    3: lambda n: n.strip().upper(),
+    4: lambda n: (n.strip() + " (HQ)").upper(),
+}
+_WEBSITE_FORMS = (
+    lambda d: f"https://www.{d}",
+    lambda d: f"http://{d}/about-us",
+    lambda d: f"www.{d}",
+    lambda d: d,
+    lambda d: f"HTTPS://WWW.{d.upper()}/",
+    lambda d: f"https://{d}:443/contact?ref=ads",
+    lambda d: f"{d}.",
+    lambda d: f"www.{d}",
+    lambda d: d,
+)
+_WORDS_LOWER = tuple(w.lower() for w in _WORDS)
 
 
-def _org(rng: random.Random, key: int, owners: int) -> Org:
-    words = rng.sample(_WORDS, 2)
-    name = f"{words[0]} {words[1]} {rng.choice(_SUFFIXES)}"
-    domain = f"{words[0].lower()}{words[1].lower()}{key}.{rng.choice(_TLDS)}"
-    city, state, country = rng.choice(_CITIES)
-    return Org(
-        key=key,
-        name=name if rng.random() > 0.02 else f"  {name.upper()} ",
-        domain=domain,
-        website=_messy_website(rng, domain),
-        phone=f"+1 555 {rng.randrange(1000, 9999)}" if rng.random() > 0.1 else "",
-        industry=rng.choice(INDUSTRIES) if rng.random() > 0.2 else None,
-        type=rng.choice(TYPES) if rng.random() > 0.3 else None,
-        street=f"{rng.randrange(1, 999)} {rng.choice(_WORDS)} Street",
-        city=city,
-        state=state,
-        postal_code=f"{rng.randrange(10000, 99999)}",
-        country=country,
-        annual_revenue=rng.randrange(1, 500) * 100_000 if rng.random() > 0.3 else None,
-        employees=rng.randrange(1, 5000) if rng.random() > 0.3 else None,
-        description=f"{name} makes {rng.choice(_WORDS).lower()} things." if rng.random() > 0.5 else "",
-        owner=rng.randrange(owners),
-    )
+class _Pool:
+    """The organisations' own attributes, one numpy column each (index = the organisation's key)."""
+
+    def __init__(self, rng: np.random.Generator, size: int, owners: int):
+        def flag(p_set: float) -> np.ndarray:
+            return rng.random(size) < p_set
+
+        self.w1 = rng.integers(0, len(_WORDS), size)
+        self.w2 = (self.w1 + 1 + rng.integers(0, len(_WORDS) - 1, size)) % len(_WORDS)  # two different words
+        self.suffix = rng.integers(0, len(_SUFFIXES), size)
+        self.tld = rng.integers(0, len(_TLDS), size)
+        self.city = rng.integers(0, len(_CITIES), size)
+        self.shout = flag(0.02)
+        self.website_mode = np.where(flag(0.05), -1, rng.integers(0, 7, size))
+        self.phone = np.where(flag(0.9), rng.integers(1000, 9999, size), 0)
+        self.industry = np.where(flag(0.8), rng.integers(0, len(INDUSTRIES), size), -1)
+        self.type = np.where(flag(0.7), rng.integers(0, len(TYPES), size), -1)
+        self.street_no = rng.integers(1, 999, size)
+        self.street_word = rng.integers(0, len(_WORDS), size)
+        self.postal = rng.integers(10000, 99999, size)
+        self.revenue = np.where(flag(0.7), rng.integers(1, 500, size) * 100_000, -1)
+        self.employees = np.where(flag(0.7), rng.integers(1, 5000, size), -1)
+        self.description = np.where(flag(0.5), rng.integers(0, len(_WORDS), size), -1)
+        self.owner = rng.integers(0, owners, size)
+        for name, column in vars(self).items():  # 4 bytes a value are plenty
+            setattr(self, name, column.astype(np.int32) if column.dtype == np.int64 else column)
+
+    def plain_names(self, src: np.ndarray) -> list[str]:
+        w, s = _WORDS, _SUFFIXES
+        return [
+            f"{w[a]} {w[b]} {s[c]}"
+            for a, b, c in zip(self.w1[src].tolist(), self.w2[src].tolist(), self.suffix[src].tolist(), strict=True)
+        ]
+
+    def names(self, src: np.ndarray) -> list[str]:
+        return [
+            f"  {n.upper()} " if shout else n
+            for n, shout in zip(self.plain_names(src), self.shout[src].tolist(), strict=True)
+        ]
+
+    def domains(self, src: np.ndarray) -> list[str]:
+        w, t = _WORDS_LOWER, _TLDS
+        return [
+            f"{w[a]}{w[b]}{k}.{t[c]}"
+            for a, b, k, c in zip(
+                self.w1[src].tolist(), self.w2[src].tolist(), src.tolist(), self.tld[src].tolist(), strict=True
+            )
+        ]
+
+    def column(self, name: str, src: np.ndarray) -> list:
+        if name in ("city", "state", "country"):
+            part = ("city", "state", "country").index(name)
+            return [_CITIES[c][part] for c in self.city[src].tolist()]
+        if name == "industry":
+            return [INDUSTRIES[i] if i >= 0 else None for i in self.industry[src].tolist()]
+        if name == "type":
+            return [TYPES[i] if i >= 0 else None for i in self.type[src].tolist()]
+        if name == "street":
+            w = _WORDS
+            return [
+                f"{no} {w[word]} Street"
+                for no, word in zip(self.street_no[src].tolist(), self.street_word[src].tolist(), strict=True)
+            ]
+        if name == "postal_code":
+            return [str(p) for p in self.postal[src].tolist()]
+        if name == "annual_revenue":
+            return [r if r >= 0 else None for r in self.revenue[src].tolist()]
+        if name == "employees":
+            return [e if e >= 0 else None for e in self.employees[src].tolist()]
+        if name == "description":
+            w = _WORDS_LOWER
+            return [
+                f"{n} makes {w[d]} things." if d >= 0 else ""
+                for n, d in zip(self.plain_names(src), self.description[src].tolist(), strict=True)
+            ]
+        if name == "owner":
+            return self.owner[src].tolist()
+        raise KeyError(name)
+
+
+_KINDS = ("contact", "private_contact", "lead", None)
+
+
+class PersonTable(Sequence[Person]):
+    """People stored as numpy columns; `table[i]` builds the `Person`, `column(name)` a whole column.
+    `org` is the pool organisation whose domain the email uses (-1 - k: free-mail domain k); `kind`
+    indexes `_KINDS`; -1 stands for None in `salesforce_org` / `hubspot_company`."""
+
+    def __init__(self, pool: _Pool, columns: dict[str, np.ndarray]):
+        self.pool = pool
+        self.columns = columns
+        self._emails: list[str] | None = None  # built once, shared by both halves' records
+
+    def __len__(self) -> int:
+        return len(self.columns["first"])
+
+    @overload
+    def __getitem__(self, index: int) -> Person: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Person]: ...
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return Person(**{name: self.column(name, index, index + 1)[0] for name in _PERSON_FIELDS})
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def column(self, name: str, start: int = 0, stop: int | None = None, *, take: np.ndarray | None = None) -> list:
+        """One field of rows [start, stop) (or of the rows `take`) as a list of Python values."""
+        rows = slice(start, stop) if take is None else take
+        c = self.columns
+        if name == "key":
+            return list(range(*rows.indices(len(self)))) if take is None else take.tolist()
+        if name == "first":
+            return [_FIRST[i] for i in c["first"][rows].tolist()]
+        if name == "last":
+            return [_LAST[i] for i in c["last"][rows].tolist()]
+        if name == "email":
+            if self._emails is None:
+                self._emails = self._email_column()
+            emails = self._emails
+            return emails[rows] if take is None else [emails[i] for i in take.tolist()]
+        if name == "salesforce_kind":
+            return [_KINDS[k] for k in c["kind"][rows].tolist()]
+        if name in ("salesforce_org", "hubspot_company"):
+            return [v if v >= 0 else None for v in c[name][rows].tolist()]
+        if name == "lifecycle_stage":
+            return [LIFECYCLE_STAGES[i] for i in c["stage"][rows].tolist()]
+        if name in ("in_hubspot", "in_inclusion_list", "owner"):
+            return c[name][rows].tolist()
+        raise KeyError(name)
+
+    def _email_column(self) -> list[str]:
+        c = self.columns
+        org = c["org"]
+        own = iter(self.pool.domains(org[org >= 0]))  # in row order; free-mail rows take FREE_MAIL[-1 - org]
+        domains = [next(own) if o >= 0 else FREE_MAIL[-1 - o] for o in org.tolist()]
+        first, last = _FIRST_LOWER, _LAST_LOWER
+        return [
+            f"{first[f]}.{last[la]}{key}@{d}"
+            for key, (f, la, d) in enumerate(zip(c["first"].tolist(), c["last"].tolist(), domains, strict=True))
+        ]
+
+
+_PERSON_FIELDS = tuple(Person.__dataclass_fields__)
+_FIRST_LOWER = tuple(f.lower() for f in _FIRST)
+_LAST_LOWER = tuple(la.lower().replace("-", "") for la in _LAST)
 
 
 def build_universe(n: int, seed: int = 7) -> Universe:
-    """The seed universe for N accounts and N companies (deterministic for a given N and seed)."""
-    rng = random.Random(seed)
+    """The seed universe for N accounts and N companies (deterministic for a given N and seed), drawn with
+    numpy: a few seconds and a few hundred MB at N = 1,000,000 (rows are built only when read)."""
+    rng = np.random.default_rng([seed, n])
     u = Universe()
     u.owners = [
         Owner(first, last, f"{first.lower()}.{last.lower()}@sandbox-corp.example")
@@ -279,73 +487,92 @@ def build_universe(n: int, seed: int = 7) -> Universe:
 
     overlap = int(n * 0.4)
     duplicates = max(1, n // 33) if n >= 10 else 0
-    pool = [_org(rng, key, owner_count) for key in range(2 * n - overlap)]
+    size = 2 * n - overlap
+    pool = _Pool(rng, size, owner_count)
+    zeros = np.zeros(0, dtype=np.int64)
+
+    def duplicate_of(src, name_mode, count: int, first_key: int):
+        """`count` more records of organisations drawn from the rows given: same domain, the name in
+        upper case, a differently typed website (never blank), no phone."""
+        if not count:
+            return zeros, zeros, zeros, zeros, zeros
+        picked = rng.integers(0, len(src), count)
+        forms = rng.integers(0, 7, count)
+        website = np.where(rng.random(count) < 0.05, 7, forms)
+        modes = np.where(name_mode[picked] == 2, 4, 3)
+        return src[picked], np.arange(first_key, first_key + count), modes, website, np.zeros(count, dtype=np.int64)
 
     # Salesforce: the first n - duplicates orgs, plus accounts duplicating earlier ones' domains.
-    u.accounts = pool[: n - duplicates]
-    for i in range(duplicates):
-        original = u.accounts[rng.randrange(len(u.accounts))]
-        u.accounts.append(_duplicate(rng, original, len(pool) + i))
-    # HubSpot: the overlap (same domains as accounts), then HubSpot-only orgs, plus duplicates.
-    hs_only = pool[n : 2 * n - overlap - duplicates]
-    u.companies = [_hubspot_view(rng, org) for org in pool[:overlap]] + hs_only
-    for i in range(duplicates):
-        original = u.companies[rng.randrange(len(u.companies))]
-        u.companies.append(_duplicate(rng, original, len(pool) + duplicates + i))
+    base = np.arange(n - duplicates)
+    d_src, d_key, d_name, d_web, d_phone = duplicate_of(base, np.zeros(len(base), np.int64), duplicates, size)
+    u.accounts = OrgTable(
+        pool,
+        np.concatenate([base, d_src]),
+        np.concatenate([base, d_key]),
+        np.concatenate([np.zeros(len(base), np.int64), d_name]),
+        np.concatenate([pool.website_mode[base], d_web]),
+        np.concatenate([pool.phone[base], d_phone]),
+    )
+    # HubSpot: the overlap (same domains as accounts, slightly different values), then HubSpot-only
+    # orgs, plus duplicates.
+    view = np.arange(overlap)
+    view_web = np.where(rng.random(overlap) > 0.1, 7, 8)
+    view_phone = np.where(rng.random(overlap) > 0.3, pool.phone[view], rng.integers(1000, 9999, overlap))
+    view_name = np.where(rng.random(overlap) > 0.2, 1, 2)
+    only = np.arange(n, 2 * n - overlap - duplicates)
+    src = np.concatenate([view, only])
+    name_mode = np.concatenate([view_name, np.zeros(len(only), np.int64)])
+    d_src, d_key, d_name, d_web, d_phone = duplicate_of(src, name_mode, duplicates, size + duplicates)
+    u.companies = OrgTable(
+        pool,
+        np.concatenate([src, d_src]),
+        np.concatenate([src, d_key]),
+        np.concatenate([name_mode, d_name]),
+        np.concatenate([view_web, pool.website_mode[only], d_web]),
+        np.concatenate([view_phone, pool.phone[only], d_phone]),
+    )
 
-    company_by_domain: dict[str, int] = {}
-    for index, company in enumerate(u.companies):
-        company_by_domain.setdefault(company.domain, index)
-
-    def person(org_domain: str, **kwargs) -> Person:
-        first, last = rng.choice(_FIRST), rng.choice(_LAST)
-        key = len(u.people)
-        email = f"{first.lower()}.{last.lower().replace('-', '')}{key}@{org_domain}"
-        stage = rng.choice(LIFECYCLE_STAGES)
-        return Person(
-            key=key,
-            first=first,
-            last=last,
-            email=email,
-            lifecycle_stage=stage,
-            in_inclusion_list=rng.random() < 0.6,
-            owner=rng.randrange(owner_count),
-            **kwargs,
-        )
-
-    # Contacts of accounts; most are synced to HubSpot and associated to the company of their domain.
-    for index, account in enumerate(u.accounts):
-        for _ in range(rng.choice((0, 1, 1, 2, 3))):
-            synced = rng.random() < 0.7
-            u.people.append(
-                person(
-                    account.domain,
-                    salesforce_kind="contact",
-                    salesforce_org=index,
-                    in_hubspot=synced,
-                    hubspot_company=company_by_domain.get(account.domain) if synced else None,
-                )
-            )
+    # Contacts of accounts; most are synced to HubSpot and associated to the company of their domain
+    # (the overlap company of the same organisation: company index = pool index).
+    per_account = np.array((0, 1, 1, 2, 3))[rng.integers(0, 5, len(u.accounts))]
+    account_of = np.repeat(np.arange(len(u.accounts)), per_account)
+    synced = rng.random(len(account_of)) < 0.7
+    account_src = u.accounts.src[account_of]
+    contacts = {
+        "org": account_src,
+        "kind": np.zeros(len(account_of), np.int64),
+        "salesforce_org": account_of,
+        "in_hubspot": synced,
+        "hubspot_company": np.where(synced & (account_src < overlap), account_src, -1),
+    }
     # People of HubSpot-only companies: private contacts, leads, or HubSpot-only contacts.
-    for index, company in enumerate(u.companies[overlap:], start=overlap):
-        for _ in range(rng.choice((0, 1, 1, 2))):
-            kind = rng.choice(("private_contact", "lead", None))
-            u.people.append(
-                person(
-                    company.domain, salesforce_kind=kind, salesforce_org=None, in_hubspot=True, hubspot_company=index
-                )
-            )
+    per_company = np.array((0, 1, 1, 2))[rng.integers(0, 4, max(0, len(u.companies) - overlap))]
+    company_of = np.repeat(np.arange(overlap, len(u.companies)), per_company)
+    hs_only = {
+        "org": u.companies.src[company_of],
+        "kind": rng.integers(1, 4, len(company_of)),
+        "salesforce_org": np.full(len(company_of), -1),
+        "in_hubspot": np.ones(len(company_of), bool),
+        "hubspot_company": company_of,
+    }
     # A few free-mail people: never matched to a company by domain.
-    for _ in range(max(1, n // 50)):
-        u.people.append(
-            person(
-                rng.choice(FREE_MAIL),
-                salesforce_kind=rng.choice(("lead", "private_contact")),
-                salesforce_org=None,
-                in_hubspot=True,
-                hubspot_company=None,
-            )
-        )
+    free = max(1, n // 50)
+    free_mail = {
+        "org": -1 - rng.integers(0, len(FREE_MAIL), free),
+        "kind": np.where(rng.random(free) < 0.5, 2, 1),
+        "salesforce_org": np.full(free, -1),
+        "in_hubspot": np.ones(free, bool),
+        "hubspot_company": np.full(free, -1),
+    }
+    columns = {name: np.concatenate([contacts[name], hs_only[name], free_mail[name]]) for name in contacts}
+    people = len(columns["org"])
+    columns["first"] = rng.integers(0, len(_FIRST), people)
+    columns["last"] = rng.integers(0, len(_LAST), people)
+    columns["stage"] = rng.integers(0, len(LIFECYCLE_STAGES), people)
+    columns["in_inclusion_list"] = rng.random(people) < 0.6
+    columns["owner"] = rng.integers(0, owner_count, people)
+    columns = {k: v.astype(np.int32) if v.dtype == np.int64 else v for k, v in columns.items()}
+    u.people = PersonTable(pool, columns)
     return u
 
 
@@ -363,26 +590,31 @@ def shared_universe(n: int, seed: int = 7) -> Universe:
     return universe
 
 
-def _duplicate(rng: random.Random, original: Org, key: int) -> Org:
-    """Another record of the same organisation: same domain, differently typed website and name."""
-    return Org(
-        **{
-            **original.__dict__,
-            "key": key,
-            "name": original.name.strip().upper(),
-            "website": _messy_website(rng, original.domain) or f"www.{original.domain}",
-            "phone": "",
-        }
-    )
+def salesforce_ids(prefix: str, numbers: np.ndarray, instance: str = "5g") -> list[str]:
+    """`salesforce_id(prefix, number)` for every number, vectorised."""
+    numbers = np.asarray(numbers, dtype=np.int64)
+    if not len(numbers):
+        return []
+    digits = (numbers[:, None] // (62 ** np.arange(9, -1, -1, dtype=np.int64))) % 62  # most significant first
+    upper = (digits >= 10) & (digits < 36)
+    weights = 1 << np.arange(5)
+    head = prefix + instance
+    head_sum = id_checksum(head + "0000000000")[0]
+    alphabet = np.frombuffer(_ALPHABET.encode(), np.uint8)
+    base62 = np.frombuffer(_BASE62.encode(), np.uint8)
+    out = np.empty((len(numbers), 18), np.uint8)
+    out[:, :5] = np.frombuffer(head.encode(), np.uint8)
+    out[:, 5:15] = base62[digits]
+    out[:, 15] = ord(head_sum)
+    out[:, 16] = alphabet[(upper[:, :5] * weights).sum(axis=1)]
+    out[:, 17] = alphabet[(upper[:, 5:] * weights).sum(axis=1)]
+    return out.view("S18").ravel().astype("U18").tolist()
 
 
-def _hubspot_view(rng: random.Random, org: Org) -> Org:
-    """How HubSpot knows an organisation Salesforce also has: same domain, slightly different values."""
-    return Org(
-        **{
-            **org.__dict__,
-            "website": f"www.{org.domain}" if rng.random() > 0.1 else org.domain,
-            "phone": org.phone if rng.random() > 0.3 else f"+1 555 {rng.randrange(1000, 9999)}",
-            "name": org.name.strip() if rng.random() > 0.2 else org.name.strip() + " (HQ)",
-        }
-    )
+def iso_strings(ms: np.ndarray, suffix: str) -> list[str]:
+    """Epoch milliseconds as `2026-01-31T12:00:00.000` + suffix (`Z` for HubSpot, `+0000` for
+    Salesforce), vectorised."""
+    if not len(ms):
+        return []
+    text = np.datetime_as_string(np.asarray(ms, dtype=np.int64).astype("datetime64[ms]"), unit="ms")
+    return np.char.add(text, suffix).tolist()

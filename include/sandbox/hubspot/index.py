@@ -1,8 +1,9 @@
 """Search indexes of the HubSpot sandbox (in memory, rebuilt from the records on start and reset, kept
 up to date by `Store` on every create, update and archive).
 
-- hashed: `{object type: {property: {search key: {record ids}}}}` for `domain` (companies), `email`,
-  `salesforcecontactid`, `salesforceleadid` (contacts) and every unique-value property: answers EQ / IN.
+- hashed: `{object type: {property: {search key: record id | {record ids}}}}` (`multimap`) for `domain`
+  (companies), `email`, `salesforcecontactid`, `salesforceleadid` (contacts) and every unique-value
+  property: answers EQ / IN.
 - ranged: `{object type: {property: SortedKeys((search key, int id))}}` for the modification date
   (`hs_lastmodifieddate` / `lastmodifieddate`) and `createdate`: answers GT / GTE / LT / LTE / BETWEEN /
   EQ and, for a single-group window sorted ascending on the same property, the page itself (total from two
@@ -21,7 +22,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from typing import Any
 
-from include.sandbox.hubspot.common import to_ms
+from include.sandbox import multimap
+from include.sandbox.hubspot.common import to_ms, to_ms_many
 from include.sandbox.sorted_keys import SortedKeys
 
 # the Salesforce ids are how contact-driven runs look contacts up (`IN` up to 100 values): hashed too
@@ -42,7 +44,7 @@ def _number(value: Any) -> float | None:
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None else str(value).lower()
+    return None if value is None else multimap.lowered(str(value))
 
 
 def converter(kind: str) -> Callable[[Any], Any]:
@@ -64,26 +66,42 @@ class SearchIndex:
         self.rebuild()
 
     def rebuild(self) -> None:
-        self.hashed: dict[str, dict[str, tuple[Callable[[Any], Any], dict[Any, set[str]]]]] = {}
+        self.hashed: dict[str, dict[str, tuple[Callable[[Any], Any], dict[Any, str | set[str]]]]] = {}
         self.ranged: dict[str, dict[str, tuple[Callable[[Any], Any], SortedKeys]]] = {}
         for t, records in self.data["objects"].items():
             defs = self.data["properties"][t]
             names = [*HASHED.get(t, ()), *(n for n, d in defs.items() if d.get("hasUniqueValue"))]
             hashed = {n: (converter(kind_of(n, defs[n])), {}) for n in dict.fromkeys(names) if n in defs}
-            ranged_keys: dict[str, list[tuple[Any, int]]] = {n: [] for n in RANGED.get(t, ()) if n in defs}
-            range_convs = {n: converter(kind_of(n, defs[n])) for n in ranged_keys}
-            for record in records.values():
-                if record["archived"]:
-                    continue
+            ranged_names = [n for n in RANGED.get(t, ()) if n in defs]
+            range_convs = {n: converter(kind_of(n, defs[n])) for n in ranged_names}
+            live = [record for record in records.values() if not record["archived"]]
+            for record in live:
                 props, rid = record["properties"], record["id"]
                 for name, (conv, index) in hashed.items():
                     value = props.get(name)
                     if value is not None and (key := conv(value)) is not None:
-                        index.setdefault(key, set()).add(rid)
-                for name, keys in ranged_keys.items():
-                    value = props.get(name)
-                    if value is not None and (key := range_convs[name](value)) is not None:
-                        keys.append((key, int(rid)))
+                        multimap.add(index, key, rid)
+            # the datetimes all at once (`to_ms_many`: numpy parses the canonical ISO texts)
+            known = to_ms_many(
+                value
+                for name in ranged_names
+                if range_convs[name] is to_ms
+                for record in live
+                if (value := record["properties"].get(name)) is not None
+            )
+            ranged_keys: dict[str, list[tuple[Any, int]]] = {n: [] for n in ranged_names}
+            for record in live:
+                props, number = record["properties"], int(record["id"])
+                previous, entry = (None, None), None
+                for name in ranged_names:
+                    value, conv = props.get(name), range_convs[name]
+                    if value is None:
+                        continue
+                    if value is not previous[0] or conv is not previous[1]:  # else one entry, shared
+                        key = known[value] if conv is to_ms else conv(value)
+                        previous, entry = (value, conv), (None if key is None else (key, number))
+                    if entry is not None:
+                        ranged_keys[name].append(entry)
             self.hashed[t] = hashed
             self.ranged[t] = {n: (range_convs[n], SortedKeys(keys)) for n, keys in ranged_keys.items()}
 
@@ -93,7 +111,7 @@ class SearchIndex:
         for name, (conv, index) in self.hashed[t].items():
             value = props.get(name)
             if value is not None and (key := conv(value)) is not None:
-                index.setdefault(key, set()).add(rid)
+                multimap.add(index, key, rid)
         for name, (conv, keys) in self.ranged[t].items():
             value = props.get(name)
             if value is not None and (key := conv(value)) is not None:
@@ -104,11 +122,7 @@ class SearchIndex:
         for name, (conv, index) in self.hashed[t].items():
             value = props.get(name)
             if value is not None and (key := conv(value)) is not None:
-                ids = index.get(key)
-                if ids is not None:
-                    ids.discard(rid)
-                    if not ids:
-                        del index[key]
+                multimap.discard(index, key, rid)
         for name, (conv, keys) in self.ranged[t].items():
             value = props.get(name)
             if value is not None and (key := conv(value)) is not None:
@@ -186,7 +200,7 @@ class SearchIndex:
                 wanted = [conv(flt["value"])] if operator == "EQ" else [conv(v) for v in flt["values"]]
                 if None in wanted:
                     continue
-                sets = [index.get(k, ()) for k in set(wanted)]
+                sets = [multimap.get(index, k) for k in set(wanted)]
                 yield sum(len(s) for s in sets), lambda sets=sets: (i for s in sets for i in s)
             elif name in self.ranged[t] and operator in RANGE_OPERATORS and name not in ranged_done:
                 ranged_done.add(name)

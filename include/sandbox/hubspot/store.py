@@ -6,7 +6,8 @@ Persisted layout (`state.data`):
     objects:    {object type: {id: record}}, record = {id, properties, createdAt, updatedAt, archived,
                 archivedAt?, history?}
     next_id:    {object type: int}
-    assoc:      {from type: {to type: {from id: {to id: set(type ids)}}}} (both directions stored)
+    assoc:      {from type: {to type: {from id: {to id: frozenset(type ids)}}}} (both directions stored;
+                the frozensets shared, see `type_set`)
     lists:      {list id: {..., members: {record id: joined-at ISO}}}, next_list_id
     owners:     {owner id: owner}
 Every method expects the caller to hold `state.guard`.
@@ -22,9 +23,10 @@ so its `lastmodifieddate` / `hs_lastmodifieddate` move; other association change
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from include.sandbox import multimap
 from include.sandbox.hubspot.common import now_iso
 from include.sandbox.hubspot.index import SearchIndex
 from include.sandbox.hubspot.properties import default_properties
@@ -39,6 +41,17 @@ MIRROR = {279: 280, 280: 279, 1: 2, 2: 1}
 TYPE_LABELS = {1: "Primary", 2: "Primary", 279: None, 280: None}
 PRIMARY = {("contacts", "companies"): 1, ("companies", "contacts"): 2}
 HISTORY_LIMIT = 20
+
+
+_TYPE_SETS: dict[frozenset[int], frozenset[int]] = {}
+
+
+def type_set(current: Iterable[int], more: Iterable[int] = ()) -> frozenset[int]:
+    """The association type ids `current` plus `more`, as a shared frozenset: a million associations
+    hold a handful of distinct sets (a set each would cost about 200 bytes per direction). Never
+    changed in place: writers store a new one."""
+    types = frozenset(current).union(more)
+    return _TYPE_SETS.setdefault(types, types)
 
 
 def empty_state() -> dict[str, Any]:
@@ -76,7 +89,7 @@ class Store:
         self.order: dict[str, list[int]] = {}
         self.archived_order: dict[str, list[int]] = {}  # archived ids only: `?archived=true` pages
         self.unique: dict[str, dict[str, dict[str, str]]] = {}
-        self.domains: dict[str, set[str]] = {}
+        self.domains: dict[str, str | set[str]] = {}  # multimap
         for object_type, records in self.data["objects"].items():
             self.order[object_type] = sorted(int(i) for i in records)
             self.archived_order[object_type] = sorted(int(i) for i, r in records.items() if r["archived"])
@@ -105,17 +118,13 @@ class Store:
 
     @staticmethod
     def unique_key(name: str, value: str) -> str:
-        return value.lower() if name == "email" else value
+        return multimap.lowered(value) if name == "email" else value
 
     def _index_domain(self, record_id: str, old: str | None, new: str | None) -> None:
         if old:
-            ids = self.domains.get(old.lower())
-            if ids:
-                ids.discard(record_id)
-                if not ids:
-                    del self.domains[old.lower()]
+            multimap.discard(self.domains, old.lower(), record_id)
         if new:
-            self.domains.setdefault(new.lower(), set()).add(record_id)
+            multimap.add(self.domains, new.lower(), record_id)
 
     # --- records ---------------------------------------------------------------------------------------
     def records(self, object_type: str) -> dict[str, dict[str, Any]]:
@@ -141,9 +150,12 @@ class Store:
         record_id = self.unique[object_type].get(id_property, {}).get(self.unique_key(id_property, str(value)))
         return self.get(object_type, record_id) if record_id else None
 
-    def page_ids(self, object_type: str, after: int | None, archived: bool = False) -> list[int]:
+    def page_ids(self, object_type: str, after: int | None, archived: bool = False) -> Iterator[int]:
+        """The ids from `after` on, lazily: a page reads ~100 of them, and copying the rest of a list of a
+        million ids cost more than the page itself."""
         order = self.archived_order[object_type] if archived else self.order[object_type]
-        return order[bisect_left(order, after) :] if after else order
+        start = bisect_left(order, after) if after else 0
+        return (order[i] for i in range(start, len(order)))
 
     def conflicts(self, object_type: str, values: dict[str, str], record_id: str | None) -> list[tuple[str, str, str]]:
         """(property, value, existing id) for unique values `values` would duplicate."""
@@ -237,7 +249,7 @@ class Store:
                 self.dissociate(object_type, record["id"], to_type, other)
 
     def companies_with_domain(self, domain: str) -> list[str]:
-        return sorted(self.domains.get(domain.lower(), ()), key=int)
+        return sorted(multimap.get(self.domains, domain.lower()), key=int)
 
     # --- associations ----------------------------------------------------------------------------------
     def associations(self, from_type: str, from_id: str, to_type: str) -> dict[str, set[int]]:
@@ -251,11 +263,10 @@ class Store:
             self._settle_primary(str(contact_id), str(company_id), PRIMARY[pair] in type_ids)
 
     def _link(self, from_type: str, from_id: str, to_type: str, to_id: str, type_ids: list[int]) -> None:
-        forward = self.data["assoc"][from_type][to_type].setdefault(from_id, {}).setdefault(to_id, set())
-        backward = self.data["assoc"][to_type][from_type].setdefault(to_id, {}).setdefault(from_id, set())
-        for type_id in type_ids:
-            forward.add(type_id)
-            backward.add(MIRROR[type_id])
+        forward = self.data["assoc"][from_type][to_type].setdefault(from_id, {})
+        backward = self.data["assoc"][to_type][from_type].setdefault(to_id, {})
+        forward[to_id] = type_set(forward.get(to_id, ()), type_ids)
+        backward[from_id] = type_set(backward.get(from_id, ()), [MIRROR[t] for t in type_ids])
         self.touch("assoc", from_type, to_type, from_id)
         self.touch("assoc", to_type, from_type, to_id)
 
@@ -274,11 +285,9 @@ class Store:
                 self._link("contacts", contact_id, "companies", company_id, [1, 279])
             return
         if current:
-            links[current].discard(1)
-            links[current].add(279)
-            backward = self.data["assoc"]["companies"]["contacts"][current][contact_id]
-            backward.discard(2)
-            backward.add(280)
+            links[current] = type_set(links[current] - {1}, [279])
+            backward = self.data["assoc"]["companies"]["contacts"][current]
+            backward[contact_id] = type_set(backward[contact_id] - {2}, [280])
             self.touch("assoc", "companies", "contacts", current)
         self._link("contacts", contact_id, "companies", company_id, [1, 279])
         self.update("contacts", contact, {"associatedcompanyid": company_id})

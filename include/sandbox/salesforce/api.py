@@ -300,7 +300,7 @@ class SalesforceApi(SandboxApi):
         body: dict[str, Any] = {
             "totalSize": len(rows),
             "done": end >= len(rows),
-            "records": [bound.project(r, resolve, prefix) for r in rows[start:end]],
+            "records": bound.project_all(rows[start:end], resolve, prefix),
         }
         if end < len(rows):
             if cursor is None:

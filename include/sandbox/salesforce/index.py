@@ -2,8 +2,8 @@
 up to date by `Store._put`, the one place records change).
 
 - `Id`: the records dict itself.
-- hashed: `{sobject: {field: {value as SOQL compares it: {ids}}}}` for external ids
-  (`HubSpot_Company_ID__c`), `AccountId`, `OwnerId` and `Email`: answers `=` and `IN`.
+- hashed: `{sobject: {field: {value as SOQL compares it: id | {ids}}}}` (`include/sandbox/multimap.py`)
+  for external ids (`HubSpot_Company_ID__c`), `AccountId`, `OwnerId` and `Email`: answers `=` and `IN`.
 - ranged: `{sobject: SortedKeys((SystemModstamp, id))}`: answers `<`, `<=`, `>`, `>=`, `=` and the
   COUNT() of a window (two bisections, minus the deleted records in it for `query`).
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from include.sandbox import multimap
 from include.sandbox.salesforce.schema import OBJECTS, STRING_TYPES, Field
 from include.sandbox.salesforce.soql import BoolOp, BoundQuery, Comparison, SoqlError, _comparable, bind_path
 from include.sandbox.sorted_keys import SortedKeys
@@ -36,13 +37,13 @@ def _key(field: Field, value: Any) -> Any:
     if value is None:
         return None
     if field.type in STRING_TYPES and field.type not in ("id", "reference"):
-        return value.casefold()
+        return multimap.folded(value)
     return value
 
 
 class QueryIndex:
     def __init__(self) -> None:
-        self.hashed: dict[str, dict[str, dict[Any, set[str]]]] = {}
+        self.hashed: dict[str, dict[str, dict[Any, str | set[str]]]] = {}
         self.ranged: dict[str, SortedKeys] = {}
         self.deleted: dict[str, set[str]] = {}
         self.fields = {name: [obj.fields[f] for f in HASHED if f in obj.fields] for name, obj in OBJECTS.items()}
@@ -50,14 +51,14 @@ class QueryIndex:
     def rebuild(self, records: dict[str, dict[str, dict]]) -> None:
         for name, store in records.items():
             fields = self.fields.get(name, [])
-            hashed: dict[str, dict[Any, set[str]]] = {f.name: {} for f in fields}
+            hashed: dict[str, dict[Any, str | set[str]]] = {f.name: {} for f in fields}
             ranged: list[tuple[str, str]] = []
             deleted: set[str] = set()
             for rid, rec in store.items():
                 for field in fields:
                     key = _key(field, rec.get(field.name))
                     if key is not None:
-                        hashed[field.name].setdefault(key, set()).add(rid)
+                        multimap.add(hashed[field.name], key, rid)
                 stamp = rec.get(RANGED)
                 if stamp is not None:
                     ranged.append((stamp, rid))
@@ -76,13 +77,9 @@ class QueryIndex:
             if before == after:
                 continue
             if before is not None:
-                ids = hashed[field.name].get(before)
-                if ids is not None:
-                    ids.discard(rid)
-                    if not ids:
-                        del hashed[field.name][before]
+                multimap.discard(hashed[field.name], before, rid)
             if after is not None:
-                hashed[field.name].setdefault(after, set()).add(rid)
+                multimap.add(hashed[field.name], after, rid)
         before = old.get(RANGED) if old else None
         after = new.get(RANGED) if new else None
         if before != after:
@@ -195,7 +192,7 @@ class QueryIndex:
                 return len(values), lambda: values
             index = self.hashed.get(name, {}).get(field.name)
             if index is not None:
-                sets = [index.get(v, ()) for v in set(values)]
+                sets = [multimap.get(index, v) for v in set(values)]
                 return sum(len(s) for s in sets), lambda: (i for s in sets for i in s)
         if field.name == RANGED and node.op in RANGE_OPS:
             window = self._bounds(bound, [node])

@@ -14,19 +14,22 @@
 
 from __future__ import annotations
 
-import random
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from sys import intern
 from typing import Any
+
+import numpy as np
 
 from include.sandbox.salesforce.index import QueryIndex
 from include.sandbox.salesforce.schema import NUMBER_TYPES, OBJECTS, STRING_TYPES, Field, SObject
 from include.sandbox.salesforce.soql import canonical_datetime
-from include.sandbox.seed import id_checksum, salesforce_id, shared_universe
+from include.sandbox.seed import id_checksum, iso_strings, salesforce_id, salesforce_ids, shared_universe
 
 ID_COUNTER_START = 10_000_000
+SEED_CHUNK = 100_000
 _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?$")
 
 
@@ -160,15 +163,20 @@ class Store:
         }
 
     def load_seed(self, n: int | None) -> None:
+        """The seed universe's users, accounts, contacts and leads, column by column (numpy draws), each
+        record holding only its non-null fields (reads render the others as null from the describe)."""
         universe = shared_universe(n or 0)
-        now = datetime.now(UTC)
-        rng = random.Random(n or 0)
+        now = int(datetime.now(UTC).timestamp() * 1000)
+        rng = np.random.default_rng([n or 0, 29])
         recs = self.data["records"]
 
-        def audit(user: str) -> dict:
-            created = now - timedelta(seconds=rng.uniform(3600, 365 * 86400))
-            modified = created + (now - created) * rng.random() * 0.9
-            c, m = canonical_datetime(created), canonical_datetime(modified)
+        def audits(count: int) -> list[tuple[str, str]]:
+            created = now - (rng.uniform(3600, 365 * 86400, count) * 1000).astype(np.int64)
+            modified = created + ((now - created) * rng.random(count) * 0.9).astype(np.int64)
+            return list(zip(iso_strings(created, "+0000"), iso_strings(modified, "+0000"), strict=True))
+
+        def audit(user: str, stamps: tuple[str, str]) -> dict:
+            c, m = stamps
             return {
                 "IsDeleted": False,
                 "CreatedDate": c,
@@ -181,7 +189,7 @@ class Store:
         user_ids = [salesforce_id("005", i) for i in range(len(universe.owners))]
         api_user = user_ids[-1]
         self.data["api_user"] = api_user
-        for uid, owner in zip(user_ids, universe.owners, strict=False):
+        for uid, owner, stamps in zip(user_ids, universe.owners, audits(len(universe.owners)), strict=False):
             recs["User"][uid] = {
                 "Id": uid,
                 "Username": owner.email,
@@ -190,65 +198,106 @@ class Store:
                 "LastName": owner.last,
                 "Name": f"{owner.first} {owner.last}",
                 "IsActive": True,
-                **audit(api_user),
+                **audit(api_user, stamps),
             }
         if not n:
             return
-        account_ids: list[str] = []
-        for i, org in enumerate(universe.accounts):
-            aid = salesforce_id("001", i)
-            account_ids.append(aid)
-            rec = {f: None for f in OBJECTS["Account"].fields}
-            rec.update(
-                {
-                    "Id": aid,
-                    "Name": org.name,
-                    "Website": org.website or None,
-                    "Phone": org.phone or None,
-                    "Industry": org.industry,
-                    "Type": org.type,
-                    "BillingStreet": org.street or None,
-                    "BillingCity": org.city or None,
-                    "BillingState": org.state or None,
-                    "BillingPostalCode": org.postal_code or None,
-                    "BillingCountry": org.country or None,
-                    "AnnualRevenue": float(org.annual_revenue) if org.annual_revenue is not None else None,
-                    "NumberOfEmployees": org.employees,
-                    "Description": org.description or None,
-                    "OwnerId": user_ids[org.owner],
-                    **audit(api_user),
-                }
+        orgs = universe.accounts
+        account_ids = salesforce_ids("001", np.arange(len(orgs)))
+        revenues: dict[int, float] = {}
+        accounts = recs["Account"]
+        for start in range(0, len(orgs), SEED_CHUNK):  # in chunks: a chunk's columns are held at once
+            stop = min(len(orgs), start + SEED_CHUNK)
+
+            def column(name: str, start: int = start, stop: int = stop) -> list:
+                return orgs.column(name, start, stop)
+
+            columns = zip(
+                account_ids[start:stop],
+                column("name"),
+                column("website"),
+                column("phone"),
+                column("industry"),
+                column("type"),
+                column("street"),
+                column("city"),
+                column("state"),
+                column("postal_code"),
+                column("country"),
+                column("annual_revenue"),
+                column("employees"),
+                column("description"),
+                column("owner"),
+                audits(stop - start),
+                strict=True,
             )
-            recs["Account"][aid] = rec  # straight in: the caller rebuilds the query index and snapshots
-            self._index("Account", aid, rec)
-        names = {org.domain: org.name.strip() for org in universe.companies + universe.accounts}
-        for person in universe.people:
-            owner = user_ids[person.owner]
-            base = {
-                "Email": person.email,
-                "FirstName": person.first,
-                "LastName": person.last,
-                "Name": f"{person.first} {person.last}",
-                "Phone": None,
-                "OwnerId": owner,
-                **audit(api_user),
-            }
-            if person.salesforce_kind in ("contact", "private_contact"):
-                cid = salesforce_id("003", person.key)
-                account = account_ids[person.salesforce_org] if person.salesforce_kind == "contact" else None
-                recs["Contact"][cid] = {"Id": cid, "AccountId": account, **base}
-            elif person.salesforce_kind == "lead":
-                lid = salesforce_id("00Q", person.key)
-                company = names.get(person.email.split("@")[1], "Unknown")
-                recs["Lead"][lid] = {
-                    "Id": lid,
-                    "Company": company,
-                    "IsConverted": False,
-                    "ConvertedAccountId": None,
-                    "ConvertedContactId": None,
-                    "ConvertedDate": None,
-                    **base,
+            for aid, name, website, phone, industry, type_, street, city, state, postal, country, *rest in columns:
+                revenue, employees, description, owner, stamps = rest
+                rec = {
+                    "Id": aid,
+                    "Name": name,
+                    "Website": website or None,
+                    "Phone": phone or None,
+                    "Industry": industry,
+                    "Type": type_,
+                    "BillingStreet": street or None,
+                    "BillingCity": city or None,
+                    "BillingState": state or None,
+                    "BillingPostalCode": postal or None,
+                    "BillingCountry": country or None,
+                    "AnnualRevenue": None if revenue is None else revenues.setdefault(revenue, float(revenue)),
+                    "NumberOfEmployees": employees,
+                    "Description": description or None,
+                    "OwnerId": user_ids[owner],
+                    **audit(api_user, stamps),
                 }
+                rec = {k: v for k, v in rec.items() if v is not None}
+                accounts[aid] = rec  # straight in: the caller rebuilds the query index and snapshots
+                self._index("Account", aid, rec)
+        people = universe.people
+        for start in range(0, len(people), SEED_CHUNK):
+            stop = min(len(people), start + SEED_CHUNK)
+            kinds = people.columns["kind"][start:stop]
+            ids: list[str | None] = [None] * (stop - start)
+            for kind, prefix in ((0, "003"), (1, "003"), (2, "00Q")):
+                rows = np.flatnonzero(kinds == kind)
+                for row, rid in zip(rows.tolist(), salesforce_ids(prefix, rows + start), strict=True):
+                    ids[row] = rid
+            # a lead's Company: the organisation its e-mail domain belongs to (free mail: "Unknown")
+            orgs_of = people.columns["org"][start:stop]
+            companies = [
+                name.strip() if org >= 0 else "Unknown"
+                for name, org in zip(people.pool.names(np.maximum(orgs_of, 0)), orgs_of.tolist(), strict=True)
+            ]
+            columns = zip(
+                ids,
+                kinds.tolist(),
+                companies,
+                people.column("email", start, stop),
+                people.column("first", start, stop),
+                people.column("last", start, stop),
+                people.column("salesforce_org", start, stop),
+                people.columns["owner"][start:stop].tolist(),
+                audits(stop - start),
+                strict=True,
+            )
+            for rid, kind, company, email, first, last, org, owner, stamps in columns:
+                if rid is None:
+                    continue
+                base = {
+                    "Email": email,
+                    "FirstName": first,
+                    "LastName": last,
+                    "Name": intern(f"{first} {last}"),  # 400 distinct names
+                    "OwnerId": user_ids[owner],
+                    **audit(api_user, stamps),
+                }
+                if kind == 0:
+                    recs["Contact"][rid] = {"Id": rid, "AccountId": account_ids[org], **base}
+                elif kind == 1:
+                    recs["Contact"][rid] = {"Id": rid, **base}
+                else:
+                    recs["Lead"][rid] = {"Id": rid, "Company": company, "IsConverted": False, **base}
 
     # --- helpers ----------------------------------------------------------------------------------
     @property

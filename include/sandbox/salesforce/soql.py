@@ -552,6 +552,22 @@ class BoundQuery:
         end = start + self.query.limit if self.query.limit is not None else None
         return rows[start:end] if (start or end is not None) else rows
 
+    def project_all(self, records: Iterable[dict], resolve: Resolver, url_prefix: str) -> list[dict]:
+        """`project` of each record; without relationship fields, a plain dict per record (a page is up
+        to 2,000 records)."""
+        if any(path.hops for path in self.fields):
+            return [self.project(record, resolve, url_prefix) for record in records]
+        name = self.sobject.name
+        head = f"{url_prefix}/sobjects/{name}/"
+        names = [path.field.name for path in self.fields]
+        out = []
+        for record in records:
+            row: dict[str, Any] = {"attributes": {"type": name, "url": head + record["Id"]}}
+            for field in names:
+                row[field] = record.get(field)
+            out.append(row)
+        return out
+
     def project(self, record: dict, resolve: Resolver, url_prefix: str) -> dict:
         """One query result record: `attributes`, the selected fields, parents as nested records."""
         obj = self.sobject
@@ -587,6 +603,20 @@ class BoundQuery:
     def flat_row(self, record: dict, resolve: Resolver) -> list[Any]:
         """The selected values in order (for Bulk API CSV results)."""
         return [path.get(record, resolve) for path in self.fields]
+
+    def flat_rows(self, records: Iterable[dict], resolve: Resolver) -> list[list[Any]]:
+        """`flat_row` of each record; fields without a relationship hop read straight from the record
+        (a Bulk query job flattens thousands of rows)."""
+        plain = [None if path.hops else path.field.name for path in self.fields]
+        if None not in plain:
+            return [[record.get(name) for name in plain] for record in records]
+        return [
+            [
+                record.get(name) if name is not None else path.get(record, resolve)
+                for name, path in zip(plain, self.fields, strict=True)
+            ]
+            for record in records
+        ]
 
 
 def bind(query: Query) -> BoundQuery:
