@@ -10,13 +10,16 @@ is first turned into a derived column by `input_check_frames` / `plan_check_fram
 `hs_companies` and is null otherwise, so "expect values to be null" lists the dangling ids themselves.
 
 Validation results are also rendered as GX **Data Docs** (GX's own site builder) when a folder is given:
-the run report keeps them under `<report folder>/data_docs/<stage>/index.html`.
+the run report keeps them under `<report folder>/data_docs/<stage>/index.html` (local or object storage:
+built in a local temporary folder, then copied through `ObjectStoragePath`).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import statistics
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -367,17 +370,30 @@ def validate_frames(
     frames: dict[str, pd.DataFrame],
     suites: dict[str, list[Any]],
     *,
-    docs_dir: Path | None = None,
+    docs_dir: Path | str | Any | None = None,
     run_name: str | None = None,
 ) -> list[CheckResult]:
     """Run each frame's suite (frames without a suite, or suites without a frame, are skipped). With
-    `docs_dir`, GX Data Docs of these validations are built there (index.html)."""
+    `docs_dir` (a local folder, a URL or an `ObjectStoragePath`), GX Data Docs of these validations are built
+    in a local temporary folder and copied there (index.html); the temporary folder is removed."""
+    gx, _ = _gx()
+    context = gx.get_context(mode="ephemeral")
+    site = Path(tempfile.mkdtemp(prefix="company-sync-data-docs-")) if docs_dir is not None else None
+    try:
+        if site is not None:
+            data_docs.add_site(context, site)
+        return _validate(context, frames, suites, run_name, site, docs_dir)
+    finally:
+        if site is not None:
+            shutil.rmtree(site, ignore_errors=True)
+
+
+def _validate(context, frames, suites, run_name, site: Path | None, docs_dir) -> list[CheckResult]:
+    """`validate_frames` on a GX context; with `site`, builds the Data Docs there and publishes them to
+    `docs_dir`."""
     gx, _ = _gx()
     from great_expectations.core.run_identifier import RunIdentifier
 
-    context = gx.get_context(mode="ephemeral")
-    if docs_dir is not None:
-        data_docs.add_site(context, Path(docs_dir))
     source = context.data_sources.add_pandas("company_sync")
     run_id = RunIdentifier(run_name=run_name or "company_sync")
     results: list[CheckResult] = []
@@ -410,12 +426,13 @@ def validate_frames(
                     examples=ids or (str(error)[:200] if error else ""),
                 )
             )
-    if docs_dir is not None:
+    if site is not None:
         # The docs are for reading; a rendering problem must not stop (or hide) the validation outcome.
         try:
             data_docs.drop_values_from_stored_results(context)
             context.build_data_docs(site_names=[data_docs.SITE])
-            data_docs.prune_static(Path(docs_dir))
+            data_docs.prune_static(site)
+            data_docs.publish(site, docs_dir)
         except Exception:  # noqa: BLE001 - logged with its traceback, the checks' results stand
             log.warning("could not build the Data Docs in %s", docs_dir, exc_info=True)
     return results
