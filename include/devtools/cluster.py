@@ -217,6 +217,8 @@ def airflow_env(layout: Layout, name: str) -> dict[str, str]:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             # as `make airflow`: DAGs run on their schedule from the start (COMPANY_SYNC_CLUSTER_PAUSED=1: paused)
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(os.environ.get("COMPANY_SYNC_CLUSTER_PAUSED") == "1"),
+            # COMPANY_SYNC_CLUSTER_NO_SCHEDULE=1: no scheduled runs at all, only triggered ones (the cluster test)
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(os.environ.get("COMPANY_SYNC_CLUSTER_NO_SCHEDULE") != "1"),
             "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{layout.api_url}/execution/",
             # local use only, as `make airflow`: every visitor is an admin
