@@ -10,16 +10,13 @@ is first turned into a derived column by `input_check_frames` / `plan_check_fram
 `hs_companies` and is null otherwise, so "expect values to be null" lists the dangling ids themselves.
 
 Validation results are also rendered as GX **Data Docs** (GX's own site builder) when a folder is given:
-the run report keeps them under `<report folder>/data_docs/<stage>/index.html` (local or object storage:
-built in a local temporary folder, then copied through `ObjectStoragePath`).
+the run report keeps them under `<report folder>/data_docs/<stage>/index.html` (see `validation_docs`).
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 import statistics
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -378,19 +375,15 @@ def validate_frames(
     in a local temporary folder and copied there (index.html); the temporary folder is removed."""
     gx, _ = _gx()
     context = gx.get_context(mode="ephemeral")
-    site = Path(tempfile.mkdtemp(prefix="company-sync-data-docs-")) if docs_dir is not None else None
-    try:
-        if site is not None:
-            data_docs.add_site(context, site)
+    if docs_dir is None:
+        return _validate(context, frames, suites, run_name, None, None)
+    with data_docs.temporary_site() as site:
+        data_docs.add_site(context, site)
         return _validate(context, frames, suites, run_name, site, docs_dir)
-    finally:
-        if site is not None:
-            shutil.rmtree(site, ignore_errors=True)
 
 
 def _validate(context, frames, suites, run_name, site: Path | None, docs_dir) -> list[CheckResult]:
-    """`validate_frames` on a GX context; with `site`, builds the Data Docs there and publishes them to
-    `docs_dir`."""
+    """`validate_frames` on a GX context; with `site`, the Data Docs are built there and copied to `docs_dir`."""
     gx, _ = _gx()
     from great_expectations.core.run_identifier import RunIdentifier
 

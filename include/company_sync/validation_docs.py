@@ -6,9 +6,22 @@ folder (its site builder writes to a filesystem), `publish` copies it into the r
 from __future__ import annotations
 
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 SITE = "run"
+
+
+@contextmanager
+def temporary_site() -> Iterator[Path]:
+    """A local temporary folder for GX to build a site into, removed afterwards (also on error)."""
+    site = Path(tempfile.mkdtemp(prefix="company-sync-data-docs-"))
+    try:
+        yield site
+    finally:
+        shutil.rmtree(site, ignore_errors=True)
 
 
 def add_site(context, docs_dir: Path) -> None:
