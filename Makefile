@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv demo test test-fast test-ui browser-deps db-deps lint format airflow sandbox bench constraints clean cluster cluster-down
+.PHONY: help venv demo test test-fast test-ui test-cluster browser-deps db-deps lint format airflow sandbox bench constraints clean cluster cluster-down
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -62,6 +62,9 @@ airflow: $(STAMP)  ## the Airflow UI (airflow standalone) on this project, with 
 
 cluster: $(STAMP)  ## a local multi-worker Airflow: CeleryExecutor, 2 workers, PostgreSQL, Redis, S3 (moto), sandbox (docs/cluster.md)
 	bin/cluster up
+
+test-cluster: $(STAMP)  ## the multi-worker test: a private cluster, company_sync + company_resync at once, torn down (docs/cluster.md)
+	COMPANY_SYNC_CLUSTER_TESTS=1 $(BIN)/python -m pytest tests/cluster -p no:cacheprovider -rxX
 
 cluster-down:  ## stop what `make cluster` started; CLEAN=1 also deletes .cluster/
 	bin/cluster down $(if $(CLEAN),--clean)

@@ -2,7 +2,9 @@
 
 - `fastapi_apps`: an app at `/sync-reports/` that lists the runs of the sync DAGs from the state store's
   `runs` table (date, DAG, status, counts) with links to each run's report and its GX Data Docs, serves the
-  report folders (`/sync-reports/runs/<dag>/<run>/report.html`, `data_docs/…`, `errors.csv`), and takes the
+  report folders (`/sync-reports/runs/<dag>/<run>/report.html`, `data_docs/…`, `errors.csv`) from where the
+  tasks wrote them (`COMPANY_SYNC_REPORTS_URL`: a local folder or object storage, read through Airflow's
+  `ObjectStoragePath`, so the API server needs no disk shared with the workers), and takes the
   report's "Resync these" POST (`/sync-reports/resync`), which triggers `company_resync` with the failed
   records' `hubspot_company_ids` / `salesforce_account_ids`.
 - `external_views`: a "Sync reports" entry in the UI's navigation (the page is shown inside the Airflow UI).
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import mimetypes
 import re
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ from airflow.plugins_manager import AirflowPlugin
 from airflow.sdk import BaseOperatorLink
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from include.company_sync.identifiers import ACCOUNT_ID, HUBSPOT_ID, safe_segment
 from include.company_sync.report_html import TEMPLATES, render, run_totals
@@ -46,10 +49,58 @@ def report_url(dag_id: str, run_id: str, path: str = "report.html") -> str:
     return f"{URL_PREFIX}/runs/{quote(safe_segment(dag_id))}/{quote(safe_segment(run_id))}/{path}"
 
 
-def _reports_dir() -> Path:
+LOCAL_PROTOCOLS = ("file", "local")
+STAGES = ("extracts", "plan")
+
+
+def _reports_root() -> Any:
+    """Where the tasks write reports (`Runtime.reports_url`), as an `ObjectStoragePath`; its listings are not
+    cached across requests (a report written since must show)."""
+    from airflow.sdk import ObjectStoragePath
+
     from include.company_sync.runtime import Runtime
 
-    return Runtime.from_env().reports_dir.resolve()
+    root = ObjectStoragePath(Runtime.from_env().reports_url.rstrip("/"))
+    root.fs.invalidate_cache()
+    return root
+
+
+def _report_files(root: Any, dag_ids: set[str]) -> set[str]:
+    """The report pages present under `root` for these DAGs, as `<dag>/<run>/report.html` and
+    `<dag>/<run>/data_docs/<stage>/index.html`: one listing per DAG (on object storage one paginated LIST),
+    not one request per run and file."""
+    found: set[str] = set()
+    local = root.protocol in LOCAL_PROTOCOLS
+    for dag in sorted(safe_segment(d) for d in dag_ids):
+        base = root / dag
+        prefix = base.path.rstrip("/") + "/"
+        try:
+            names = base.fs.find(base.path, maxdepth=4 if local else None)
+        except FileNotFoundError:
+            continue
+        for name in names:
+            rel = name[len(prefix) :] if name.startswith(prefix) else None
+            parts = rel.split("/") if rel else []
+            if parts[1:] == ["report.html"] or (
+                len(parts) == 4 and parts[1] == "data_docs" and parts[2] in STAGES and parts[3] == "index.html"
+            ):
+                found.add(f"{dag}/{rel}")
+    return found
+
+
+def _report_target(root: Any, dag: str, run: str, path: str) -> Any | None:
+    """The file `<root>/<dag>/<run>/<path>` when it is one, inside the root; None otherwise. No segment may be
+    empty, `.` or `..` (no traversal, on any store); on a local folder the resolved path (symlinks followed)
+    must also stay inside the root."""
+    parts = [dag, run, *(path or "report.html").split("/")]
+    if any(part in ("", ".", "..") or "\\" in part or "\x00" in part for part in parts):
+        return None
+    target = root.joinpath(*parts)
+    if root.protocol in LOCAL_PROTOCOLS:
+        base = Path(root.path).resolve()
+        if not Path(target.path).resolve().is_relative_to(base):
+            return None
+    return target if target.is_file() else None
 
 
 # --- auth ----------------------------------------------------------------------------------------------
@@ -84,14 +135,15 @@ def _counts(summary: Any) -> dict[str, int]:
     return out
 
 
-def _run_row(r: dict[str, Any], reports_dir: Path) -> dict[str, Any]:
-    """One line of the runs table: counts, and links to the report, its Data Docs and the Airflow run."""
-    folder = reports_dir / safe_segment(r["dag_id"]) / safe_segment(r["run_id"])
+def _run_row(r: dict[str, Any], files: set[str]) -> dict[str, Any]:
+    """One line of the runs table: counts, and links to the report, its Data Docs and the Airflow run (`files`:
+    the report pages present, see `_report_files`)."""
+    folder = f"{safe_segment(r['dag_id'])}/{safe_segment(r['run_id'])}"
     links = []  # (class, href, text, opens in the whole window)
-    if (folder / "report.html").exists():
+    if f"{folder}/report.html" in files:
         links.append(("report", report_url(r["dag_id"], r["run_id"]), "report", False))
-    for stage in ("extracts", "plan"):
-        if (folder / "data_docs" / stage / "index.html").exists():
+    for stage in STAGES:
+        if f"{folder}/data_docs/{stage}/index.html" in files:
             url = report_url(r["dag_id"], r["run_id"], f"data_docs/{stage}/index.html")
             links.append(("datadocs", url, f"Data Docs: {stage}", False))
     airflow_run = f"/dags/{quote(r['dag_id'])}/runs/{quote(r['run_id'], safe='')}"
@@ -132,14 +184,15 @@ async def index(request: Request, dag_id: str | None = None, limit: int = 200) -
     if dag_id is not None and dag_id not in SYNC_DAGS:
         raise HTTPException(404, f"not a sync DAG: {dag_id}")
     runs = await run_in_threadpool(_recent_runs, dag_id, max(1, min(limit, 1000)))
-    reports_dir = _reports_dir()
+    root = await run_in_threadpool(_reports_root)
+    files = await run_in_threadpool(_report_files, root, {r["dag_id"] for r in runs})
     page = render(
         "runs.html",
         prefix=URL_PREFIX,
         dags=SYNC_DAGS,
         dag_id=dag_id,
         headings=RUN_COLUMNS,
-        runs=[_run_row(r, reports_dir) for r in runs],
+        runs=[_run_row(r, files) for r in runs],
     )
     return HTMLResponse(page)
 
@@ -150,14 +203,17 @@ async def icon() -> Response:
 
 
 @app.get("/runs/{dag}/{run}/{path:path}")
-async def report_file(request: Request, dag: str, run: str, path: str) -> FileResponse:
-    """A file of one run's report folder (report.html, report.json, errors.csv, data_docs/…)."""
+async def report_file(request: Request, dag: str, run: str, path: str) -> Response:
+    """A file of one run's report folder (report.html, report.json, errors.csv, data_docs/…), read from where
+    the tasks wrote it (a local folder or object storage)."""
     await _authorize(request, "GET", dag if dag in SYNC_DAGS else None)
-    root = _reports_dir()
-    target = (root / dag / run / (path or "report.html")).resolve()
-    if not target.is_relative_to(root) or not target.is_file():
+    root = await run_in_threadpool(_reports_root)
+    target = await run_in_threadpool(_report_target, root, dag, run, path)
+    if target is None:
         raise HTTPException(404, "no such report file")
-    return FileResponse(target)
+    content = await run_in_threadpool(target.read_bytes)
+    media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    return Response(content, media_type=media_type)
 
 
 def _ids(form: dict[str, list[str]], key: str, pattern: re.Pattern) -> list[str]:

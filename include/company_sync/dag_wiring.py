@@ -9,6 +9,11 @@ Each task passes on only what the next one reads (the run descriptor and typed o
 `tasks/spec.py`); order that carries no data (the R1 gate, the validations before any write) is written with
 `>>`. The work is done in `include/company_sync/tasks/`, one module per stage, imported inside the tasks so
 that parsing a DAG file stays cheap.
+
+Every task that calls HubSpot (`HUBSPOT_TASKS`) runs in the Airflow pool `hubspot_api`, in all three DAGs:
+with its default of one slot, at most one HubSpot-calling task runs at a time across the whole deployment,
+so the per-process rate limiter (190 calls / 10 s, 4 searches / s) is the deployment's whole budget, however
+many workers there are. `airflow_settings.yaml` (applied by `bin/airflow` and `make cluster`) creates it.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ DEFAULT_ARGS = {
 }
 
 XCom = dict[str, Any]
+
+# One HubSpot rate budget across workers (issue #12): the pool every HubSpot-calling task takes a slot of.
+HUBSPOT_POOL = "hubspot_api"
+HUBSPOT_TASKS = ("extract_hubspot", "complete_inputs", "load_hubspot", "link_ids")
 
 
 def failure_callbacks() -> list:
@@ -77,11 +86,11 @@ def wire_sync(mode: str) -> None:
     def extract_salesforce(run: XCom) -> XCom:
         return _stage("extract").extract_salesforce(_spec(run)).to_xcom()
 
-    @task
+    @task(pool=HUBSPOT_POOL)
     def extract_hubspot(run: XCom) -> XCom:
         return _stage("extract").extract_hubspot(_spec(run)).to_xcom()
 
-    @task
+    @task(pool=HUBSPOT_POOL)
     def complete_inputs(run: XCom, salesforce: XCom, hubspot: XCom) -> XCom:
         """Fetch the counterparts of changed records (links, ids, domains) so planning needs no full scan."""
         sf, hs = _typed("SalesforceExtract", salesforce), _typed("HubSpotExtract", hubspot)
@@ -99,7 +108,7 @@ def wire_sync(mode: str) -> None:
     def validate_plan(run: XCom, planned: XCom) -> XCom:
         return _stage("validate").validate_plan(_spec(run), _typed("Planned", planned)).to_xcom()
 
-    @task
+    @task(pool=HUBSPOT_POOL)
     def load_hubspot(run: XCom, planned: XCom) -> XCom:
         return _stage("load").load_hubspot(_spec(run), _typed("Planned", planned)).to_xcom()
 
@@ -107,7 +116,7 @@ def wire_sync(mode: str) -> None:
     def load_salesforce(run: XCom, planned: XCom) -> XCom:
         return _stage("load").load_salesforce(_spec(run), _typed("Planned", planned)).to_xcom()
 
-    @task
+    @task(pool=HUBSPOT_POOL)
     def link_ids(run: XCom, planned: XCom, hubspot: XCom, salesforce: XCom) -> XCom:
         """Write each system's id onto the records newly created in the other; record links and values."""
         hs, sf = _typed("Loaded", hubspot), _typed("Loaded", salesforce)

@@ -3,10 +3,13 @@ do about it (errors grouped like HubSpot's Sync Health), conflicts, duplicate ca
 a reason code), per-record warnings (ids and codes, e.g. a website with no valid host), checks, and the last
 runs' counts as a chart.
 
-Written per run under `<reports_dir>/<dag_id>/<run id>/` (`report_folder`): `report.json`, `report.html`,
+Written per run under `<reports URL>/<dag_id>/<run id>/` (`report_folder`): `report.json`, `report.html`,
 `errors.csv`, and the GX Data Docs of the run's validations in `data_docs/<stage>/index.html` (built by the
-validate tasks, see `validation.validate_frames`). The Airflow plugin `plugins/sync_reports.py` serves these
-folders and turns the report's "Resync these" buttons into `company_resync` runs.
+validate tasks, see `validation.validate_frames`). The reports URL (`runtime.default_reports_url`) is a local
+folder by default and object storage (`s3://conn@bucket/prefix`) on workers that share no disk: every file goes
+through Airflow's `ObjectStoragePath`, so the task that writes and the API server that reads need no common
+disk. The Airflow plugin `plugins/sync_reports.py` serves these folders and turns the report's "Resync these"
+buttons into `company_resync` runs.
 
 `build` makes the document from plain data only (`ReportInputs`: the run's fields, frames and summaries); the
 report task (`tasks/report.py`) gathers them from staging, XCom and the state store.
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from airflow.sdk import ObjectStoragePath
 
 from include.company_sync.identifiers import ACCOUNT_ID, HUBSPOT_ID, safe_segment
 from include.company_sync.report_html import (  # noqa: F401 - run_totals is part of the report API
@@ -97,7 +101,7 @@ class ReportInputs:
     window: str
     dry_run: bool
     enabled: bool
-    reports_dir: Path
+    reports_dir: Path | str | ObjectStoragePath  # the reports' base: a local folder or a URL (`reports_root`)
     task_states: dict[str, str] = field(default_factory=dict)  # the other tasks' states
     decisions: pd.DataFrame = field(default_factory=_empty)
     conflicts: pd.DataFrame = field(default_factory=_empty)
@@ -115,12 +119,25 @@ class ReportInputs:
     recent_runs: pd.DataFrame = field(default_factory=_empty)  # the state store's recent_runs, newest first
 
 
-def report_folder(reports_dir: Path | str, dag_id: str, run_id: str) -> Path:
+def reports_root(location: Path | str | ObjectStoragePath) -> ObjectStoragePath:
+    """The reports' base as an `ObjectStoragePath`: a URL (`s3://conn@bucket/prefix`, `gs://…`, `file:///…`,
+    `memory://…`) or a local folder (made absolute, as a file URL)."""
+    if isinstance(location, ObjectStoragePath):
+        return location
+    text = str(location)
+    if "://" not in text:
+        text = Path(text).resolve().as_uri()
+    return ObjectStoragePath(text.rstrip("/"))
+
+
+def report_folder(reports_dir: Path | str | ObjectStoragePath, dag_id: str, run_id: str) -> ObjectStoragePath:
     """Where one run's report files live."""
-    return Path(reports_dir) / safe_segment(dag_id) / safe_segment(run_id)
+    return reports_root(reports_dir) / safe_segment(dag_id) / safe_segment(run_id)
 
 
-def data_docs_dir(reports_dir: Path | str, dag_id: str, run_id: str, stage: str) -> Path:
+def data_docs_dir(
+    reports_dir: Path | str | ObjectStoragePath, dag_id: str, run_id: str, stage: str
+) -> ObjectStoragePath:
     """Where the validate task of `stage` (extracts | plan) builds its GX Data Docs site."""
     return report_folder(reports_dir, dag_id, run_id) / "data_docs" / stage
 
@@ -367,12 +384,18 @@ def build(inputs: ReportInputs) -> dict[str, Any]:
     }
 
 
-def write(document: dict[str, Any], reports_dir: Path) -> Path:
+def write(document: dict[str, Any], reports_dir: Path | str | ObjectStoragePath) -> ObjectStoragePath:
+    """Write the report's files into its folder (a local folder or object storage); returns report.html's
+    path. report.html comes last: a reader that finds it finds the others."""
     folder = report_folder(reports_dir, document["dag_id"], document["run_id"])
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.json").write_text(json.dumps(document, indent=2, default=str))
-    pd.DataFrame(document["errors"], columns=ERROR_COLUMNS).to_csv(folder / "errors.csv", index=False)
-    (folder / "report.html").write_text(render_html(document))
+    files = {
+        "report.json": json.dumps(document, indent=2, default=str),
+        "errors.csv": pd.DataFrame(document["errors"], columns=ERROR_COLUMNS).to_csv(index=False),
+        "report.html": render_html(document),
+    }
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
     return folder / "report.html"
 
 

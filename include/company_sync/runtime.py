@@ -2,7 +2,8 @@
 
 Infrastructure, not integration behaviour (that is `company_sync_settings`): read from the environment so
 that the same DAGs run on a laptop (defaults under the project folder) and on Celery/Kubernetes workers
-(`COMPANY_SYNC_STATE_URL=postgresql+psycopg://…`, `COMPANY_SYNC_STAGING_URL=s3://bucket/prefix`).
+(`COMPANY_SYNC_STATE_URL=postgresql+psycopg://…`, `COMPANY_SYNC_STAGING_URL=s3://conn@bucket/prefix`,
+`COMPANY_SYNC_REPORTS_URL=s3://conn@bucket/reports`).
 """
 
 from __future__ import annotations
@@ -35,15 +36,26 @@ def default_staging_url() -> str:
 
 
 def default_reports_dir() -> Path:
-    """`$COMPANY_SYNC_REPORTS_DIR`, else the project's `.reports/` folder."""
+    """`$COMPANY_SYNC_REPORTS_DIR`, else the project's `.reports/` folder: the local form of the reports' place
+    (`default_reports_url` wins when `$COMPANY_SYNC_REPORTS_URL` is set)."""
     return Path(os.environ.get("COMPANY_SYNC_REPORTS_DIR") or project_home() / ".reports")
+
+
+def default_reports_url() -> str:
+    """Where run reports and their Data Docs go, as a URL for `ObjectStoragePath`: `$COMPANY_SYNC_REPORTS_URL`
+    (`s3://conn@bucket/prefix`, `gs://…`, `file:///abs/path`; a plain path is taken as a local folder), else
+    `default_reports_dir()` as a file URL."""
+    url = (os.environ.get("COMPANY_SYNC_REPORTS_URL") or "").strip()
+    if not url:
+        return default_reports_dir().resolve().as_uri()
+    return url if "://" in url else Path(url).resolve().as_uri()
 
 
 @dataclass(frozen=True)
 class Runtime:
     state_url: str
     staging_url: str
-    reports_dir: Path
+    reports_dir: Path  # the local form (`COMPANY_SYNC_REPORTS_DIR`); tasks and the UI use `reports_url`
     salesforce_conn_id: str
     hubspot_conn_id: str
     # The circuit breaker (threshold: the `max_change_ratio` setting) only judges runs that considered at
@@ -59,6 +71,8 @@ class Runtime:
     # The write lease: expiry after the last renewal, and how long `prepare` waits for another run's.
     lease_ttl: timedelta = timedelta(minutes=15)
     lease_wait: timedelta = timedelta(minutes=30)
+    # Where reports and Data Docs are written and read (`default_reports_url`): a file URL or object storage.
+    reports_url: str = ""
 
     @classmethod
     def from_env(cls) -> Runtime:
@@ -87,6 +101,7 @@ class Runtime:
             staging_retention=retention,
             lease_ttl=lease_ttl(),
             lease_wait=lease_wait(),
+            reports_url=default_reports_url(),
         )
 
     def retry_policy(self):

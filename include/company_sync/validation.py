@@ -10,7 +10,7 @@ is first turned into a derived column by `input_check_frames` / `plan_check_fram
 `hs_companies` and is null otherwise, so "expect values to be null" lists the dangling ids themselves.
 
 Validation results are also rendered as GX **Data Docs** (GX's own site builder) when a folder is given:
-the run report keeps them under `<report folder>/data_docs/<stage>/index.html`.
+the run report keeps them under `<report folder>/data_docs/<stage>/index.html` (see `validation_docs`).
 """
 
 from __future__ import annotations
@@ -367,20 +367,30 @@ def validate_frames(
     frames: dict[str, pd.DataFrame],
     suites: dict[str, list[Any]],
     *,
-    docs_dir: Path | None = None,
+    docs_dir: Path | str | Any | None = None,
     run_name: str | None = None,
 ) -> list[CheckResult]:
     """Run each frame's suite (frames without a suite, or suites without a frame, are skipped). With
-    `docs_dir`, GX Data Docs of these validations are built there (index.html)."""
+    `docs_dir` (a local folder, a URL or an `ObjectStoragePath`), GX Data Docs of these validations are built
+    in a local temporary folder and copied there (index.html); the temporary folder is removed."""
     gx, _ = _gx()
-    from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     # tqdm bars go to stderr, which Airflow logs at ERROR: a healthy run would look failed when filtered by level.
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    if docs_dir is not None:
-        data_docs.add_site(context, Path(docs_dir))
+    if docs_dir is None:
+        return _validate(context, frames, suites, run_name, None, None)
+    with data_docs.temporary_site() as site:
+        data_docs.add_site(context, site)
+        return _validate(context, frames, suites, run_name, site, docs_dir)
+
+
+def _validate(context, frames, suites, run_name, site: Path | None, docs_dir) -> list[CheckResult]:
+    """`validate_frames` on a GX context; with `site`, the Data Docs are built there and copied to `docs_dir`."""
+    gx, _ = _gx()
+    from great_expectations.core.run_identifier import RunIdentifier
+
     source = context.data_sources.add_pandas("company_sync")
     run_id = RunIdentifier(run_name=run_name or "company_sync")
     results: list[CheckResult] = []
@@ -413,12 +423,13 @@ def validate_frames(
                     examples=ids or (str(error)[:200] if error else ""),
                 )
             )
-    if docs_dir is not None:
+    if site is not None:
         # The docs are for reading; a rendering problem must not stop (or hide) the validation outcome.
         try:
             data_docs.drop_values_from_stored_results(context)
             context.build_data_docs(site_names=[data_docs.SITE])
-            data_docs.prune_static(Path(docs_dir))
+            data_docs.prune_static(site)
+            data_docs.publish(site, docs_dir)
         except Exception:  # noqa: BLE001 - logged with its traceback, the checks' results stand
             log.warning("could not build the Data Docs in %s", docs_dir, exc_info=True)
     return results

@@ -1,12 +1,27 @@
-"""The GX Data Docs of a run's validations: one local site per stage, without record values, without GX's
-megabytes of fonts and GIFs. Used by `validation.validate_frames`."""
+"""The GX Data Docs of a run's validations: one site per stage, without record values, without GX's
+megabytes of fonts and GIFs. Used by `validation.validate_frames`: GX builds the site into a local temporary
+folder (its site builder writes to a filesystem), `publish` copies it into the run's report folder through
+`ObjectStoragePath` (a local folder or object storage), and the temporary folder is removed."""
 
 from __future__ import annotations
 
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 SITE = "run"
+
+
+@contextmanager
+def temporary_site() -> Iterator[Path]:
+    """A local temporary folder for GX to build a site into, removed afterwards (also on error)."""
+    site = Path(tempfile.mkdtemp(prefix="company-sync-data-docs-"))
+    try:
+        yield site
+    finally:
+        shutil.rmtree(site, ignore_errors=True)
 
 
 def add_site(context, docs_dir: Path) -> None:
@@ -27,6 +42,22 @@ def prune_static(docs_dir: Path) -> None:
     for image in (docs_dir / "static" / "images").glob("*"):
         if image.suffix in (".gif", ".png") and image.stat().st_size > 50_000:
             image.unlink()
+
+
+def publish(site: Path, target) -> int:
+    """Copy the site built in the local folder `site` to `target` (an `ObjectStoragePath`, a URL or a local
+    folder), replacing what an earlier try of the task left there; returns the number of files copied."""
+    from include.company_sync.report import reports_root
+
+    dest = reports_root(target)
+    if dest.exists():
+        dest.fs.rm(dest.path, recursive=True)
+    files = sorted(p for p in site.rglob("*") if p.is_file())
+    for path in files:
+        out = dest / path.relative_to(site).as_posix()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(path.read_bytes())
+    return len(files)
 
 
 def drop_values_from_stored_results(context) -> None:

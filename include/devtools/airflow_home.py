@@ -1,8 +1,8 @@
 """Prepare this project's Airflow home before a `bin/airflow` command.
 
 - the SQLite metadata DB is created (`airflow db migrate`) on first use;
-- the connections and variables of `airflow_settings.yaml` (Astro CLI format) are written to the metadata
-  DB on first use and again whenever the file changes (a stamp holds its hash), so a value edited in the
+- the connections, variables and pools of `airflow_settings.yaml` (Astro CLI format) are written to the
+  metadata DB on first use and again whenever the file changes (a stamp holds its hash), so a value edited in the
   UI survives until the file itself is edited.
 
 Both checks are file-stamp comparisons, so an ordinary command pays no Airflow import here.
@@ -43,14 +43,37 @@ def load_airflow_settings(path: Path = SETTINGS_FILE) -> tuple[list[dict[str, An
     return connections, variables
 
 
+def load_pools(path: Path = SETTINGS_FILE) -> list[dict[str, Any]]:
+    """The pools of an Astro CLI `airflow_settings.yaml` (`pool_name`, `pool_slot`, `pool_description`),
+    validated."""
+    raw = yaml.safe_load(path.read_text()) or {}
+    pools = (raw.get("airflow") or {}).get("pools") or []
+    for i, pool in enumerate(pools):
+        slots = pool.get("pool_slot")
+        if not pool.get("pool_name") or not isinstance(slots, int) or isinstance(slots, bool) or slots < 1:
+            raise ValueError(f"{path.name}: airflow.pools[{i}] needs pool_name and pool_slot (1 or more)")
+    return pools
+
+
 def apply_airflow_settings(path: Path = SETTINGS_FILE) -> tuple[int, int]:
-    """Upsert the file's connections and variables into the metadata DB."""
+    """Upsert the file's connections, variables and pools into the metadata DB; returns the numbers of
+    connections and variables."""
     from airflow.models.connection import Connection
+    from airflow.models.pool import Pool
     from airflow.models.variable import Variable
     from airflow.utils.session import create_session
 
     connections, variables = load_airflow_settings(path)
+    pools = load_pools(path)
     with create_session() as session:
+        for pool in pools:
+            Pool.create_or_update_pool(
+                name=pool["pool_name"],
+                slots=pool["pool_slot"],
+                description=pool.get("pool_description") or "",
+                include_deferred=False,
+                session=session,
+            )
         for conn in connections:
             extra = conn.get("conn_extra")
             session.query(Connection).filter(Connection.conn_id == conn["conn_id"]).delete()

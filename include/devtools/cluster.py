@@ -6,13 +6,15 @@ default 18700), every file under one state folder (`COMPANY_SYNC_CLUSTER_DIR`, d
 - PostgreSQL (Debian's package; `initdb` into `<dir>/pg`): databases `airflow` (metadata) and
   `company_sync_state` (the product's state store), one role each;
 - Redis (Debian's package; config in `<dir>/redis`): the Celery broker;
-- moto's S3 server: the object store (bucket `company-sync`: `staging/`, `logs/`, later reports and Data Docs);
+- moto's S3 server: the object store (bucket `company-sync`: `staging/`, `logs/`, `reports/` with the Data Docs);
 - the sandbox (`python -m include.sandbox serve --state-dir <dir>/sandbox`) on its own two ports;
 - Airflow with `CeleryExecutor`: api-server, scheduler, dag-processor and two Celery workers. Every Airflow
-  component runs in its own working directory (`<dir>/<name>/`: its AIRFLOW_HOME, TMPDIR, local logs and
-  reports folder), so nothing can rely on a disk shared with another component: staging goes to `s3://`, the
-  state to PostgreSQL, task logs to `s3://` (remote logging). Each worker reports its own host name to
-  Airflow (`worker-1`, `worker-2`, through `[core] hostname_callable`), as two machines would.
+  component runs in its own working directory (`<dir>/<name>/`: its AIRFLOW_HOME, TMPDIR and local logs),
+  so nothing can rely on a disk shared with another component: staging, reports and Data Docs go to `s3://`,
+  the state to PostgreSQL, task logs to `s3://` (remote logging). The pool `hubspot_api` (one slot, or
+  `COMPANY_SYNC_HUBSPOT_POOL_SLOTS`) keeps the HubSpot-calling tasks of every run to one budget. Each
+  worker reports its own host name to Airflow (`worker-1`, `worker-2`, through `[core] hostname_callable`),
+  as two machines would.
 
 Every process is started in its own session with its pid and start time in `<dir>/<name>/pid`; `down` stops
 exactly those process groups (and PostgreSQL through `pg_ctl stop`). `up` is idempotent: a part already running
@@ -184,6 +186,7 @@ def urls(layout: Layout, keys: dict[str, str]) -> dict[str, str]:
         "state_db": f"postgresql+psycopg://company_sync:{keys['pg_company_sync']}@{host}/company_sync_state",
         "broker": f"redis://:{keys['redis']}@127.0.0.1:{layout.redis_port}/0",
         "staging": f"s3://aws_default@{BUCKET}/staging",  # ObjectStoragePath: conn_id@bucket
+        "reports": f"s3://aws_default@{BUCKET}/reports",  # reports and Data Docs, read by the API server too
         "logs": f"s3://{BUCKET}/logs",
     }
 
@@ -201,7 +204,7 @@ def aws_connection(layout: Layout) -> str:
 
 
 def airflow_env(layout: Layout, name: str) -> dict[str, str]:
-    """The environment of the Airflow component `name` (its own home, temp dir, local logs and reports)."""
+    """The environment of the Airflow component `name` (its own home, temp dir and local logs)."""
     keys = load_secrets(layout)
     url = urls(layout, keys)
     home = layout.part_dir(name)
@@ -215,6 +218,8 @@ def airflow_env(layout: Layout, name: str) -> dict[str, str]:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             # as `make airflow`: DAGs run on their schedule from the start (COMPANY_SYNC_CLUSTER_PAUSED=1: paused)
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(os.environ.get("COMPANY_SYNC_CLUSTER_PAUSED") == "1"),
+            # COMPANY_SYNC_CLUSTER_NO_SCHEDULE=1: no scheduled runs at all, only triggered ones (the cluster test)
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(os.environ.get("COMPANY_SYNC_CLUSTER_NO_SCHEDULE") != "1"),
             "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{layout.api_url}/execution/",
             # local use only, as `make airflow`: every visitor is an admin
@@ -238,7 +243,7 @@ def airflow_env(layout: Layout, name: str) -> dict[str, str]:
             # the product's deployment settings (include/company_sync/runtime.py)
             "COMPANY_SYNC_STATE_URL": url["state_db"],
             "COMPANY_SYNC_STAGING_URL": url["staging"],
-            "COMPANY_SYNC_REPORTS_DIR": str(home / "reports"),
+            "COMPANY_SYNC_REPORTS_URL": url["reports"],
         }
     )
     if name in WORKERS:
@@ -588,7 +593,8 @@ def sandbox_up(layout: Layout) -> str:
 
 # --- Airflow ---------------------------------------------------------------------------------------------
 def cluster_settings(layout: Layout) -> Path:
-    """`airflow_settings.yaml` with the sandbox's URLs and CA moved to this cluster's (written to `<dir>`)."""
+    """`airflow_settings.yaml` with the sandbox's URLs and CA moved to this cluster's, and the `hubspot_api`
+    pool's slots from `COMPANY_SYNC_HUBSPOT_POOL_SLOTS` when set (written to `<dir>`)."""
     import yaml
 
     raw = yaml.safe_load((ROOT / "airflow_settings.yaml").read_text()) or {}
@@ -605,13 +611,17 @@ def cluster_settings(layout: Layout) -> Path:
             for key, value in extra.items():
                 if value in moves:
                     extra[key] = moves[value]
+    slots = os.environ.get("COMPANY_SYNC_HUBSPOT_POOL_SLOTS")
+    for pool in (raw.get("airflow") or {}).get("pools") or []:
+        if slots and pool.get("pool_name") == "hubspot_api":
+            pool["pool_slot"] = int(slots)
     path = layout.dir / "airflow_settings.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
 
 
 def airflow_prepare(layout: Layout) -> None:
-    """Migrate the metadata DB (first time) and apply the connections and variables (when they change)."""
+    """Migrate the metadata DB (first time) and apply the connections, variables and pools (when they change)."""
     cli = "airflow-cli"
     env = airflow_env(layout, cli)
     stamp = layout.part_dir(cli) / ".db-migrated"

@@ -1,5 +1,6 @@
 """A private cluster for the test session: `bin/cluster up` in a temporary state folder on free ports, with
-DAGs paused at creation (the test seeds the sandbox before any run), torn down with `bin/cluster down --clean`.
+DAGs paused at creation (the test seeds the sandbox before any run) and no scheduled runs (only the test's
+triggered ones run), torn down with `bin/cluster down --clean`, also when the test fails.
 
 Opt-in: these tests start PostgreSQL, Redis, moto's S3 server, the sandbox and five Airflow processes (about
 3 minutes on 2 cores); they run only with `COMPANY_SYNC_CLUSTER_TESTS=1`."""
@@ -55,9 +56,13 @@ def cluster_env() -> Iterator[dict[str, str]]:
         "COMPANY_SYNC_CLUSTER_DIR": str(folder / "cluster"),
         "COMPANY_SYNC_CLUSTER_PORT_BASE": str(_free_base()),
         "COMPANY_SYNC_CLUSTER_PAUSED": "1",
+        "COMPANY_SYNC_CLUSTER_NO_SCHEDULE": "1",  # only the test's own runs: no nightly interval beside them
         # Airflow's delay before a task's retry (the product's default is 120 s, doubling): short here
         "COMPANY_SYNC_RETRY_DELAY_SECONDS": "10",
     }
+    for key in ("COMPANY_SYNC_HUBSPOT_POOL_SLOTS", "COMPANY_SYNC_CLUSTER_WORKER_CONCURRENCY"):  # the measurements
+        if os.environ.get(key):
+            env[key] = os.environ[key]
     try:
         up = subprocess.run(
             [str(ROOT / "bin" / "cluster"), "up"],

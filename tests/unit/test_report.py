@@ -4,6 +4,9 @@ Data Docs links, the last runs' chart, and the JSON / CSV / HTML files."""
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
@@ -11,6 +14,7 @@ import pytest
 
 from include.company_sync import report as reporting
 from include.company_sync import report_html
+from include.company_sync.identifiers import safe_segment
 from include.company_sync.state import StateStore
 
 A1, A2, A3 = "001000000000001AAA", "001000000000002AAA", "001000000000003AAA"
@@ -245,12 +249,18 @@ def test_history_holds_the_last_runs_oldest_first_with_this_run(document):
     assert history[-1]["write errors"] == 3
 
 
+def _csv(path) -> pd.DataFrame:
+    """A CSV the report wrote (an `ObjectStoragePath`: opened through it, pandas does not take it as a path)."""
+    with path.open("r") as f:
+        return pd.read_csv(f)
+
+
 def test_files_json_csv_and_html(document, run):
     path = reporting.write(document, run.reports_dir)
     folder = path.parent
     assert folder == reporting.report_folder(run.reports_dir, DAG, RUN)
     assert json.loads((folder / "report.json").read_text())["run_id"] == RUN
-    errors = pd.read_csv(folder / "errors.csv")
+    errors = _csv(folder / "errors.csv")
     assert list(errors.columns) == reporting.ERROR_COLUMNS and len(errors) == 4
     page = path.read_text()
     for text in (
@@ -279,7 +289,7 @@ def test_empty_run_still_writes_a_readable_report(run):
     page = reporting.render_html(document)
     assert "Resync all failed records" not in page
     path = reporting.write(document, run.reports_dir)
-    assert list(pd.read_csv(path.parent / "errors.csv").columns) == reporting.ERROR_COLUMNS
+    assert list(_csv(path.parent / "errors.csv").columns) == reporting.ERROR_COLUMNS
 
 
 @pytest.mark.parametrize(
@@ -393,3 +403,95 @@ def test_page_escapes_record_values_and_inlines_the_shared_stylesheet(document):
     page = reporting.render_html(document)
     assert "<script>" not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
     assert report_html.STYLESHEET.read_text() in page
+
+
+# --- where reports go: a configured URL, through ObjectStoragePath ---------------------------------------
+@pytest.fixture
+def memory_store(tmp_path):
+    """An in-memory object store (fsspec's `memory://`, attached to Airflow's ObjectStoragePath) and a bucket
+    URL of this test's own: the same code path as `s3://conn@bucket/prefix` on workers sharing no disk."""
+    from airflow.sdk.io import attach
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    fs = MemoryFileSystem()
+    attach("memory", fs=fs)
+    bucket = f"reports-{tmp_path.name}".replace("_", "-")
+    yield f"memory://{bucket}/prefix"
+    if fs.exists(f"/{bucket}"):
+        fs.rm(f"/{bucket}", recursive=True)
+
+
+def test_the_reports_url_defaults_to_the_local_folder_and_follows_the_environment(monkeypatch, tmp_path):
+    from include.company_sync import runtime
+
+    for key in ("COMPANY_SYNC_REPORTS_URL", "COMPANY_SYNC_REPORTS_DIR"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("COMPANY_SYNC_HOME", str(tmp_path))
+    assert runtime.default_reports_url() == (tmp_path / ".reports").as_uri()
+    monkeypatch.setenv("COMPANY_SYNC_REPORTS_DIR", str(tmp_path / "reports"))  # the local form still works
+    assert runtime.default_reports_url() == (tmp_path / "reports").as_uri()
+    assert runtime.Runtime.from_env().reports_url == (tmp_path / "reports").as_uri()
+    monkeypatch.setenv("COMPANY_SYNC_REPORTS_URL", "s3://aws_default@bucket/reports")  # the URL wins
+    assert runtime.Runtime.from_env().reports_url == "s3://aws_default@bucket/reports"
+    assert runtime.Runtime.from_env().reports_dir == tmp_path / "reports"
+    monkeypatch.setenv("COMPANY_SYNC_REPORTS_URL", str(tmp_path / "plain"))  # a plain path: a local folder
+    assert runtime.default_reports_url() == (tmp_path / "plain").as_uri()
+
+
+def test_a_local_folder_and_its_file_url_are_one_place(tmp_path):
+    by_path = reporting.report_folder(tmp_path / "reports", DAG, RUN)
+    by_url = reporting.report_folder((tmp_path / "reports").as_uri(), DAG, RUN)
+    assert by_path == by_url and str(by_url).startswith("file://")
+
+
+def test_report_and_data_docs_go_to_object_storage_with_no_local_leftovers(memory_store, run, monkeypatch, tmp_path):
+    from include.company_sync import validation
+    from include.company_sync.runtime import Runtime
+    from tests.unit.test_validation import STAGES, clean_inputs
+
+    monkeypatch.setenv("COMPANY_SYNC_REPORTS_URL", memory_store)
+    url = Runtime.from_env().reports_url
+    assert url == memory_store
+
+    def temp_sites() -> set[Path]:
+        return set(Path(tempfile.gettempdir()).glob("company-sync-data-docs-*"))
+
+    before = temp_sites()
+    frames = clean_inputs()
+    validation.validate_frames(
+        validation.input_check_frames(frames),
+        validation.input_suites(None, STAGES),
+        docs_dir=reporting.data_docs_dir(url, DAG, RUN, "extracts"),
+        run_name=RUN,
+    )
+    assert temp_sites() == before  # GX's local build folder is gone
+    folder = reporting.report_folder(url, DAG, RUN)
+    index = folder / "data_docs" / "extracts" / "index.html"
+    assert index.is_file() and "<html" in index.read_text().lower()
+    assert not (folder / "data_docs" / "extracts" / "static" / "fonts").exists()  # pruned before the copy
+
+    document = reporting.build(report_inputs(url, run.recent_runs, {"load_hubspot": "success"}))
+    assert document["checks"]["data_docs"] == {"extracts": "data_docs/extracts/index.html"}
+    path = reporting.write(document, url)
+    assert str(path) == f"{memory_store}/{DAG}/{safe_segment(RUN)}/report.html"
+    assert json.loads((path.parent / "report.json").read_text())["run_id"] == RUN
+    assert len(_csv(path.parent / "errors.csv")) == 4 and "Resync these" in path.read_text()
+    assert not (tmp_path / "reports").exists()  # nothing on the local disk
+
+
+def test_a_retried_validation_replaces_the_data_docs_of_the_earlier_try(memory_store):
+    from include.company_sync import validation_docs
+
+    target = reporting.data_docs_dir(memory_store, DAG, RUN, "plan")
+    (target / "validations").mkdir(parents=True, exist_ok=True)
+    (target / "validations" / "stale.html").write_text("earlier try")
+    site = Path(tempfile.mkdtemp())
+    try:
+        (site / "index.html").write_text("<html>new</html>")
+        (site / "static").mkdir()
+        (site / "static" / "style.css").write_text("body{}")
+        assert validation_docs.publish(site, target) == 2
+    finally:
+        shutil.rmtree(site)
+    assert (target / "index.html").read_text() == "<html>new</html>"
+    assert (target / "static" / "style.css").is_file() and not (target / "validations" / "stale.html").exists()

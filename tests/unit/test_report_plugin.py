@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from airflow.sdk import ObjectStoragePath
 from fastapi import HTTPException
 
 from include.company_sync import identifiers, report_html
@@ -96,7 +97,7 @@ def test_runs_page_uses_the_report_stylesheet_and_escapes_ids(monkeypatch, tmp_p
 
     monkeypatch.setattr(plugin, "_authorize", allow)
     monkeypatch.setattr(plugin, "_recent_runs", lambda dag_id, limit: runs)
-    monkeypatch.setattr(plugin, "_reports_dir", lambda: tmp_path)
+    monkeypatch.setattr(plugin, "_reports_root", lambda: ObjectStoragePath(tmp_path.as_uri()))
     page = _run(plugin.index(None)).body.decode()
     assert report_html.STYLESHEET.read_text() in page
     assert "<b>x</b>" not in page and "manual__&lt;b&gt;x&lt;/b&gt;" in page
@@ -119,3 +120,81 @@ def test_include_never_imports_plugins():
         )
     ]
     assert offenders == []
+
+
+@pytest.fixture
+def served(monkeypatch, tmp_path):
+    """The plugin reading a memory:// object store (as `s3://` on a cluster): one run's report and Data Docs."""
+    from airflow.sdk.io import attach
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    fs = MemoryFileSystem()
+    attach("memory", fs=fs)
+    bucket = f"plugin-{tmp_path.name}".replace("_", "-")
+    root = ObjectStoragePath(f"memory://{bucket}/reports")
+    folder = root / "company_sync" / "manual__1"
+    (folder / "data_docs" / "extracts").mkdir(parents=True, exist_ok=True)
+    (folder / "report.html").write_text("<html>report</html>")
+    (folder / "errors.csv").write_text("source,target\n")
+    (folder / "data_docs" / "extracts" / "index.html").write_text("<html>docs</html>")
+    (root / "secret.txt").write_text("not a report file")
+
+    async def allow(request, method, dag_id=None):
+        return None
+
+    monkeypatch.setattr(plugin, "_authorize", allow)
+    monkeypatch.setenv("COMPANY_SYNC_REPORTS_URL", str(root))
+    yield root
+    fs.rm(f"/{bucket}", recursive=True)
+
+
+def test_report_files_are_read_from_the_object_store(served, monkeypatch):
+    assert str(plugin._reports_root()) == str(served)  # from COMPANY_SYNC_REPORTS_URL
+    page = _run(plugin.report_file(None, "company_sync", "manual__1", "report.html"))
+    assert page.body == b"<html>report</html>" and page.media_type == "text/html"
+    docs = _run(plugin.report_file(None, "company_sync", "manual__1", "data_docs/extracts/index.html"))
+    assert docs.body == b"<html>docs</html>"
+    assert _run(plugin.report_file(None, "company_sync", "manual__1", "errors.csv")).media_type == "text/csv"
+    runs = [{"dag_id": "company_sync", "run_id": "manual__1", "started_at": "2026-11-28T02:00:01+00:00",
+             "status": "success", "counts": {}}]  # fmt: skip
+    monkeypatch.setattr(plugin, "_recent_runs", lambda dag_id, limit: runs)
+    listing = _run(plugin.index(None)).body.decode()
+    assert f"href='{plugin.report_url('company_sync', 'manual__1')}'" in listing
+    assert "Data Docs: extracts" in listing and "Data Docs: plan" not in listing
+
+
+@pytest.mark.parametrize(
+    "dag, run, path",
+    [
+        ("company_sync", "manual__1", "../../secret.txt"),
+        ("company_sync", "..", "secret.txt"),
+        ("..", "company_sync", "manual__1/report.html"),
+        ("company_sync", "manual__1", "data_docs/../../../secret.txt"),
+        ("company_sync", "manual__1", "data_docs/extracts/"),  # a folder, not a file
+        ("company_sync", "manual__1", "missing.html"),
+        ("company_sync", "manual__1", "data_docs\\..\\..\\..\\secret.txt"),
+    ],
+)
+def test_no_file_outside_the_run_folders_is_served(served, dag, run, path):
+    with pytest.raises(HTTPException) as excinfo:
+        _run(plugin.report_file(None, dag, run, path))
+    assert excinfo.value.status_code == 404
+
+
+def test_a_symlink_out_of_a_local_reports_folder_is_not_followed(monkeypatch, tmp_path):
+    reports, outside = tmp_path / "reports", tmp_path / "outside.txt"
+    folder = reports / "company_sync" / "manual__1"
+    folder.mkdir(parents=True)
+    outside.write_text("not a report file")
+    (folder / "report.html").symlink_to(outside)
+    (folder / "errors.csv").write_text("source\n")
+
+    async def allow(request, method, dag_id=None):
+        return None
+
+    monkeypatch.setattr(plugin, "_authorize", allow)
+    monkeypatch.delenv("COMPANY_SYNC_REPORTS_URL", raising=False)
+    monkeypatch.setenv("COMPANY_SYNC_REPORTS_DIR", str(reports))  # the local form
+    assert _run(plugin.report_file(None, "company_sync", "manual__1", "errors.csv")).body == b"source\n"
+    with pytest.raises(HTTPException):
+        _run(plugin.report_file(None, "company_sync", "manual__1", "report.html"))

@@ -51,7 +51,7 @@ def report_inputs(run: RunResources, outputs: TaskOutputs, states: dict[str, str
         window=spec.window,
         dry_run=spec.dry_run,
         enabled=spec.enabled,
-        reports_dir=run.runtime.reports_dir,
+        reports_dir=run.runtime.reports_url,
         task_states=states,
         decisions=_read(run, plan_frames.decisions if plan_frames else None),
         conflicts=_read(run, plan_frames.conflicts if plan_frames else None),
@@ -117,7 +117,7 @@ def _write_report(run: RunResources, spec: RunSpec, ti: Any, states: dict[str, s
     outputs = TaskOutputs.from_xcom({task_id: ti.xcom_pull(task_ids=task_id) for task_id in states})
     document = reporting.build(report_inputs(run, outputs, states))
     document["lease"] = run.state.run_wait(spec.run_id, spec.dag_id)  # whom this run waited for, how long
-    path = reporting.write(document, run.runtime.reports_dir)
+    path = reporting.write(document, run.runtime.reports_url)
     status = run_status(states, spec.enabled)
     run.state.finish_run(spec.run_id, status, document["summary"], str(path), dag_id=spec.dag_id)
     log.info("report: %s\n%s", path, reporting.text_summary(document))

@@ -29,7 +29,7 @@ def validate_inputs(spec: RunSpec, inputs: CompletedInputs) -> Checked:
     results = validation.validate_frames(
         validation.input_check_frames(frames, run.settings),
         validation.input_suites(run.settings, stages),
-        docs_dir=data_docs_dir(run.runtime.reports_dir, spec.dag_id, spec.run_id, "extracts"),
+        docs_dir=data_docs_dir(run.runtime.reports_url, spec.dag_id, spec.run_id, "extracts"),
         run_name=spec.run_id,
     )
     url = _stage_checks(run, CHECKS_STAGED_AS["validate_inputs"], results)
@@ -50,7 +50,7 @@ def validate_plan(spec: RunSpec, planned: Planned) -> Checked:
     results = validation.validate_frames(
         validation.plan_check_frames(frames, planned.considered),
         validation.plan_suites(run.settings.max_change_ratio, minimum, history),
-        docs_dir=data_docs_dir(run.runtime.reports_dir, spec.dag_id, spec.run_id, "plan"),
+        docs_dir=data_docs_dir(run.runtime.reports_url, spec.dag_id, spec.run_id, "plan"),
         run_name=spec.run_id,
     )
     url = _stage_checks(run, CHECKS_STAGED_AS["validate_plan"], results)
