@@ -22,9 +22,11 @@ import json
 import logging
 import mimetypes
 import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 from airflow.plugins_manager import AirflowPlugin
 from airflow.sdk import BaseOperatorLink
@@ -34,6 +36,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from include.company_sync.identifiers import ACCOUNT_ID, HUBSPOT_ID, safe_segment
 from include.company_sync.report_html import TEMPLATES, render, run_totals
+from include.company_sync.run_status import RUN_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ SYNC_DAGS = ("company_sync", "company_resync", "salesforce_account_import")
 RESYNC_DAG = "company_resync"
 REPORT_TASK = "report"
 MAX_IDS = 1000
+PAGE_SIZE = 50  # runs per page of the Sync reports page
 RUN_COLUMNS = ("started", "DAG", "run", "status", "created", "updated", "linked", "rejected", "write errors", "")
 
 
@@ -159,14 +163,40 @@ def _run_row(r: dict[str, Any], files: set[str]) -> dict[str, Any]:
     }
 
 
-def _recent_runs(dag_id: str | None, limit: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class RunQuery:
+    """The runs page's filters (DAG, status, started in [since, until], both days included) and page."""
+
+    dag_id: str | None = None
+    status: str | None = None
+    since: date | None = None
+    until: date | None = None
+    page: int = 1
+
+    def params(self, **changes: Any) -> str:
+        """This query as URL parameters (with `changes`), for the pager's links."""
+        values = {
+            k: v for k, v in {**self.__dict__, **changes}.items() if v not in (None, "") and (k, v) != ("page", 1)
+        }
+        return urlencode({k: str(v) for k, v in values.items()})
+
+
+def _recent_runs(query: RunQuery, limit: int) -> list[dict[str, Any]]:
+    """`limit` runs matching `query`, from its page on (one more than a page tells whether another follows)."""
     from include.company_sync.runtime import Runtime
     from include.company_sync.state import StateStore
 
     state = StateStore(Runtime.from_env().state_url)
     try:
         state.create_all()
-        frame = state.recent_runs(dag_id, limit=limit)
+        frame = state.recent_runs(
+            query.dag_id,
+            limit=limit,
+            status=query.status,
+            since=datetime.combine(query.since, time(), UTC) if query.since else None,
+            until=datetime.combine(query.until + timedelta(days=1), time(), UTC) if query.until else None,
+            offset=(query.page - 1) * PAGE_SIZE,
+        )
     finally:
         state.dispose()
     return [
@@ -175,15 +205,36 @@ def _recent_runs(dag_id: str | None, limit: int) -> list[dict[str, Any]]:
     ]
 
 
+def _day(text: str | None, name: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(400, f"{name}: a date as YYYY-MM-DD") from None
+
+
 app = FastAPI(title="Sync reports", docs_url=None, redoc_url=None, openapi_url=None)
 
 
 @app.get("/", response_class=HTMLResponse)
-async def index(request: Request, dag_id: str | None = None, limit: int = 200) -> HTMLResponse:
+async def index(
+    request: Request,
+    dag_id: str | None = None,
+    status: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    page: int = 1,
+) -> HTMLResponse:
+    dag_id, status = dag_id or None, status or None  # the form sends empty values for "any"
     await _authorize(request, "GET", dag_id)
     if dag_id is not None and dag_id not in SYNC_DAGS:
         raise HTTPException(404, f"not a sync DAG: {dag_id}")
-    runs = await run_in_threadpool(_recent_runs, dag_id, max(1, min(limit, 1000)))
+    if status is not None and status not in RUN_STATUSES:
+        raise HTTPException(400, f"status: one of {', '.join(RUN_STATUSES)}")
+    query = RunQuery(dag_id, status, _day(since, "since"), _day(until, "until"), max(1, page))
+    runs = await run_in_threadpool(_recent_runs, query, PAGE_SIZE + 1)
+    more, runs = len(runs) > PAGE_SIZE, runs[:PAGE_SIZE]
     root = await run_in_threadpool(_reports_root)
     files = await run_in_threadpool(_report_files, root, {r["dag_id"] for r in runs})
     page = render(
@@ -191,6 +242,10 @@ async def index(request: Request, dag_id: str | None = None, limit: int = 200) -
         prefix=URL_PREFIX,
         dags=SYNC_DAGS,
         dag_id=dag_id,
+        statuses=RUN_STATUSES,
+        query=query,
+        previous=query.params(page=query.page - 1) if query.page > 1 else None,
+        next=query.params(page=query.page + 1) if more else None,
         headings=RUN_COLUMNS,
         runs=[_run_row(r, files) for r in runs],
     )

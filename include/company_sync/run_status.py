@@ -6,6 +6,9 @@ from collections.abc import Mapping
 
 # Task states that mean the run could not do its job.
 FAILED_TASK_STATES = ("failed", "upstream_failed")
+# What the runs table may hold: `running` until `report` closes the run (or the failure callback marks it
+# `failed`), `abandoned` when another run took its expired write lease over.
+RUN_STATUSES = ("running", "success", "failed", "skipped", "abandoned")
 # How the report labels each status (the state store keeps the status itself).
 LABELS = {"skipped": "skipped: company sync is off (R1)"}
 

@@ -52,6 +52,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from include.company_sync.run_status import RUN_STATUSES
 from include.company_sync.state_lease import (  # noqa: F401  (the lease's types: API)
     LEASE_NAME,
     LeaseAttempt,
@@ -98,7 +99,6 @@ IN_CHUNK = 5_000  # ids per IN (...) list; below SQLite's 32,766 bound variables
 SYSTEMS = ("salesforce", "hubspot")
 OPERATIONS = ("create", "update", "upsert", "link", "attach")
 RESULTS = ("success", "failed")
-RUN_STATUSES = ("running", "success", "failed", "skipped", "abandoned")
 
 
 def default_url() -> str:
@@ -460,12 +460,28 @@ class StateStore(LeaseMethods):
         # MAX() over a TypeDecorator column may come back raw (SQLite returns the stored text).
         return _utc(value)
 
-    def recent_runs(self, dag_id: str | None = None, limit: int = 30) -> pd.DataFrame:
-        """The latest runs, newest first; `counts` parsed back into dicts."""
+    def recent_runs(
+        self,
+        dag_id: str | None = None,
+        limit: int = 30,
+        *,
+        status: str | None = None,
+        since: pd.Timestamp | None = None,
+        until: pd.Timestamp | None = None,
+        offset: int = 0,
+    ) -> pd.DataFrame:
+        """The latest runs, newest first (of `dag_id`, with `status`, started in `[since, until)`: the Sync reports
+        page's filters; `offset` pages); `counts` parsed back into dicts."""
         stmt = sa.select(*(runs_t.c[c] for c in RUN_COLUMNS))
         if dag_id is not None:
             stmt = stmt.where(runs_t.c.dag_id == dag_id)
-        stmt = stmt.order_by(runs_t.c.started_at.desc(), runs_t.c.run_id.desc()).limit(limit)
+        if status is not None:
+            stmt = stmt.where(runs_t.c.status == status)
+        if since is not None:
+            stmt = stmt.where(runs_t.c.started_at >= since)
+        if until is not None:
+            stmt = stmt.where(runs_t.c.started_at < until)
+        stmt = stmt.order_by(runs_t.c.started_at.desc(), runs_t.c.run_id.desc()).limit(limit).offset(offset)
         df = self._select(stmt, RUN_COLUMNS, runs_t)
         df["counts"] = pd.Series([None if c is pd.NA else json.loads(c) for c in df["counts"]], dtype=object)
         return df

@@ -96,7 +96,7 @@ def test_runs_page_uses_the_report_stylesheet_and_escapes_ids(monkeypatch, tmp_p
         return None
 
     monkeypatch.setattr(plugin, "_authorize", allow)
-    monkeypatch.setattr(plugin, "_recent_runs", lambda dag_id, limit: runs)
+    monkeypatch.setattr(plugin, "_recent_runs", lambda query, limit: runs)
     monkeypatch.setattr(plugin, "_reports_root", lambda: ObjectStoragePath(tmp_path.as_uri()))
     page = _run(plugin.index(None)).body.decode()
     assert report_html.STYLESHEET.read_text() in page
@@ -104,8 +104,50 @@ def test_runs_page_uses_the_report_stylesheet_and_escapes_ids(monkeypatch, tmp_p
     assert "<td class='num'>1,200</td>" in page and "(dry run)" in page
     assert f"href='{plugin.report_url('company_sync', run_id)}'" in page
     assert "Data Docs: plan" in page and "Data Docs: extracts" not in page
-    monkeypatch.setattr(plugin, "_recent_runs", lambda dag_id, limit: [])
-    assert "No sync runs recorded yet" in _run(plugin.index(None, dag_id="company_resync")).body.decode()
+    monkeypatch.setattr(plugin, "_recent_runs", lambda query, limit: [])
+    assert "No sync runs recorded yet" in _run(plugin.index(None)).body.decode()
+    assert "No runs match these filters" in _run(plugin.index(None, dag_id="company_resync")).body.decode()
+
+
+def test_runs_page_filters_by_dag_status_and_days_and_pages(monkeypatch, tmp_path):
+    """The filters reach the state store's query (both days included), 50 runs a page, links keep the filters."""
+    from include.company_sync.state import StateStore
+
+    monkeypatch.setenv("COMPANY_SYNC_STATE_URL", f"sqlite:///{tmp_path / 'state.db'}")
+    monkeypatch.setenv("COMPANY_SYNC_REPORTS_DIR", str(tmp_path / "reports"))
+    state = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    state.create_all()
+    for i in range(60):  # 60 failed company_sync runs on Nov 1, 2 and 3; one success; one resync
+        run_id = f"scheduled__{i:02d}"
+        state.start_run(run_id=run_id, dag_id="company_sync", started_at=f"2026-11-0{1 + i // 20}T02:{i:02d}Z")
+        state.finish_run(run_id, "failed", {"write_errors": i}, dag_id="company_sync")
+    state.start_run(run_id="ok", dag_id="company_sync", started_at="2026-11-02T05:00Z")
+    state.finish_run("ok", "success", {}, dag_id="company_sync")
+    state.start_run(run_id="resync", dag_id="company_resync", started_at="2026-11-02T06:00Z")
+    state.dispose()
+
+    async def allow(request, method, dag_id=None):
+        return None
+
+    monkeypatch.setattr(plugin, "_authorize", allow)
+
+    def runs(**query) -> tuple[list[str], str]:
+        page = _run(plugin.index(None, **query)).body.decode()
+        return [line.split("data-run='")[1].split("'")[0] for line in page.splitlines() if "data-run='" in line], page
+
+    ids, page = runs(dag_id="company_sync", status="failed")
+    assert len(ids) == 50 and ids[0] == "scheduled__59"  # newest first, one page
+    assert "href='/sync-reports/?dag_id=company_sync&amp;status=failed&amp;page=2'" in page and "rel='prev'" not in page
+    ids, page = runs(dag_id="company_sync", status="failed", page=2)
+    assert ids == [f"scheduled__{i:02d}" for i in range(9, -1, -1)] and "rel='next'" not in page
+    ids, _ = runs(since="2026-11-02", until="2026-11-02")  # one day, both ends included
+    assert len(ids) == 22 and {"ok", "resync"} <= set(ids)
+    ids, _ = runs(status="success")
+    assert ids == ["ok"]
+    for bad in ({"status": "done"}, {"since": "02/11/2026"}):
+        with pytest.raises(HTTPException) as refused:
+            _run(plugin.index(None, **bad))
+        assert refused.value.status_code == 400
 
 
 def test_include_never_imports_plugins():
@@ -157,7 +199,7 @@ def test_report_files_are_read_from_the_object_store(served, monkeypatch):
     assert _run(plugin.report_file(None, "company_sync", "manual__1", "errors.csv")).media_type == "text/csv"
     runs = [{"dag_id": "company_sync", "run_id": "manual__1", "started_at": "2026-11-28T02:00:01+00:00",
              "status": "success", "counts": {}}]  # fmt: skip
-    monkeypatch.setattr(plugin, "_recent_runs", lambda dag_id, limit: runs)
+    monkeypatch.setattr(plugin, "_recent_runs", lambda query, limit: runs)
     listing = _run(plugin.index(None)).body.decode()
     assert f"href='{plugin.report_url('company_sync', 'manual__1')}'" in listing
     assert "Data Docs: extracts" in listing and "Data Docs: plan" not in listing
