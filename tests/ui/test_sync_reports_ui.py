@@ -29,6 +29,17 @@ def test_view_report_data_docs_and_resync(page, standalone, tmp_path):
     row.wait_for()
     assert "success" in row.inner_text()
     assert page.locator("tr.run").count() == 2
+    # at 1280 px every link of the row is on screen, no horizontal scrolling (issue #15 item 7)
+    for link in row.locator("a").all():
+        box = link.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 1280, (link.inner_text(), box)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    # the filters: this run is a success of company_sync
+    page.select_option("select[name=status]", "failed")
+    page.click("form.filters button")
+    page.wait_for_url(re.compile(r".*status=failed.*"))
+    assert page.locator(f"tr.run[data-run='{standalone.run_id}']").count() == 0
+    page.goto(f"{standalone.url}/sync-reports/")
 
     # its report
     row.locator("a.report").click()
