@@ -71,12 +71,12 @@ def webhook_url(conn: Any) -> str:
     return f"{scheme}://{host}{port}/{(conn.schema or '').lstrip('/')}"
 
 
-def send(alerts: Alerts, message: Message, context: dict[str, Any]) -> dict[str, bool]:
+def send(alerts: Alerts, message: Message) -> dict[str, bool]:
     """Send `message` on every configured channel; a channel that fails is logged (its error type only) and does
     not stop the others, nor change the run's outcome."""
     sent: dict[str, bool] = {}
     if alerts.emails:
-        sent["email"] = _attempt("email", lambda: _email(alerts, message, context))
+        sent["email"] = _attempt("email", lambda: _email(alerts, message))
     if alerts.webhook_conn_id:
         sent["webhook"] = _attempt("webhook", lambda: _webhook(alerts.webhook_conn_id, message))
     return sent
@@ -92,7 +92,7 @@ def _attempt(channel: str, action) -> bool:
     return True
 
 
-def _email(alerts: Alerts, message: Message, context: dict[str, Any]) -> None:
+def _email(alerts: Alerts, message: Message) -> None:
     from html import escape
 
     from airflow.configuration import conf
@@ -137,7 +137,7 @@ class SyncAlert(BaseNotifier):
         if alerts is None or not alerts.enabled:
             return
         dag_id, run_id = run_of(context)
-        send(alerts, failed_run_message(dag_id, run_id, context.get("reason"), report_url(dag_id, run_id)), context)
+        send(alerts, failed_run_message(dag_id, run_id, context.get("reason"), report_url(dag_id, run_id)))
 
 
 def run_of(context: dict[str, Any]) -> tuple[str, str]:
@@ -152,4 +152,4 @@ def alert_on_write_errors(alerts: Alerts, dag_id: str, run_id: str, errors: dict
     if not alerts.enabled or sum(errors.values()) <= alerts.write_errors_over:
         return False
     message = write_errors_message(dag_id, run_id, errors, alerts.write_errors_over, report_url(dag_id, run_id))
-    return any(send(alerts, message, {}).values())
+    return any(send(alerts, message).values())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
@@ -129,6 +129,14 @@ DEFAULT_MAX_CHANGE_RATIO = 0.5
 _MAPPING_KEYS = ("salesforce", "hubspot", "rule")
 
 
+def _refuse_unknown_keys(where: str, raw: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    unknown = sorted(set(raw) - set(allowed))
+    if unknown:
+        raise SettingsError(
+            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; allowed keys: {', '.join(allowed)}"
+        )
+
+
 def parse_settings(raw: Mapping[str, Any] | str | bytes) -> Settings:
     """Validate the Variable's value (JSON text or an already decoded dict)."""
     if isinstance(raw, (str, bytes)):
@@ -139,11 +147,7 @@ def parse_settings(raw: Mapping[str, Any] | str | bytes) -> Settings:
     if not isinstance(raw, Mapping):
         raise SettingsError(f"{VARIABLE_KEY}: expected a JSON object, got {type(raw).__name__}")
 
-    unknown = sorted(set(raw) - set(_KEYS))
-    if unknown:
-        raise SettingsError(
-            f"{VARIABLE_KEY}: unknown key(s) {', '.join(map(repr, unknown))}; allowed keys: {', '.join(_KEYS)}"
-        )
+    _refuse_unknown_keys(VARIABLE_KEY, raw, _KEYS)
     missing = [k for k in ("company_sync_enabled",) if k not in raw]
     if missing:
         raise SettingsError("company_sync_enabled: required (true or false)")
@@ -192,11 +196,7 @@ def parse_alerts(raw: Any) -> Alerts:
         return Alerts()
     if not isinstance(raw, Mapping):
         raise SettingsError(f"alerts: must be an object with keys {', '.join(_ALERT_KEYS)}, or null")
-    unknown = sorted(set(raw) - set(_ALERT_KEYS))
-    if unknown:
-        raise SettingsError(
-            f"alerts: unknown key(s) {', '.join(map(repr, unknown))}; allowed keys: {', '.join(_ALERT_KEYS)}"
-        )
+    _refuse_unknown_keys("alerts", raw, _ALERT_KEYS)
     emails = raw.get("emails") or []
     if not isinstance(emails, list):
         raise SettingsError("alerts.emails: must be a list of email addresses")
@@ -239,11 +239,7 @@ def parse_field_mappings(raw: Any) -> tuple[FieldMapping, ...]:
         where = f"field_mappings[{i}]"
         if not isinstance(entry, Mapping):
             raise SettingsError(f"{where}: must be an object with keys {', '.join(_MAPPING_KEYS)}")
-        unknown = sorted(set(entry) - set(_MAPPING_KEYS))
-        if unknown:
-            raise SettingsError(
-                f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; allowed keys: {', '.join(_MAPPING_KEYS)}"
-            )
+        _refuse_unknown_keys(where, entry, _MAPPING_KEYS)
         for key in ("salesforce", "hubspot"):
             if key not in entry:
                 raise SettingsError(f"{where}.{key}: required")

@@ -18,9 +18,11 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from sys import intern
-from typing import overload
+from typing import TypeVar, overload
 
 import numpy as np
+
+Row = TypeVar("Row")
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -221,27 +223,20 @@ class Person:
     owner: int
 
 
-class OrgTable(Sequence[Org]):
-    """Organisations stored as numpy columns; `table[i]` builds the `Org`, `column(name)` a whole column
-    as a list (what the seeders use: no `Org` per row).
+class _ColumnRows(Sequence[Row]):
+    """Rows kept as columns: `table[i]` builds the row (`row_type`) from `column(name, i, i + 1)`; subclasses
+    give `__len__` and `column`."""
 
-    Each row is a pool organisation (`src`: its name words, domain, address, ... ) seen in one way:
-    `name_mode` (0 as in the pool, 1 stripped, 2 stripped + " (HQ)", 3 stripped upper case, 4 both),
-    `website_mode` (-1 blank, 0-6 the messy forms, 7 `www.domain`, 8 the bare domain) and `phone`
-    (0: none, else the 4 digits)."""
+    row_type: type
 
-    def __init__(self, pool: _Pool, src: np.ndarray, key: np.ndarray, name_mode: np.ndarray, website_mode, phone):
-        self.pool, self.src, self.key = pool, src, key
-        self.name_mode, self.website_mode, self.phone = name_mode, website_mode, phone
-
-    def __len__(self) -> int:
-        return len(self.src)
+    def column(self, name: str, start: int = 0, stop: int | None = None, *, take: np.ndarray | None = None) -> list:
+        raise NotImplementedError
 
     @overload
-    def __getitem__(self, index: int) -> Org: ...
+    def __getitem__(self, index: int) -> Row: ...
 
     @overload
-    def __getitem__(self, index: slice) -> list[Org]: ...
+    def __getitem__(self, index: slice) -> list[Row]: ...
 
     def __getitem__(self, index):
         if isinstance(index, slice):
@@ -250,11 +245,31 @@ class OrgTable(Sequence[Org]):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError(index)
-        return Org(**{name: self.column(name, index, index + 1)[0] for name in _ORG_FIELDS})
+        fields = self.row_type.__dataclass_fields__
+        return self.row_type(**{name: self.column(name, index, index + 1)[0] for name in fields})
 
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
+
+
+class OrgTable(_ColumnRows[Org]):
+    """Organisations stored as numpy columns; `table[i]` builds the `Org`, `column(name)` a whole column
+    as a list (what the seeders use: no `Org` per row).
+
+    Each row is a pool organisation (`src`: its name words, domain, address, ... ) seen in one way:
+    `name_mode` (0 as in the pool, 1 stripped, 2 stripped + " (HQ)", 3 stripped upper case, 4 both),
+    `website_mode` (-1 blank, 0-6 the messy forms, 7 `www.domain`, 8 the bare domain) and `phone`
+    (0: none, else the 4 digits)."""
+
+    row_type = Org
+
+    def __init__(self, pool: _Pool, src: np.ndarray, key: np.ndarray, name_mode: np.ndarray, website_mode, phone):
+        self.pool, self.src, self.key = pool, src, key
+        self.name_mode, self.website_mode, self.phone = name_mode, website_mode, phone
+
+    def __len__(self) -> int:
+        return len(self.src)
 
     def column(self, name: str, start: int = 0, stop: int | None = None, *, take: np.ndarray | None = None) -> list:
         """One field of rows [start, stop) (or of the rows `take`) as a list of Python values; the texts
@@ -294,7 +309,6 @@ class Universe:
     people: Sequence[Person] = field(default_factory=list)
 
 
-_ORG_FIELDS = tuple(Org.__dataclass_fields__)
 _REPEATING = frozenset({"name", "street", "postal_code", "phone", "description"})
 _NAME_MODES = {
     1: lambda n: n.strip(),
@@ -399,10 +413,12 @@ class _Pool:
 _KINDS = ("contact", "private_contact", "lead", None)
 
 
-class PersonTable(Sequence[Person]):
+class PersonTable(_ColumnRows[Person]):
     """People stored as numpy columns; `table[i]` builds the `Person`, `column(name)` a whole column.
     `org` is the pool organisation whose domain the email uses (-1 - k: free-mail domain k); `kind`
     indexes `_KINDS`; -1 stands for None in `salesforce_org` / `hubspot_company`."""
+
+    row_type = Person
 
     def __init__(self, pool: _Pool, columns: dict[str, np.ndarray]):
         self.pool = pool
@@ -411,25 +427,6 @@ class PersonTable(Sequence[Person]):
 
     def __len__(self) -> int:
         return len(self.columns["first"])
-
-    @overload
-    def __getitem__(self, index: int) -> Person: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Person]: ...
-
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        return Person(**{name: self.column(name, index, index + 1)[0] for name in _PERSON_FIELDS})
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
 
     def column(self, name: str, start: int = 0, stop: int | None = None, *, take: np.ndarray | None = None) -> list:
         """One field of rows [start, stop) (or of the rows `take`) as a list of Python values."""
@@ -468,7 +465,6 @@ class PersonTable(Sequence[Person]):
         ]
 
 
-_PERSON_FIELDS = tuple(Person.__dataclass_fields__)
 _FIRST_LOWER = tuple(f.lower() for f in _FIRST)
 _LAST_LOWER = tuple(la.lower().replace("-", "") for la in _LAST)
 

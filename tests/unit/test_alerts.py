@@ -117,6 +117,6 @@ def test_write_errors_alert_only_above_the_threshold(webhook, errors, over, sent
 
 def test_a_channel_that_fails_is_logged_by_error_type_and_does_not_raise(monkeypatch, caplog):
     monkeypatch.setenv("AIRFLOW_CONN_DEAD_WEBHOOK", "http://127.0.0.1:9/nothing-listens")
-    sent = alerts.send(Alerts(webhook_conn_id="dead_webhook"), alerts.Message("s", "t"), {})
+    sent = alerts.send(Alerts(webhook_conn_id="dead_webhook"), alerts.Message("s", "t"))
     assert sent == {"webhook": False}
     assert "alert by webhook not sent: ConnectionError" in caplog.text

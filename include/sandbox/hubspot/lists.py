@@ -27,13 +27,17 @@ PROCESSING_TYPES = ("MANUAL", "SNAPSHOT", "DYNAMIC")
 _TYPE_BY_ID = {v: k for k, v in OBJECT_TYPE_IDS.items()}
 
 
-def new_list(
-    hs: HubSpotApi, name: str, object_type_id: str, processing_type: str, filter_branch: Any = None
+def list_record(
+    list_id: str,
+    name: str,
+    object_type_id: str,
+    processing_type: str,
+    stamp: str,
+    filter_branch: Any = None,
+    members: dict | None = None,
 ) -> dict[str, Any]:
-    list_id = str(hs.store.data["next_list_id"])
-    hs.store.data["next_list_id"] += 1
-    stamp = now_iso()
-    record = {
+    """A list as the store keeps it (created and updated at `stamp`)."""
+    return {
         "listId": list_id,
         "name": name,
         "objectTypeId": object_type_id,
@@ -47,8 +51,16 @@ def new_list(
         "filtersUpdatedAt": stamp,
         "deletedAt": None,
         "filterBranch": filter_branch,
-        "members": {},
+        "members": {} if members is None else members,
     }
+
+
+def new_list(
+    hs: HubSpotApi, name: str, object_type_id: str, processing_type: str, filter_branch: Any = None
+) -> dict[str, Any]:
+    list_id = str(hs.store.data["next_list_id"])
+    hs.store.data["next_list_id"] += 1
+    record = list_record(list_id, name, object_type_id, processing_type, now_iso(), filter_branch)
     hs.store.data["lists"][list_id] = record
     hs.state.touch("lists", list_id)
     hs.state.touch("next_list_id")

@@ -12,6 +12,7 @@ import numpy as np
 import yaml
 
 from include.sandbox.hubspot.common import iso_from_ms, now_ms
+from include.sandbox.hubspot.lists import list_record
 from include.sandbox.hubspot.owners import FIRST_OWNER_ID, make_owner
 from include.sandbox.hubspot.properties import LIFECYCLE_STAGES
 from include.sandbox.hubspot.store import FIRST_ID, empty_state, type_set
@@ -68,22 +69,7 @@ def build_state(n: int) -> dict[str, Any]:
     data["next_id"]["contacts"] = FIRST_ID["contacts"] + len(in_hubspot)
 
     stamp = iso_from_ms(now - YEAR_MS)
-    data["lists"]["1"] = {
-        "listId": "1",
-        "name": INCLUSION_LIST_NAME,
-        "objectTypeId": "0-1",
-        "processingType": "MANUAL",
-        "processingStatus": "COMPLETE",
-        "listVersion": 1,
-        "createdAt": stamp,
-        "updatedAt": stamp,
-        "createdById": "1",
-        "updatedById": "1",
-        "filtersUpdatedAt": stamp,
-        "deletedAt": None,
-        "filterBranch": None,
-        "members": members,
-    }
+    data["lists"]["1"] = list_record("1", INCLUSION_LIST_NAME, "0-1", "MANUAL", stamp, members=members)
     data["next_list_id"] = 2
     return data
 
