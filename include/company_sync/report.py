@@ -109,6 +109,8 @@ class ReportInputs:
     write_results: dict[str, pd.DataFrame] = field(default_factory=dict)  # by task id, see RESULT_TASKS
     checks: dict[str, pd.DataFrame] = field(default_factory=dict)  # staged check results by validate task id
     planned_writes: dict[str, int] = field(default_factory=dict)
+    # HubSpot companies whose planned update is only R7's lifecycle stage (`rollup_only`)
+    rollup_ids: frozenset[str] = frozenset()
     reasons: dict[str, int] = field(default_factory=dict)
     load_counts: dict[str, Any] = field(default_factory=dict)  # by task id: {operation: {succeeded, failed}}
     api_calls: dict[str, Any] = field(default_factory=dict)  # by task id
@@ -226,20 +228,42 @@ def _decision_counts(decisions: pd.DataFrame) -> dict[str, dict[str, int]]:
     return counts
 
 
-def _directions(write_results: dict[str, pd.DataFrame], planned: dict[str, int], dry_run: bool) -> dict[str, Any]:
-    """Records written per direction, each once: what the loads did (a dry run: what the plan would do)."""
+def rollup_only(hubspot_updates: pd.DataFrame) -> frozenset[str]:
+    """HubSpot companies whose planned update writes nothing but `lifecyclestage`: R7 rolling up their own
+    contacts' stages, not a Salesforce value (the summary names that direction apart)."""
+    if hubspot_updates.empty or "field" not in hubspot_updates:
+        return frozenset()
+    is_stage = hubspot_updates["field"].astype(str) == "lifecyclestage"
+    only_stage = is_stage.groupby(hubspot_updates["record_id"].astype(str)).all()
+    return frozenset(only_stage.index[only_stage])
+
+
+def _directions(
+    write_results: dict[str, pd.DataFrame], planned: dict[str, int], rollup_ids: frozenset[str], dry_run: bool
+) -> dict[str, Any]:
+    """Records written per direction, each once: what the loads did (a dry run: what the plan would do). The
+    R7-only HubSpot updates (`rollup_ids`) are their own direction, present when there are any."""
     out: dict[str, Any] = {}
     for direction, (task_id, system, _) in DIRECTIONS.items():
+        rollup = direction == "contacts_to_companies"
+        if rollup and not rollup_ids:
+            continue
         if dry_run:
             created, updated, failed = planned.get(f"{system}_creates", 0), planned.get(f"{system}_updates", 0), 0
+            if system == "hubspot":
+                created, updated = (0, len(rollup_ids)) if rollup else (created, updated - len(rollup_ids))
         else:
             results = write_results.get(task_id, _empty())
             ok = results["success"].astype(bool) if not results.empty else pd.Series(dtype=bool)
             operation = results["operation"] if "operation" in results else pd.Series("", index=results.index)
+            if system == "hubspot" and not results.empty:
+                is_rollup = (operation == "update") & results["key"].astype(str).isin(rollup_ids)
+                keep = is_rollup if rollup else ~is_rollup
+                ok, operation = ok[keep], operation[keep]
             creates = operation.isin(["upsert", "create"])  # creates are upserts on the other side's id
             created, updated = int((ok & creates).sum()), int((ok & (operation == "update")).sum())
             failed = int((~ok).sum())
-        out[direction] = {"created": int(created), "updated": int(updated), "failed": failed}
+        out[direction] = {"created": int(created), "updated": int(updated), "failed": int(failed)}
     return out
 
 
@@ -346,7 +370,7 @@ def build(inputs: ReportInputs) -> dict[str, Any]:
     warnings = _record_warnings(inputs.decisions)
     summary = {
         "decisions": counts,
-        "directions": _directions(inputs.write_results, inputs.planned_writes, inputs.dry_run),
+        "directions": _directions(inputs.write_results, inputs.planned_writes, inputs.rollup_ids, inputs.dry_run),
         "skipped": _skipped(inputs.decisions),
         "planned_writes": dict(inputs.planned_writes),
         "loads": {t: inputs.load_counts.get(t) for t in RESULT_TASKS},

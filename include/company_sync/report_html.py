@@ -121,8 +121,14 @@ def chart_svg(history: list[dict[str, Any]], width: int = 900, height: int = 220
 DIRECTIONS = {
     "salesforce_to_hubspot": ("load_hubspot", "hubspot", "companies"),
     "hubspot_to_salesforce": ("load_salesforce", "salesforce", "accounts"),
+    # a HubSpot update carrying nothing but R7's lifecycle stage comes from HubSpot's own contacts
+    "contacts_to_companies": ("load_hubspot", "hubspot", "companies"),
 }
-DIRECTION_LABELS = {"salesforce_to_hubspot": "Salesforce → HubSpot", "hubspot_to_salesforce": "HubSpot → Salesforce"}
+DIRECTION_LABELS = {
+    "salesforce_to_hubspot": "Salesforce → HubSpot",
+    "hubspot_to_salesforce": "HubSpot → Salesforce",
+    "contacts_to_companies": "HubSpot contacts → companies (R7 lifecycle roll-up)",
+}
 
 
 def run_totals(summary: dict[str, Any]) -> dict[str, int]:

@@ -194,6 +194,38 @@ def test_what_happened_per_direction_each_record_once_and_skipped_by_reason(docu
     ]
 
 
+def test_R7_roll_ups_are_their_own_direction_not_salesforce_to_hubspot(run):
+    """A HubSpot update carrying only R7's lifecycle stage comes from HubSpot's contacts (the demo's sync had
+    printed 305 such updates as "Salesforce → HubSpot")."""
+    updates = pd.DataFrame(
+        {
+            "record_id": s(["101", "102", "102"]),
+            "field": s(["lifecyclestage", "lifecyclestage", "phone"]),
+            "value": s(["customer", "lead", "1"]),
+        }
+    )
+    assert reporting.rollup_only(updates) == frozenset({"101"})  # 102 also carries a Salesforce value
+    assert reporting.rollup_only(pd.DataFrame()) == frozenset()
+    rolled = reporting.build(
+        report_inputs(run.reports_dir, run.recent_runs, {"report": "running"}, rollup_ids=frozenset({"101", "102"}))
+    )
+    assert rolled["summary"]["directions"] == {
+        "salesforce_to_hubspot": {"created": 0, "updated": 0, "failed": 1},
+        "hubspot_to_salesforce": {"created": 0, "updated": 0, "failed": 1},
+        "contacts_to_companies": {"created": 0, "updated": 1, "failed": 1},
+    }
+    assert "HubSpot contacts → companies (R7 lifecycle roll-up): 0 companies created, 1 updated, 1 failed" in (
+        reporting.text_summary(rolled)
+    )
+    dry = reporting.build(
+        report_inputs(
+            run.reports_dir, run.recent_runs, {"report": "running"}, dry_run=True, rollup_ids=frozenset({"101"})
+        )
+    )
+    assert dry["summary"]["directions"]["salesforce_to_hubspot"] == {"created": 1, "updated": 1, "failed": 0}
+    assert dry["summary"]["directions"]["contacts_to_companies"] == {"created": 0, "updated": 1, "failed": 0}
+
+
 @pytest.mark.parametrize(
     ("summary", "totals"),
     [
@@ -453,8 +485,12 @@ def test_report_and_data_docs_go_to_object_storage_with_no_local_leftovers(memor
     url = Runtime.from_env().reports_url
     assert url == memory_store
 
+    private_tmp = tmp_path / "tmp"  # not the shared /tmp: other processes' Data Docs builds come and go there
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+
     def temp_sites() -> set[Path]:
-        return set(Path(tempfile.gettempdir()).glob("company-sync-data-docs-*"))
+        return set(private_tmp.glob("company-sync-data-docs-*"))
 
     before = temp_sites()
     frames = clean_inputs()

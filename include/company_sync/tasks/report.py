@@ -59,6 +59,7 @@ def report_inputs(run: RunResources, outputs: TaskOutputs, states: dict[str, str
         write_results={task_id: _read(run, loaded.results) for task_id, loaded in outputs.loads.items()},
         checks={task_id: _read(run, _checks_url(run, task_id, url)) for task_id, url in checks.items()},
         planned_writes=planned.writes if planned else {},
+        rollup_ids=reporting.rollup_only(_read(run, plan_frames.hubspot_updates if plan_frames else None)),
         reasons=planned.reasons if planned else {},
         load_counts={task_id: loaded.counts for task_id, loaded in outputs.loads.items()},
         api_calls=_api_calls(outputs),
