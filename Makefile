@@ -23,8 +23,8 @@ demo: $(STAMP)  ## set up, start the seeded sandbox, run company_sync end to end
 
 TEST_WORKERS ?= 2
 
-test: $(STAMP) browser-deps db-deps  ## run the whole test suite on TEST_WORKERS pytest-xdist workers (UI tests: headless Chromium)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+test: $(STAMP) browser-deps db-deps  ## run the whole test suite on TEST_WORKERS pytest-xdist workers (UI tests: headless Chromium); the 20 slowest tests listed at the end
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=20
 
 test-ui: $(STAMP) browser-deps  ## the real-browser tests of the Sync reports view (UPDATE_SCREENSHOT=1 refreshes docs/report.png)
 	$(BIN)/python -m pytest tests/ui
