@@ -263,11 +263,14 @@ def _check_writable(check: SchemaCheck, where: str, m: FieldMapping, sf: Salesfo
     if m.rule not in WRITES_SALESFORCE:
         return
     if sf.calculated or not (sf.createable or sf.updateable):
-        what = "a formula or roll-up field" if sf.calculated else "read-only for the integration user"
+        what, fix = (
+            ("a formula or roll-up field", "map a writable field")
+            if sf.calculated
+            else ("read-only for the integration user", "grant edit access in its field-level security")
+        )
         check.errors.append(
-            f"{where}: Salesforce {sf.name} is {what} and rule {m.rule.value} writes it: grant edit access in its "
-            "field-level security (or map a writable field), or set the rule to always_use_salesforce "
-            "(Salesforce → HubSpot only)"
+            f"{where}: Salesforce {sf.name} is {what} and rule {m.rule.value} writes it: {fix}, or set the rule to "
+            "always_use_salesforce (Salesforce → HubSpot only)"
         )
     elif not (sf.createable and sf.updateable):
         when = "on create only" if sf.createable else "on update only"
