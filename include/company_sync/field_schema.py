@@ -228,7 +228,8 @@ def check_mappings(
 def _check_pair(
     check: SchemaCheck, where: str, m: FieldMapping, entry: Mapping[str, Any], sf: SalesforceField, hs: HubSpotProperty
 ) -> dict[str, Any]:
-    out = {k: v for k, v in entry.items() if k != "schema"}
+    # the field's own spelling: Salesforce names are case-insensitive, but records come back keyed by it
+    out = {k: v for k, v in entry.items() if k != "schema"} | {"salesforce": sf.name}
     kind = pair_kind(sf.family, hs.family)
     if kind is None:
         reason = NOT_YET.get((sf.family, hs.family)) or f"these types cannot be mapped; compatible: {COMPATIBLE_TEXT}"
