@@ -57,6 +57,9 @@ class FieldMapping:
     # Salesforce value -> HubSpot option, and the reverse (first pair listed wins).
     to_hubspot: Mapping[str, str] = field(default_factory=dict)
     to_salesforce: Mapping[str, str] = field(default_factory=dict)
+    # False while a custom field's kind is provisional: `prepare` checks it against the schemas and hands the
+    # run's tasks the settings with every mapping's `schema` filled in (`field_schema.py`).
+    checked: bool = True
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,8 @@ _KEYS = (
 )
 DEFAULT_MAX_CHANGE_RATIO = 0.5
 _MAPPING_KEYS = ("salesforce", "hubspot", "rule")
+# `values`: a picklist's value map (optional); `schema`: what prepare read of the two fields (written by prepare).
+_ALL_MAPPING_KEYS = (*_MAPPING_KEYS, "values", "schema")
 
 
 def _refuse_unknown_keys(where: str, raw: Mapping[str, Any], allowed: Sequence[str]) -> None:
@@ -225,74 +230,136 @@ def parse_alerts(raw: Any) -> Alerts:
     )
 
 
+# Salesforce API names: a letter, then letters, digits and single underscores; custom fields end in `__c`, optionally
+# behind a managed package's namespace (`ns__Field__c`). HubSpot internal names: lower-case letters, digits, `_`.
+_SF_NAME = re.compile(r"(?:[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*__)?[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*(?:__c)?")
+_HS_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_NAME_MAX = 100
+KINDS = ("text", "number", "picklist", "owner", "url")
+_SCHEMA_KEYS = ("kind", "max_length", "integer")
+
+
+def _check_names(where: str, sf_name: Any, hs_name: Any) -> None:
+    if not isinstance(sf_name, str) or len(sf_name) > _NAME_MAX or not _SF_NAME.fullmatch(sf_name):
+        raise SettingsError(
+            f"{where}.salesforce: {sf_name!r} is not a Salesforce field API name (a letter, then letters, digits and"
+            " single underscores; custom fields end in __c, e.g. Region__c)"
+        )
+    if not isinstance(hs_name, str) or len(hs_name) > _NAME_MAX or not _HS_NAME.fullmatch(hs_name):
+        raise SettingsError(
+            f"{where}.hubspot: {hs_name!r} is not a HubSpot property internal name (lower-case letters, digits and"
+            " underscores, starting with a letter, e.g. region)"
+        )
+
+
+def _value_pairs(where: str, raw: Any) -> tuple[tuple[str, str], ...] | None:
+    """A mapping's `values`: Salesforce value -> HubSpot option, as a list of pairs or an object (None: not given)."""
+    if raw is None:
+        return None
+    pairs = list(raw.items()) if isinstance(raw, Mapping) else raw
+    if not isinstance(pairs, list) or not all(
+        isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(v, str) and v.strip() for v in p) for p in pairs
+    ):
+        raise SettingsError(
+            f"{where}.values: must map Salesforce picklist values to HubSpot option values, as"
+            ' [["North", "north"], ...] or {"North": "north", ...}'
+        )
+    return tuple((str(a), str(b)) for a, b in pairs)
+
+
+def _schema(where: str, raw: Any) -> dict[str, Any] | None:
+    """A mapping's `schema`: what `prepare` read of both fields (kind, Salesforce length, integer); None: not given."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise SettingsError(f"{where}.schema: must be an object with keys {', '.join(_SCHEMA_KEYS)}")
+    _refuse_unknown_keys(f"{where}.schema", raw, _SCHEMA_KEYS)
+    kind, length, integer = raw.get("kind"), raw.get("max_length"), raw.get("integer", False)
+    if kind not in KINDS:
+        raise SettingsError(f"{where}.schema.kind: must be one of {', '.join(KINDS)}, got {kind!r}")
+    if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 1):
+        raise SettingsError(f"{where}.schema.max_length: must be a whole number >= 1 or null, got {length!r}")
+    if not isinstance(integer, bool):
+        raise SettingsError(f"{where}.schema.integer: must be true or false, got {integer!r}")
+    return {"kind": kind, "max_length": length, "integer": integer}
+
+
 def parse_field_mappings(raw: Any) -> tuple[FieldMapping, ...]:
-    """Null → the shipped defaults; a list replaces them. Every entry is checked against the catalogue."""
+    """Null → the shipped defaults; a list replaces them.
+
+    A name may be any syntactically valid Salesforce Account field or HubSpot company property: custom ones
+    (`Region__c`, `region`) included. Two catalogue fields are checked against each other here; anything else is
+    checked at `prepare` against the org's describe and the portal's properties (`field_schema.py`), which writes
+    what it found into each entry's `schema` (and a picklist's `values`) for the run's later tasks.
+    """
     cat = catalogue()
     if raw is None:
         raw = cat.default_mappings
     elif not isinstance(raw, list):
         raise SettingsError(f"field_mappings: must be a list of mappings or null, got {type(raw).__name__}")
-    rules = ", ".join(r.value for r in SyncRule)
-
     mappings: list[FieldMapping] = []
     for i, entry in enumerate(raw):
         where = f"field_mappings[{i}]"
         if not isinstance(entry, Mapping):
             raise SettingsError(f"{where}: must be an object with keys {', '.join(_MAPPING_KEYS)}")
-        _refuse_unknown_keys(where, entry, _MAPPING_KEYS)
-        for key in ("salesforce", "hubspot"):
-            if key not in entry:
-                raise SettingsError(f"{where}.{key}: required")
-        sf_name, hs_name = entry["salesforce"], entry["hubspot"]
-        rule_name = entry.get("rule", SyncRule.PREFER_SALESFORCE_UNLESS_BLANK.value)
+        mapping = _parse_mapping(where, entry, cat)
+        for other in mappings:
+            if other.salesforce.lower() == mapping.salesforce.lower():
+                raise SettingsError(f"{where}.salesforce: {mapping.salesforce} is mapped twice")
+            if other.hubspot == mapping.hubspot:
+                raise SettingsError(f"{where}.hubspot: {mapping.hubspot} is mapped twice")
+        mappings.append(mapping)
+    if not any(m.salesforce == "Name" for m in mappings):
+        raise SettingsError("field_mappings: must map the required Account field Name (to HubSpot name)")
+    return tuple(mappings)
 
-        sf = cat.salesforce_fields.get(sf_name)
-        if sf is None:
-            raise SettingsError(
-                f"{where}.salesforce: unknown Account field {sf_name!r};"
-                f" known fields: {', '.join(cat.salesforce_fields)}"
-            )
-        hs = cat.hubspot_properties.get(hs_name)
-        if hs is None:
-            raise SettingsError(
-                f"{where}.hubspot: unknown company property {hs_name!r};"
-                f" known properties: {', '.join(cat.hubspot_properties)}"
-            )
-        try:
-            rule = SyncRule(rule_name)
-        except ValueError:
-            raise SettingsError(f"{where}.rule: unknown sync rule {rule_name!r}; allowed rules: {rules}") from None
+
+def _parse_mapping(where: str, entry: Mapping[str, Any], cat: Catalogue) -> FieldMapping:
+    _refuse_unknown_keys(where, entry, _ALL_MAPPING_KEYS)
+    for key in ("salesforce", "hubspot"):
+        if key not in entry:
+            raise SettingsError(f"{where}.{key}: required")
+    sf_name, hs_name = entry["salesforce"], entry["hubspot"]
+    _check_names(where, sf_name, hs_name)
+    rule_name = entry.get("rule", SyncRule.PREFER_SALESFORCE_UNLESS_BLANK.value)
+    try:
+        rule = SyncRule(rule_name)
+    except ValueError:
+        rules = ", ".join(r.value for r in SyncRule)
+        raise SettingsError(f"{where}.rule: unknown sync rule {rule_name!r}; allowed rules: {rules}") from None
+    sf, hs = cat.salesforce_fields.get(sf_name), cat.hubspot_properties.get(hs_name)
+    schema = _schema(where, entry.get("schema"))
+    pairs = _value_pairs(where, entry.get("values"))
+    if schema is not None:
+        kind, max_length, integer = schema["kind"], schema["max_length"], schema["integer"]
+    elif sf is not None and hs is not None:
         if sf.kind != hs.kind:
             raise SettingsError(
                 f"{where}: Salesforce {sf_name} ({sf.kind}) cannot map to HubSpot {hs_name} ({hs.kind});"
                 " a mapping joins two fields of the same kind"
             )
-        if sf.kind == "owner" and rule not in (SyncRule.TWO_WAY, SyncRule.DONT_SYNC):
-            raise SettingsError(f"{where}.rule: the owner mapping is always two_way (or dont_sync), got {rule_name!r}")
-        for other in mappings:
-            if other.salesforce == sf_name:
-                raise SettingsError(f"{where}.salesforce: {sf_name} is mapped twice")
-            if other.hubspot == hs_name:
-                raise SettingsError(f"{where}.hubspot: {hs_name} is mapped twice")
-
-        pairs = cat.value_maps.get(sf_name, ())
-        if sf.kind == "picklist" and not pairs:
-            raise SettingsError(f"{where}.salesforce: picklist {sf_name} has no value map in {MAPPINGS_FILE.name}")
-        to_salesforce: dict[str, str] = {}
-        for sf_value, hs_value in pairs:
-            to_salesforce.setdefault(hs_value, sf_value)
-        mappings.append(
-            FieldMapping(
-                salesforce=sf_name,
-                hubspot=hs_name,
-                rule=rule,
-                kind=sf.kind,
-                max_length=sf.max_length,
-                integer=sf.integer,
-                to_hubspot=dict(pairs),
-                to_salesforce=to_salesforce,
-            )
-        )
-    if not any(m.salesforce == "Name" for m in mappings):
-        raise SettingsError("field_mappings: must map the required Account field Name (to HubSpot name)")
-    return tuple(mappings)
+        kind, max_length, integer = sf.kind, sf.max_length, sf.integer
+    else:  # a custom field: provisional until prepare reads the schemas
+        kind, max_length, integer = (sf or hs).kind if (sf or hs) else "text", None, False
+    if kind == "owner" and rule not in (SyncRule.TWO_WAY, SyncRule.DONT_SYNC):
+        raise SettingsError(f"{where}.rule: the owner mapping is always two_way (or dont_sync), got {rule_name!r}")
+    if pairs is None:
+        pairs = cat.value_maps.get(sf_name, ()) if sf is not None else ()
+    elif kind != "picklist" and (schema is not None or (sf is not None and hs is not None)):
+        raise SettingsError(f"{where}.values: only a picklist mapping takes a value map ({sf_name} is {kind})")
+    if kind == "picklist" and not pairs and (schema is not None or (sf is not None and hs is not None)):
+        raise SettingsError(f"{where}.salesforce: picklist {sf_name} has no value map in {MAPPINGS_FILE.name}")
+    to_salesforce: dict[str, str] = {}
+    for sf_value, hs_value in pairs:
+        to_salesforce.setdefault(hs_value, sf_value)
+    return FieldMapping(
+        salesforce=sf_name,
+        hubspot=hs_name,
+        rule=rule,
+        kind=kind,
+        max_length=max_length,
+        integer=integer,
+        to_hubspot=dict(pairs),
+        to_salesforce=to_salesforce,
+        checked=schema is not None or (sf is not None and hs is not None),
+    )

@@ -157,14 +157,45 @@ NAME = {"salesforce": "Name", "hubspot": "name"}
             id="mapping-no-hubspot",
         ),
         pytest.param(
-            with_(field_mappings=[NAME, {"salesforce": "Slogan__c", "hubspot": "name"}]),
-            "field_mappings[1].salesforce: unknown Account field 'Slogan__c'",
-            id="unknown-sf-field",
+            with_(field_mappings=[NAME, {"salesforce": "Slogan c", "hubspot": "slogan"}]),
+            "field_mappings[1].salesforce: 'Slogan c' is not a Salesforce field API name",
+            id="bad-sf-name",
         ),
         pytest.param(
-            with_(field_mappings=[NAME, {"salesforce": "Phone", "hubspot": "phone_number"}]),
-            "field_mappings[1].hubspot: unknown company property 'phone_number'",
-            id="unknown-hs-property",
+            with_(field_mappings=[NAME, {"salesforce": "Slogan___c", "hubspot": "slogan"}]),
+            "field_mappings[1].salesforce: 'Slogan___c' is not a Salesforce field API name",
+            id="bad-sf-name-underscores",
+        ),
+        pytest.param(
+            with_(field_mappings=[NAME, {"salesforce": "Phone", "hubspot": "Phone-Number"}]),
+            "field_mappings[1].hubspot: 'Phone-Number' is not a HubSpot property internal name",
+            id="bad-hs-name",
+        ),
+        pytest.param(
+            with_(field_mappings=[NAME, {"salesforce": "Region__c", "hubspot": "region", "values": ["North"]}]),
+            "field_mappings[1].values: must map Salesforce picklist values to HubSpot option values",
+            id="bad-values",
+        ),
+        pytest.param(
+            with_(field_mappings=[NAME, {"salesforce": "Phone", "hubspot": "phone", "values": {"a": "b"}}]),
+            "field_mappings[1].values: only a picklist mapping takes a value map (Phone is text)",
+            id="values-on-text",
+        ),
+        pytest.param(
+            with_(field_mappings=[NAME, {"salesforce": "Region__c", "hubspot": "region", "schema": {"kind": "date"}}]),
+            "field_mappings[1].schema.kind: must be one of text, number, picklist, owner, url",
+            id="bad-schema-kind",
+        ),
+        pytest.param(
+            with_(
+                field_mappings=[
+                    NAME,
+                    {"salesforce": "Region__c", "hubspot": "region"},
+                    {"salesforce": "region__c", "hubspot": "area"},
+                ]
+            ),
+            "field_mappings[2].salesforce: region__c is mapped twice",
+            id="sf-field-twice-any-case",
         ),
         pytest.param(
             with_(field_mappings=[{**NAME, "rule": "newest_wins"}]),
@@ -212,3 +243,41 @@ def test_bad_values_are_refused_naming_the_key(raw, message):
 def test_refusal_lists_the_allowed_keys():
     with pytest.raises(SettingsError, match="allowed keys: company_sync_enabled, default_salesforce_object"):
         parse_settings(with_(typo=1))
+
+
+@pytest.mark.parametrize(
+    "sf_name, hs_name",
+    [
+        ("Region__c", "region"),
+        ("acme__Tier__c", "tier_2"),
+        ("Customer_Priority__c", "customer_priority"),
+        ("SLA__c", "sla"),
+        ("Sic", "sic_code"),  # a standard Account field outside the shipped catalogue
+    ],
+)
+def test_any_syntactically_valid_field_or_property_may_be_mapped(sf_name, hs_name):
+    """Custom fields and properties are accepted at parse time; prepare checks them against the schemas."""
+    settings = parse_settings(with_(field_mappings=[NAME, {"salesforce": sf_name, "hubspot": hs_name}]))
+    mapping = settings.field_mappings[1]
+    assert (mapping.salesforce, mapping.hubspot, mapping.checked) == (sf_name, hs_name, False)
+    assert settings.field_mappings[0].checked  # two catalogue fields are checked here
+
+
+def test_a_mapping_with_its_schema_filled_in_carries_kind_length_and_value_map():
+    entry = {
+        "salesforce": "Region__c",
+        "hubspot": "region",
+        "rule": "two_way",
+        "values": [["North", "north"], ["South", "south"]],
+        "schema": {"kind": "picklist", "max_length": None, "integer": False},
+    }
+    count = {"salesforce": "Seats__c", "hubspot": "seats", "schema": {"kind": "number", "integer": True}}
+    region, seats = parse_settings(with_(field_mappings=[NAME, entry, count])).field_mappings[1:]
+    assert (region.kind, region.checked, region.rule) == ("picklist", True, SyncRule.TWO_WAY)
+    assert region.to_hubspot == {"North": "north", "South": "south"}
+    assert region.to_salesforce == {"north": "North", "south": "South"}
+    assert (seats.kind, seats.integer, seats.max_length) == ("number", True, None)
+    values_as_object = {**entry, "values": {"North": "north"}}
+    assert parse_settings(with_(field_mappings=[NAME, values_as_object])).field_mappings[1].to_hubspot == {
+        "North": "north"
+    }

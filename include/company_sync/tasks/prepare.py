@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from include.company_sync import field_schema
 from include.company_sync.runtime import Runtime
 from include.company_sync.settings import VARIABLE_KEY, SettingsError, parse_settings
 from include.company_sync.staging import Staging
@@ -97,6 +98,22 @@ def _record_enablement(state: StateStore, enabled: bool, mode: Mode, now: pd.Tim
     return state.company_sync_enabled_at()
 
 
+def _check_field_mappings(raw: str, settings: Any, runtime: Runtime) -> str:
+    """#15 item 6: every mapping against the Account describe and the company properties (one call each side),
+    before any extract or write; returns the settings JSON the run's tasks read (`field_schema.py`)."""
+    from include.company_sync.tasks.failures import fail_fast
+
+    with fail_fast():  # wrong credentials and the like fail at once, like in the extracts
+        describe, properties, calls = field_schema.read_schemas(runtime)
+    checked = field_schema.checked_settings_json(raw, settings, describe, properties)
+    log.info(
+        "field mappings: %d checked against the Account describe and the company properties (API calls: %s)",
+        len(settings.field_mappings),
+        calls,
+    )
+    return checked
+
+
 def _window(dag_run: Any, state: StateStore, runtime: Runtime, mode: Mode, full_refresh: bool, now) -> SyncWindow:
     last_success_end = state.last_successful_window_end(dag_run.dag_id)
     return sync_window(
@@ -132,6 +149,8 @@ def _prepare(mode: Mode, context: dict[str, Any]) -> RunSpec:
         ids = _chosen_ids(mode, params)
         window = _window(dag_run, state, runtime, mode, bool(params.get("full_refresh", False)), now)
         dry_run = bool(params.get("dry_run", False))
+        if settings.company_sync_enabled:  # R1: a run with sync off reads and writes nothing, so nothing to check
+            raw = _check_field_mappings(raw, settings, runtime)
         state.start_run(
             run_id=dag_run.run_id,
             dag_id=dag_run.dag_id,

@@ -2,6 +2,8 @@
 Lead and User — describe, SOQL query/queryAll with paging, sObject rows, upsert by external id, sObject
 Collections, Bulk API 2.0 — with Salesforce's error bodies, API-usage header and daily limit.
 
+Custom fields: the Tooling API's `POST .../tooling/sobjects/CustomField` adds one (`custom_fields.py`).
+
 Auth: `Authorization: Bearer sandbox-salesforce-token`, else 401 INVALID_SESSION_ID.
 
 Sandbox-only control endpoints (no auth, not counted as API calls):
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from include.sandbox.http import ApiError, Request, Response, SandboxApi
+from include.sandbox.salesforce import custom_fields
 from include.sandbox.salesforce.bulk import Bulk2
 from include.sandbox.salesforce.convert import CONTROL_PATH as CONVERT_PATH
 from include.sandbox.salesforce.convert import ConversionError, convert_lead
@@ -70,6 +73,7 @@ class SalesforceApi(SandboxApi):
             else:
                 self.store.rebuild_lookups()
             self.index.rebuild(self.state.data["records"])
+            custom_fields.apply(self.state.data, force=True)
         self.bulk = Bulk2(self)
         self._cursors: OrderedDict[str, tuple[BoundQuery, list[dict]]] = OrderedDict()
         self._cursor_lock = threading.Lock()
@@ -93,6 +97,7 @@ class SalesforceApi(SandboxApi):
             self.state.data.update(Store.empty_data())
             self.store.load_seed(seed)
             self.index.rebuild(self.state.data["records"])
+            custom_fields.apply(self.state.data, force=True)  # a reset removes the custom fields
             self.state.mark_dirty()
         with self._cursor_lock:
             self._cursors.clear()
@@ -152,6 +157,7 @@ class SalesforceApi(SandboxApi):
                 self.store.rebuild_lookups()
                 self.index.rebuild(self.state.data["records"])
                 self.state.edited = False
+            custom_fields.apply(self.state.data)  # another sandbox in this process may have applied its own
         headers = {"Sforce-Limit-Info": f"api-usage={used}/{limit}"}
         if used > limit:
             raise ApiError(
@@ -252,7 +258,17 @@ class SalesforceApi(SandboxApi):
             return self._collections(request, parts[2:], prefix)
         if head == "jobs":
             return self.bulk.handle(request, parts[1:], prefix)
+        if head == "tooling" and parts[1:] == ["sobjects", "CustomField"] and method == "POST":
+            return self._create_custom_field(request)
         raise ApiError(404, NOT_FOUND_BODY)
+
+    def _create_custom_field(self, request: Request) -> Response:
+        """Tooling API: add a custom field (`custom_fields.py`)."""
+        with self.state.guard:
+            obj_name, spec = custom_fields.field_spec(self._json(request))
+            field_id = custom_fields.add(self.state.data, obj_name, spec)
+            self.state.mark_dirty()
+        return Response(201, {"id": field_id, "success": True, "errors": [], "warnings": [], "infos": []})
 
     def _json(self, request: Request) -> Any:
         try:

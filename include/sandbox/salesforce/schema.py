@@ -72,6 +72,8 @@ class Field:
     relationship_name: str | None = None
     nillable: bool = True
     custom: bool = False
+    calculated: bool = False  # a formula field: read-only (the sandbox does not evaluate it)
+    scale: int | None = None  # digits after the decimal point (None: Salesforce's default for the type)
 
     def describe(self) -> dict:
         return {
@@ -80,7 +82,7 @@ class Field:
             "type": self.type,
             "length": self.length,
             "precision": 18 if self.type in ("currency", "double") else 0,
-            "scale": 2 if self.type == "currency" else 0,
+            "scale": self.scale if self.scale is not None else 2 if self.type == "currency" else 0,
             "digits": 9 if self.type == "int" else 0,
             "nillable": self.nillable and not self.required,
             "createable": self.createable,
@@ -89,6 +91,8 @@ class Field:
             "externalId": self.external_id,
             "idLookup": self.name == "Id" or self.external_id,
             "custom": self.custom,
+            "calculated": self.calculated,
+            "calculatedFormula": None,
             "caseSensitive": False,
             "defaultedOnCreate": self.name
             in ("OwnerId", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsConverted", "IsActive"),
