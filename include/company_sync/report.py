@@ -77,6 +77,7 @@ HISTORY_RUNS = 30
 RESULT_TASKS = {"load_hubspot": "hubspot", "load_salesforce": "salesforce", "link_ids": None}
 CHECK_TASKS = ("validate_inputs", "validate_plan")
 API_CALL_TASKS = (
+    "prepare",  # the field mappings' schema reads, per system
     "extract_salesforce",
     "extract_hubspot",
     "complete_inputs",

@@ -110,6 +110,12 @@ def test_custom_fields_on_each_side_sync_both_ways(world):
 
     quiet = world.run()  # the custom values read back exactly as written: nothing moves again
     assert quiet.state == "success" and quiet.writes() == []
+    # prepare's schema reads are in the report's API calls, one a side, beside the other tasks'
+    prepare_calls = quiet.report["api_calls"]["prepare"]
+    assert {system: sum(counts.values()) for system, counts in prepare_calls.items()} == {
+        "salesforce": 1,
+        "hubspot": 1,
+    }
 
 
 def _log_text(caplog) -> str:

@@ -98,9 +98,10 @@ def _record_enablement(state: StateStore, enabled: bool, mode: Mode, now: pd.Tim
     return state.company_sync_enabled_at()
 
 
-def _check_field_mappings(raw: str, settings: Any, runtime: Runtime) -> str:
+def _check_field_mappings(raw: str, settings: Any, runtime: Runtime) -> tuple[str, dict[str, dict[str, int]]]:
     """#15 item 6: every mapping against the Account describe and the company properties (one call each side),
-    before any extract or write; returns the settings JSON the run's tasks read (`field_schema.py`)."""
+    before any extract or write; returns the settings JSON the run's tasks read (`field_schema.py`) and the
+    calls made, per system (the report counts them with the other tasks')."""
     from include.company_sync.tasks.failures import fail_fast
 
     with fail_fast():  # wrong credentials and the like fail at once, like in the extracts
@@ -111,7 +112,7 @@ def _check_field_mappings(raw: str, settings: Any, runtime: Runtime) -> str:
         len(settings.field_mappings),
         calls,
     )
-    return checked
+    return checked, calls
 
 
 def _window(dag_run: Any, state: StateStore, runtime: Runtime, mode: Mode, full_refresh: bool, now) -> SyncWindow:
@@ -149,8 +150,9 @@ def _prepare(mode: Mode, context: dict[str, Any]) -> RunSpec:
         ids = _chosen_ids(mode, params)
         window = _window(dag_run, state, runtime, mode, bool(params.get("full_refresh", False)), now)
         dry_run = bool(params.get("dry_run", False))
+        schema_calls: dict[str, dict[str, int]] = {}
         if settings.company_sync_enabled:  # R1: a run with sync off reads and writes nothing, so nothing to check
-            raw = _check_field_mappings(raw, settings, runtime)
+            raw, schema_calls = _check_field_mappings(raw, settings, runtime)
         state.start_run(
             run_id=dag_run.run_id,
             dag_id=dag_run.dag_id,
@@ -187,6 +189,7 @@ def _prepare(mode: Mode, context: dict[str, Any]) -> RunSpec:
         enabled=settings.company_sync_enabled,
         enabled_at=_moment(enabled_at),
         settings_json=raw,
+        api_calls=schema_calls,
         **ids,
     )
 

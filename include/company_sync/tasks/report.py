@@ -62,7 +62,7 @@ def report_inputs(run: RunResources, outputs: TaskOutputs, states: dict[str, str
         rollup_ids=reporting.rollup_only(_read(run, plan_frames.hubspot_updates if plan_frames else None)),
         reasons=planned.reasons if planned else {},
         load_counts={task_id: loaded.counts for task_id, loaded in outputs.loads.items()},
-        api_calls=_api_calls(outputs),
+        api_calls=_api_calls(outputs, spec),
         missing_ids=outputs.inputs.missing_ids if outputs.inputs else {},
         change_sources=outputs.inputs.change_sources if outputs.inputs else {},
         input_warnings=outputs.inputs.warnings if outputs.inputs else {},
@@ -70,8 +70,9 @@ def report_inputs(run: RunResources, outputs: TaskOutputs, states: dict[str, str
     )
 
 
-def _api_calls(outputs: TaskOutputs) -> dict[str, Any]:
+def _api_calls(outputs: TaskOutputs, spec: RunSpec) -> dict[str, Any]:
     calls = {
+        "prepare": spec.api_calls or None,
         "extract_salesforce": outputs.salesforce.api_calls if outputs.salesforce else None,
         "extract_hubspot": outputs.hubspot.api_calls if outputs.hubspot else None,
         "complete_inputs": outputs.inputs.api_calls if outputs.inputs else None,

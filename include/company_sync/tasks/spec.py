@@ -44,10 +44,11 @@ class RunSpec:
     window: str  # the window described for people (logs, the report)
     enabled: bool  # company sync on (R1)
     enabled_at: datetime | None  # when company sync was first seen on (R2/R3)
-    settings_json: str  # the company_sync_settings Variable as read when the run started
+    settings_json: str  # the company_sync_settings Variable as read when the run started, its mappings checked
     account_ids: tuple[str, ...] = ()  # salesforce_account_import: the accounts chosen (empty = all)
     hubspot_company_ids: tuple[str, ...] = ()  # company_resync
     salesforce_account_ids: tuple[str, ...] = ()  # company_resync
+    api_calls: dict[str, dict[str, int]] = field(default_factory=dict)  # prepare's schema reads, per system
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -88,6 +89,7 @@ class RunSpec:
             account_ids=_ids(data.get("account_ids")),
             hubspot_company_ids=_ids(data.get("hubspot_company_ids")),
             salesforce_account_ids=_ids(data.get("salesforce_account_ids")),
+            api_calls=data.get("api_calls") or {},
         )
 
 
