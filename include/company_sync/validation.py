@@ -9,10 +9,8 @@ is first turned into a derived column by `input_check_frames` / `plan_check_fram
 `hs_associations.company_id_not_extracted` holds the association's company id when that company is not in
 `hs_companies` and is null otherwise, so "expect values to be null" lists the dangling ids themselves.
 
-Validation results are also rendered as GX **Data Docs** (GX's own site builder) when a folder is given:
-the run report keeps them under `<report folder>/data_docs/<stage>/index.html`, each site with its own copy of
-the scripts and styles GX's pages load (vendored, so the pages work offline), and each result page names its
-data asset, the frame (see `validation_docs`, docs/data-docs.md).
+Validation results are also rendered as GX **Data Docs** (GX's own site builder) when a folder is given, readable
+offline, under `<report folder>/data_docs/<stage>/index.html` (see `validation_docs`, docs/data-docs.md).
 """
 
 from __future__ import annotations
