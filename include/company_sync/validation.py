@@ -9,8 +9,8 @@ is first turned into a derived column by `input_check_frames` / `plan_check_fram
 `hs_associations.company_id_not_extracted` holds the association's company id when that company is not in
 `hs_companies` and is null otherwise, so "expect values to be null" lists the dangling ids themselves.
 
-Validation results are also rendered as GX **Data Docs** (GX's own site builder) when a folder is given:
-the run report keeps them under `<report folder>/data_docs/<stage>/index.html` (see `validation_docs`).
+Validation results are also rendered as GX **Data Docs** (GX's own site builder) when a folder is given, readable
+offline, under `<report folder>/data_docs/<stage>/index.html` (see `validation_docs`, docs/data-docs.md).
 """
 
 from __future__ import annotations
@@ -426,9 +426,10 @@ def _validate(context, frames, suites, run_name, site: Path | None, docs_dir) ->
     if site is not None:
         # The docs are for reading; a rendering problem must not stop (or hide) the validation outcome.
         try:
-            data_docs.drop_values_from_stored_results(context)
+            data_docs.prepare_stored_results(context)
             context.build_data_docs(site_names=[data_docs.SITE])
             data_docs.prune_static(site)
+            data_docs.localise(site)
             data_docs.publish(site, docs_dir)
         except Exception:  # noqa: BLE001 - logged with its traceback, the checks' results stand
             log.warning("could not build the Data Docs in %s", docs_dir, exc_info=True)
