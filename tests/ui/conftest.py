@@ -246,7 +246,8 @@ def page(browser: Browser, standalone):
         pytest.fail(f"Chromium had exited in an earlier test:\n{browser.exits[0]}")
     page = browser.context.new_page()
 
-    # Only the Airflow under test: GX's Data Docs pull styles from CDNs, which a CI runner may not reach.
+    # Only the Airflow under test: every page, Data Docs included, must work with no network (a CI runner, an
+    # air-gapped deployment); test_data_docs_offline.py also records any off-host request attempted.
     def local_only(route):
         if route.request.url.startswith(standalone.url) or route.request.url.startswith("data:"):
             route.continue_()
