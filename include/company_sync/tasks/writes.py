@@ -23,9 +23,12 @@ log = logging.getLogger(__name__)
 # Records per ledgered chunk: one HubSpot batch call; for Salesforce, large enough for Bulk API jobs.
 WRITE_CHUNK = {"hubspot": 100, "salesforce": 10_000}
 # Chunks in flight at once. A HubSpot batch call takes hundreds of ms to land: one at a time reaches a fraction
-# of the 190 calls / 10 s that the shared limiter allows, six reach it at up to ~300 ms a call
-# (benchmarks/bench_hubspot_load.py). Salesforce chunks are Bulk jobs, sent one after the other.
-WRITE_WORKERS = {"hubspot": 6, "salesforce": 1}
+# of the 190 calls / 10 s that the shared limiter allows. Reaching it takes 19 calls/s x the call's round trip
+# in flight: 8 at 400 ms (HubSpot's batch writes, docs/benchmarks.md), 10 at 500 ms; 12 leave the limiter, not
+# the round trip, as the bound up to ~600 ms (benchmarks/bench_hubspot_load.py). The limiter keeps every
+# worker inside the 10-second window, and `hubspot_hook.CONNECTION_POOL_SIZE` keeps a connection for each.
+# Salesforce chunks are Bulk jobs, sent one after the other.
+WRITE_WORKERS = {"hubspot": 12, "salesforce": 1}
 
 Send = Callable[[list[dict]], pd.DataFrame]
 
