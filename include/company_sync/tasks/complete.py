@@ -159,7 +159,8 @@ def _contact_side_needed(
 
 
 def _list_members_of(run: RunResources, hs, hubspot: HubSpotExtract, contact_ids: list[str]) -> pd.DataFrame | None:
-    """Inclusion-list membership of the contacts R5c/R6c look at, for an incremental sync whose extract read only
+    """Inclusion-list membership of the contacts R5c/R6c look at (those of unlinked companies), for an
+    incremental sync whose extract read only
     the newest joins: the batch membership read (100 contacts a call), or the whole list when that is fewer
     calls (250 members a page). None when the extract's members serve as they are."""
     from include.company_sync.connectors.hubspot_lists import MEMBERSHIP_BATCH, MEMBERSHIP_PAGE
@@ -254,7 +255,11 @@ def complete_inputs(spec: RunSpec, salesforce: SalesforceExtract, hubspot: HubSp
         "hs_companies": companies,
         **_contacts_and_leads(sf, hs, account_ids, company_ids),
     }
-    members = _list_members_of(run, hs, hubspot, distinct_ids(frames["hs_associations"]["contact_id"]))
+    # R5c/R6c decide only for companies that may create an account: the unlinked ones (not R7's linked ones)
+    unlinked = ~_linked(companies, COMPANY_ID, COMPANY_EXTERNAL_ID, links["company_id"])
+    associations = frames["hs_associations"]
+    of_unlinked = associations["company_id"].isin(companies.loc[unlinked.to_numpy(dtype=bool), COMPANY_ID])
+    members = _list_members_of(run, hs, hubspot, distinct_ids(associations.loc[of_unlinked, "contact_id"]))
     list_members_url = hubspot.list_members if members is None else run.stage("hs_list_members", members)
     run.state.upsert_mirror("salesforce", mirror_rows(accounts, "salesforce"))
     run.state.upsert_mirror("hubspot", mirror_rows(companies, "hubspot"))
