@@ -160,9 +160,8 @@ def _contact_side_needed(
 
 def _list_members_of(run: RunResources, hs, hubspot: HubSpotExtract, contact_ids: list[str]) -> pd.DataFrame | None:
     """Inclusion-list membership of the contacts R5c/R6c look at (those of unlinked companies), for an
-    incremental sync whose extract read only
-    the newest joins: the batch membership read (100 contacts a call), or the whole list when that is fewer
-    calls (250 members a page). None when the extract's members serve as they are."""
+    incremental sync whose extract read only the newest joins: the batch membership read (100 contacts a call),
+    or the whole list when that is fewer calls (250 members a page). None when the extract's members serve."""
     from include.company_sync.connectors.hubspot_lists import MEMBERSHIP_BATCH, MEMBERSHIP_PAGE
 
     list_id = run.settings.inclusion_list_id
