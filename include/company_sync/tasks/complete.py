@@ -259,7 +259,7 @@ def complete_inputs(spec: RunSpec, salesforce: SalesforceExtract, hubspot: HubSp
     associations = frames["hs_associations"]
     of_unlinked = associations["company_id"].isin(companies.loc[unlinked.to_numpy(dtype=bool), COMPANY_ID])
     members = _list_members_of(run, hs, hubspot, distinct_ids(associations.loc[of_unlinked, "contact_id"]))
-    list_members_url = hubspot.list_members if members is None else run.stage("hs_list_members", members)
+    list_members_url = hubspot.list_members if members is None else run.stage("hs_list_members_of_candidates", members)
     run.state.upsert_mirror("salesforce", mirror_rows(accounts, "salesforce"))
     run.state.upsert_mirror("hubspot", mirror_rows(companies, "hubspot"))
     log.info("inputs: %s", ", ".join(f"{len(f)} {name}" for name, f in frames.items()))
