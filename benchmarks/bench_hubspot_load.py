@@ -63,7 +63,8 @@ def main() -> None:
                 ]
                 chunks = [records[i : i + 100] for i in range(0, n, 100)]
 
-                def ledger(part, result, workers=workers):
+                def ledger(landed, workers=workers):  # as the load task does: what landed meanwhile, in one write
+                    result = pd.concat([r for _, r in landed], ignore_index=True)
                     state.append_ledger(
                         pd.DataFrame(
                             {
@@ -79,7 +80,7 @@ def main() -> None:
                     )
 
                 started = time.perf_counter()
-                results = send_chunks(chunks, hs.upsert_companies, workers, ledger)
+                results = send_chunks(chunks, hs.upsert_companies, workers, on_landed_together=ledger)
                 seconds = time.perf_counter() - started
                 ok = sum(int(r["success"].sum()) for r in results)
                 log = requests.get(f"{sandbox.hubspot_url}/__sandbox/requests", timeout=60).json()

@@ -521,6 +521,17 @@ class StateStore(LeaseMethods):
         with self._write() as conn:
             conn.execute(settings_t.delete().where(settings_t.c.key.in_([ENABLED_AT_KEY, DISABLED_SINCE_KEY])))
 
+    def setting_value(self, key: str) -> str | None:
+        """A value kept between runs under `key` (e.g. a read position), or None."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(settings_t.c.value).where(settings_t.c.key == key)).scalar()
+
+    def put_setting_value(self, key: str, value: str) -> None:
+        """Keep `value` under `key`, replacing what was there."""
+        with self._write() as conn:
+            conn.execute(settings_t.delete().where(settings_t.c.key == key))
+            conn.execute(settings_t.insert(), [{"key": key, "value": value}])
+
     def _insert_setting(self, conn: Connection, key: str, value: str) -> None:
         stmt = insert_ignore_statement(self.engine.dialect.name, settings_t)
         if stmt is None:

@@ -8,6 +8,10 @@ lead is converted. Then echo suppression: a nightly followed at once by a no-cha
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
+import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -79,6 +83,36 @@ def test_hubspot_sources_R7_by_a_contact_change_R5c_by_a_list_join_R6a_then_R5c_
     assert len(_accounts_for(world, lonely)) == 1  # R6a -> R5c
     sources = result.report["inputs"]["change_sources"]["hubspot"]
     assert sources["list_joins"] == 1 and sources["contacts_changed"] >= 2
+    # the list is read from the position the settling run kept (one page), not whole; R5c/R6c read the
+    # membership of the planned companies' contacts by record
+    assert sources["list_read_whole"] == 0 and sources["list_pages_read"] == 1
+    paths = [r["path"] for r in result.requests["hubspot"]]
+    assert paths.count(f"/crm/v3/lists/{list_id}/memberships/join-order") == 1
+    assert "/crm/v3/lists/records/memberships/batch/read" in paths
+
+
+def test_a_backfill_window_sees_its_list_joins_from_the_whole_list(settled):
+    """A backfill of a past day finds no stored list position older than its window start: it reads the
+    list whole, and a join inside its window still drives its company (R6c -> R5c)."""
+    world = settled
+    company = world.company(name="Backfilled Joiner", domain="backfilled-joiner.example")
+    joiner = world.hs_contact(company, email="bo@backfilled-joiner.example")
+    other = world.hs_contact(email="someone@elsewhere.example")
+    list_id = world.inclusion_list(other)
+    world.settings(inclusion_list_id=list_id)
+    before = _settle(world)
+    assert before.report["reasons"].get("R6c_not_in_inclusion_list") == 1
+    _join(world, list_id, joiner)
+    time.sleep(1.5)
+    boundary = pd.Timestamp.now(tz="UTC").ceil("s").to_pydatetime()
+
+    backfill = world.run(run_type="backfill", logical_date=boundary - timedelta(days=1))
+
+    assert backfill.state == "success"
+    sources = backfill.report["inputs"]["change_sources"]["hubspot"]
+    assert sources["list_read_whole"] == 1
+    assert sources["list_joins"] == 2  # the day's joins: the list's first member, then the joiner
+    assert len(_accounts_for(world, company)) == 1
 
 
 def test_salesforce_sources_R5b_private_contact_and_R6b_lead_converted(settled):

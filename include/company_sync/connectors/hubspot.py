@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -49,6 +49,7 @@ from include.company_sync.connectors.hubspot_common import (
     paginate,
     parse_dt,
 )
+from include.company_sync.connectors.hubspot_lists import ListReads
 from include.company_sync.connectors.hubspot_search import CONTACTS, CompanySearch
 from include.company_sync.connectors.hubspot_writes import CompanyWrites
 from include.company_sync.progress import Progress, counted
@@ -67,11 +68,11 @@ COMPANY_BASE_PROPERTIES = [
 COMPANY_DATETIME_COLUMNS = ("createdate", "hs_lastmodifieddate")
 CONTACT_PROPERTIES = ["email", "lifecyclestage", "salesforcecontactid", "salesforceleadid", "lastmodifieddate"]
 SEARCH_CAP = 10_000
+# A full extract searches from here (before any HubSpot record): split under the cap like any window.
+FULL_EXTRACT_START = datetime(2000, 1, 1, tzinfo=UTC)
 BATCH_LIMIT = 100
 # Associations v4 batch read takes up to 1,000 inputs (the object endpoints 100).
 ASSOCIATION_BATCH_LIMIT = 1_000
-# List memberships: the largest page the lists API serves.
-MEMBERSHIP_PAGE = 250
 
 
 # Where an extracted company's matching keys are, for the state store's mirror (mirror column -> column).
@@ -91,7 +92,7 @@ def extract_company_properties(settings: Any) -> list[str]:
     return list(dict.fromkeys(["website", *(m.hubspot for m in settings.field_mappings)]))
 
 
-class HubSpotConnector(CompanySearch, CompanyWrites):
+class HubSpotConnector(CompanySearch, CompanyWrites, ListReads):
     """HubSpot reads and writes for the sync. Build with `from_connection`, `from_hook` or `from_client`.
 
     Window searches come from `CompanySearch` (`hubspot_search`), writes from `CompanyWrites`
@@ -273,16 +274,12 @@ class HubSpotConnector(CompanySearch, CompanyWrites):
         """Companies with `hs_lastmodifieddate` in `[start, end)` (everything before `end` when start is
         None), plus companies archived in the window (`archived` = True)."""
         props = self.company_properties(properties)
-        if start is None:
-            log.info("HubSpot: listing every company (full extract)")
-            rows = [
-                r
-                for r in counted(self._list_companies(props, archived=False), Progress("HubSpot", "companies read"))
-                if (dt := parse_dt(r.get("hs_lastmodifieddate"))) is None or dt < end
-            ]
+        if start is None:  # search pages hold 200 companies, the list endpoint's 100
+            log.info("HubSpot: searching every company modified before %s (full extract)", iso(end))
         else:
             log.info("HubSpot: searching companies modified in [%s, %s)", iso(start), iso(end))
-            rows = list(counted(self._search_window(props, start, end), Progress("HubSpot", "companies read")))
+        search = self._search_window(props, FULL_EXTRACT_START if start is None else start, end)
+        rows = list(counted(search, Progress("HubSpot", "companies read")))
         archived = [r for r in self._list_companies(props, archived=True) if self._archived_in(r, start, end)]
         frame = self._company_frame(rows + archived, props)
         frame = frame.drop_duplicates("id", keep="last", ignore_index=True)
@@ -452,34 +449,9 @@ class HubSpotConnector(CompanySearch, CompanyWrites):
 
     def list_members(self, list_id: str) -> pd.DataFrame:
         """Contact ids in list `list_id` with the time each joined (`joined_at`, from the join-ordered
-        memberships), so a run can tell the joins of its window; a list that does not exist raises
-        `ConfiguredObjectMissing`."""
-        api = self._api("lists.memberships_api")
-        ids: list[str] = []
-        joined: list[str | None] = []
-        read = api.get_page_ordered_by_added_to_list_date
-        try:
-            for page in self._pages("lists.memberships", read, str(list_id), limit=MEMBERSHIP_PAGE):
-                for item in page.get("results", []):
-                    ids.append(str(item.get("recordId")))
-                    joined.append(item.get("membershipTimestamp"))
-        except HubSpotApiError as exc:
-            if exc.status != 404:
-                raise
-            raise ConfiguredObjectMissing(
-                f"HubSpot inclusion list {list_id} does not exist in the portal of {self._conn_label}: set "
-                "company_sync_settings.inclusion_list_id to an existing contact list's id (or null for none)",
-                api="HubSpot",
-                operation="lists.memberships",
-                status=404,
-            ) from exc
-        frame = pd.DataFrame(
-            {
-                "contact_id": pd.Series(ids, dtype="string"),
-                "joined_at": pd.to_datetime(pd.Series(joined, dtype="object"), utc=True, format="ISO8601"),
-            }
-        )
-        return frame.drop_duplicates("contact_id", keep="last", ignore_index=True)
+        memberships), all of them; a list that does not exist raises `ConfiguredObjectMissing`. Incremental
+        runs read only the newest joins (`hubspot_lists.ListReads.list_joins`)."""
+        return self.list_joins(list_id).members
 
     def owners(self) -> pd.DataFrame:
         api = self._api("owners.owners_api")

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from hubspot import HubSpot
 
 DEFAULT_HOST = "https://api.hubapi.com"
+# Connections kept per API client: one for each of the load's concurrent writers (`tasks.writes.WRITE_WORKERS`)
+# and the extract's parallel reads. The client's default, 5 per CPU, would discard and reopen connections on
+# small workers.
+CONNECTION_POOL_SIZE = 16
 
 
 class HubSpotHook(BaseHook):
@@ -78,7 +82,9 @@ class HubSpotHook(BaseHook):
             retry = self._retry
             if retry is None:
                 retry = hubspot_retry()
-            self._client = HubSpot(access_token=token, host=host, retry=retry)
+            self._client = HubSpot(
+                access_token=token, host=host, retry=retry, connection_pool_maxsize=CONNECTION_POOL_SIZE
+            )
         return self._client
 
     def test_connection(self) -> tuple[bool, str]:

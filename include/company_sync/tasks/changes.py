@@ -4,8 +4,10 @@ The rules read more than companies and accounts, so a run must also follow what 
 
 * HubSpot contacts modified in the window (`lastmodifieddate` moves with a lifecycle stage, a Salesforce id or
   the primary company: R5, R6, R7) and inclusion-list joins since the window start (R5c), read from the
-  join-ordered memberships the run reads anyway (each carries its join time: no state to keep, and a backfill's
-  window gives the joins of that window). Each drives the companies associated with those contacts.
+  join-ordered memberships (each carries its join time). Only the newest joins are read: from a read position
+  the state store keeps (`list_position_key`), the newest one that lies before the window start, checked on use
+  (`connectors.hubspot_lists`); a backfill of past dates finds none and reads the list whole. Each drives the
+  companies associated with those contacts.
 * Salesforce contacts modified in the window: one with an account drives that account (R9's shared-contact
   step reads an account's contacts); one with none is a private contact (R5b) and drives the companies of the
   HubSpot contacts synced to it. Leads modified or converted (R6b) drive the companies of the HubSpot
@@ -27,6 +29,11 @@ from include.company_sync.tasks.resources import distinct_ids
 log = logging.getLogger(__name__)
 
 PRIVATE_CONTACT, LEAD = "private_contact", "lead"
+
+
+def list_position_key(list_id: str) -> str:
+    """The `settings_state` key of an inclusion list's read positions (join-order checkpoints, JSON)."""
+    return f"inclusion_list_join_positions:{list_id}"
 
 
 class HubSpotDrivers(NamedTuple):

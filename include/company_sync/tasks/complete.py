@@ -5,7 +5,8 @@ echo suppression (`engine.echoes`): records whose only change is the last run's 
 the counterparts of the changed records (through links, ids and the state store's domain mirror, so an
 incremental run never scans a whole system; R9 step 3 through shared contacts' emails), and the contact side,
 read only where a rule needs it: associations and contacts for unlinked companies (R5, R6, R9) and companies
-driven by their contacts (R7); contacts of unlinked accounts (R9); the leads HubSpot contacts point at (R6b).
+driven by their contacts (R7); contacts of unlinked accounts (R9); the leads HubSpot contacts point at (R6b); the
+inclusion-list membership of those contacts (R5c, R6c), when the extract read only the list's newest joins.
 A linked pair whose own fields changed needs only its two records.
 """
 
@@ -157,6 +158,32 @@ def _contact_side_needed(
     )
 
 
+def _list_members_of(run: RunResources, hs, hubspot: HubSpotExtract, contact_ids: list[str]) -> pd.DataFrame | None:
+    """Inclusion-list membership of the contacts R5c/R6c look at (those of unlinked companies), for an
+    incremental sync whose extract read only the newest joins: the batch membership read (100 contacts a call),
+    or the whole list when that is fewer calls (250 members a page). None when the extract's members serve."""
+    from include.company_sync.connectors.hubspot_lists import MEMBERSHIP_BATCH, MEMBERSHIP_PAGE
+
+    list_id = run.settings.inclusion_list_id
+    sources = hubspot.change_sources
+    if not list_id or not run.spec.incremental_sync or sources.get("list_read_whole", 1):
+        return None
+    joined = run.read(hubspot.list_members)
+    wanted = [i for i in contact_ids if i not in set(joined["contact_id"].dropna())]
+    by_record = -(-len(wanted) // MEMBERSHIP_BATCH)
+    whole = -(-int(sources.get("list_size", 0)) // MEMBERSHIP_PAGE)
+    if by_record <= whole:
+        members = hs.list_memberships(list_id, wanted) if wanted else joined.iloc[0:0]
+    else:
+        members = hs.list_members(list_id)
+    log.info(
+        "inclusion list: membership of %d contacts read %s",
+        len(wanted),
+        f"by record ({by_record} calls)" if by_record <= whole else f"from the whole list ({whole} pages)",
+    )
+    return pd.concat([joined[["contact_id"]], members[["contact_id"]]], ignore_index=True).drop_duplicates()
+
+
 def _contacts_and_leads(sf, hs, account_ids: list[str], company_ids: list[str]) -> dict[str, pd.DataFrame]:
     associations = hs.associations(company_ids)
     hs_contacts = hs.contacts_by_ids(distinct_ids(associations["contact_id"]))
@@ -227,6 +254,12 @@ def complete_inputs(spec: RunSpec, salesforce: SalesforceExtract, hubspot: HubSp
         "hs_companies": companies,
         **_contacts_and_leads(sf, hs, account_ids, company_ids),
     }
+    # R5c/R6c decide only for companies that may create an account: the unlinked ones (not R7's linked ones)
+    unlinked = ~_linked(companies, COMPANY_ID, COMPANY_EXTERNAL_ID, links["company_id"])
+    associations = frames["hs_associations"]
+    of_unlinked = associations["company_id"].isin(companies.loc[unlinked.to_numpy(dtype=bool), COMPANY_ID])
+    members = _list_members_of(run, hs, hubspot, distinct_ids(associations.loc[of_unlinked, "contact_id"]))
+    list_members_url = hubspot.list_members if members is None else run.stage("hs_list_members_of_candidates", members)
     run.state.upsert_mirror("salesforce", mirror_rows(accounts, "salesforce"))
     run.state.upsert_mirror("hubspot", mirror_rows(companies, "hubspot"))
     log.info("inputs: %s", ", ".join(f"{len(f)} {name}" for name, f in frames.items()))
@@ -237,7 +270,7 @@ def complete_inputs(spec: RunSpec, salesforce: SalesforceExtract, hubspot: HubSp
             sf_users=salesforce.users,
             hs_owners=hubspot.owners,
             lifecycle_stages=hubspot.lifecycle_stages,
-            hs_list_members=hubspot.list_members,
+            hs_list_members=list_members_url,
         ),
         counts={name: len(f) for name, f in frames.items()},
         api_calls={"salesforce": sf.calls.as_dict(), "hubspot": hs.calls.as_dict()},

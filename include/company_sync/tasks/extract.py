@@ -10,6 +10,7 @@ when one fails without retry, the other stops reading at its next page or batch.
 
 from __future__ import annotations
 
+import json
 import logging
 from functools import partial
 
@@ -77,6 +78,24 @@ def extract_salesforce(spec: RunSpec) -> SalesforceExtract:
     )
 
 
+def _inclusion_list(run: RunResources, hs, list_id: str | None, spec: RunSpec) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The inclusion list's members this run reads here, and counts for the report.
+
+    An incremental sync reads only the joins since its window start, from the newest read position kept in the
+    state store that lies before it (`hubspot_lists`); R5c/R6c then read the membership of the contacts they
+    look at (`complete.py`). Every other run reads the whole list. Both keep the read positions for the next run.
+    """
+    if not list_id:
+        return pd.DataFrame({"contact_id": pd.Series(dtype="str")}), {}
+    key = changes.list_position_key(list_id)
+    stored = run.state.setting_value(key)
+    since = _when(spec.window_start) if spec.incremental_sync else None
+    read = hs.list_joins(list_id, since=since, checkpoints=json.loads(stored) if stored else [])
+    run.state.put_setting_value(key, json.dumps(read.checkpoints))
+    counts = {"list_size": read.total, "list_pages_read": read.pages, "list_read_whole": int(read.complete)}
+    return read.members, counts
+
+
 @fail_fast()
 def extract_hubspot(spec: RunSpec) -> HubSpotExtract:
     """Companies changed in the window (or chosen by id), owners, lifecycle stages, inclusion list."""
@@ -97,17 +116,17 @@ def extract_hubspot(spec: RunSpec) -> HubSpotExtract:
         log.warning("%d chosen HubSpot company id(s) do not exist: %s", len(missing), ", ".join(missing[:20]))
     companies = companies.assign(changed=True, contact_driven=False)
     list_id = run.settings.inclusion_list_id
-    members = hs.list_members(list_id) if list_id else pd.DataFrame({"contact_id": pd.Series(dtype="str")})
-    sources, warnings = {}, {}
+    members, list_counts = _inclusion_list(run, hs, list_id, spec)
+    sources, warnings = dict(list_counts), {}
     if spec.incremental_sync:
         drivers = changes.hubspot_drivers(hs, _when(spec.window_start), _when(spec.window_end), members)
         fetch = partial(hs.companies_by_ids, properties=props)
         companies = changes.add_driven(companies, drivers.company_ids, fetch, "id", warnings, "companies_not_found")
-        sources = drivers.counts
+        sources.update(drivers.counts)
     owners = hs.owners()
     stages = pd.DataFrame({"stage": hs.lifecycle_stages()})
     log.info(
-        "HubSpot: %d companies to consider, %d owners, %d lifecycle stages, inclusion list %s (%d members)",
+        "HubSpot: %d companies to consider, %d owners, %d lifecycle stages, inclusion list %s (%d members read)",
         len(companies),
         len(owners),
         len(stages),

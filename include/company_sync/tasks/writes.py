@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import pandas as pd
 
@@ -23,9 +23,12 @@ log = logging.getLogger(__name__)
 # Records per ledgered chunk: one HubSpot batch call; for Salesforce, large enough for Bulk API jobs.
 WRITE_CHUNK = {"hubspot": 100, "salesforce": 10_000}
 # Chunks in flight at once. A HubSpot batch call takes hundreds of ms to land: one at a time reaches a fraction
-# of the 190 calls / 10 s that the shared limiter allows, six reach it at up to ~300 ms a call
-# (benchmarks/bench_hubspot_load.py). Salesforce chunks are Bulk jobs, sent one after the other.
-WRITE_WORKERS = {"hubspot": 6, "salesforce": 1}
+# of the 190 calls / 10 s that the shared limiter allows. Reaching it takes 19 calls/s x the call's round trip
+# in flight: 8 at 400 ms (HubSpot's batch writes, docs/benchmarks.md), 10 at 500 ms; 12 leave the limiter, not
+# the round trip, as the bound up to ~600 ms (benchmarks/bench_hubspot_load.py). The limiter keeps every
+# worker inside the 10-second window, and `hubspot_hook.CONNECTION_POOL_SIZE` keeps a connection for each.
+# Salesforce chunks are Bulk jobs, sent one after the other.
+WRITE_WORKERS = {"hubspot": 12, "salesforce": 1}
 
 Send = Callable[[list[dict]], pd.DataFrame]
 
@@ -34,9 +37,18 @@ PAST_TENSE = {"upsert": "upserted", "update": "updated", "link": "linked", "atta
 
 
 def send_chunks(
-    chunks: list[list[dict]], send: Send, workers: int, on_landed: Callable[[list[dict], pd.DataFrame], None]
+    chunks: list[list[dict]],
+    send: Send,
+    workers: int,
+    on_landed: Callable[[list[dict], pd.DataFrame], None] | None = None,
+    *,
+    on_landed_together: Callable[[list[tuple[list[dict], pd.DataFrame]]], None] | None = None,
 ) -> list[pd.DataFrame]:
     """`send` each chunk, `workers` at a time, calling `on_landed` (the ledger) as each lands, in this thread.
+
+    `on_landed_together` instead takes every chunk that landed while the previous call ran, in one call: one
+    ledger write for several chunks, so the task's thread keeps up with many workers (a ledger write costs tens
+    of ms of CPU; at 19 calls/s one per chunk would be the bound, not the rate limit).
 
     On a failure nothing new is started; the chunks already in flight finish and are ledgered before the error
     is raised, so a retry of the task resends exactly the chunks that did not land. Results in chunk order."""
@@ -44,19 +56,28 @@ def send_chunks(
     error: BaseException | None = None
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="write") as pool:
         futures = {pool.submit(send, part): i for i, part in enumerate(chunks)}
-        for future in as_completed(futures):
-            if future.cancelled():
-                continue
-            i = futures[future]
-            try:
-                results[i] = future.result()
-            except Exception as exc:  # re-raised once the chunks in flight are ledgered
-                if error is None:
-                    error = exc
-                    for other in futures:
-                        other.cancel()
-                continue
-            on_landed(chunks[i], results[i])
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            landed: list[tuple[list[dict], pd.DataFrame]] = []
+            for future in sorted(done, key=futures.__getitem__):
+                if future.cancelled():
+                    continue
+                i = futures[future]
+                try:
+                    results[i] = future.result()
+                except Exception as exc:  # re-raised once the chunks in flight are ledgered
+                    if error is None:
+                        error = exc
+                        for other in pending:
+                            other.cancel()
+                    continue
+                landed.append((chunks[i], results[i]))
+            if landed and on_landed_together is not None:
+                on_landed_together(landed)
+            elif on_landed is not None:
+                for part, result in landed:
+                    on_landed(part, result)
     if error is not None:
         raise error
     return [r for r in results if r is not None]
@@ -117,7 +138,9 @@ class LedgeredWriter:
             SYSTEM_NAMES.get(system, system), PAST_TENSE.get(operation, operation), len(todo), failures=True
         )
 
-        def ledger(part: list[dict], result: pd.DataFrame) -> None:  # per chunk: a killed task resumes after it
+        def ledger(landed: list[tuple[list[dict], pd.DataFrame]]) -> None:  # as they land: a killed task resumes
+            part = [r for records, _ in landed for r in records]
+            result = pd.concat([r for _, r in landed], ignore_index=True)
             rows = ledger_rows(self.run_id, self.dag_id, system, operation, result, {str(r[key]): r for r in part})
             self.state.append_ledger(rows)
             progress.add(len(result), int((~result["success"].astype(bool)).sum()))
@@ -125,7 +148,7 @@ class LedgeredWriter:
 
         size = WRITE_CHUNK[system]
         chunks = [todo[start : start + size] for start in range(0, len(todo), size)]
-        landed = send_chunks(chunks, send, WRITE_WORKERS[system], on_landed=ledger)
+        landed = send_chunks(chunks, send, WRITE_WORKERS[system], on_landed_together=ledger)
         results = pd.concat([results_frame([]), *landed], ignore_index=True)
         failed = results[~results["success"]]
         if todo:

@@ -99,6 +99,7 @@ class HubSpotApi(SandboxApi):
             ("POST", "/crm/v3/lists/search", lists.search),
             ("GET", "/crm/v3/lists/object-type-id/{type_id}/name/{name}", lists.get_by_name),
             ("GET", "/crm/v3/lists/records/{type_id}/{record_id}/memberships", lists.record_memberships),
+            ("POST", "/crm/v3/lists/records/memberships/batch/read", lists.batch_record_memberships),
             ("GET", "/crm/v3/lists/{list_id}", lists.get_one),
             ("DELETE", "/crm/v3/lists/{list_id}", lists.delete),
             ("PUT", "/crm/v3/lists/{list_id}/restore", lists.restore),

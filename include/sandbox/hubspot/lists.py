@@ -316,3 +316,38 @@ def record_memberships(hs: HubSpotApi, request: Request, type_id: str, record_id
         if r["objectTypeId"] == type_id and not r["deletedAt"] and record_id in r["members"]
     ]
     return Response(200, {"results": results, "total": len(results)})
+
+
+# Records per call of the batch membership read. HubSpot's reference for
+# `POST /crm/v3/lists/records/memberships/batch/read` states no maximum; 100 is the CRM's usual batch size.
+MEMBERSHIP_BATCH_LIMIT = 100
+
+
+def batch_record_memberships(hs: HubSpotApi, request: Request) -> Response:
+    """The lists each record is in (`{inputs: [{objectTypeId, recordId}]}`), as the v3 lists API's batch
+    membership read answers: one result per input, with `recordListMemberships`."""
+    body = json_body(request)
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if not isinstance(inputs, list) or not inputs:
+        raise validation("inputs: a non-empty list of {objectTypeId, recordId} is required")
+    if len(inputs) > MEMBERSHIP_BATCH_LIMIT:
+        raise validation(f"inputs: at most {MEMBERSHIP_BATCH_LIMIT} records a call")
+    started = now_iso()
+    live = [r for r in hs.store.data["lists"].values() if not r["deletedAt"]]
+    results = []
+    for item in inputs:
+        type_id, record_id = str(item.get("objectTypeId")), str(item.get("recordId"))
+        object_type(type_id)
+        memberships = [
+            {
+                "listId": r["listId"],
+                "listVersion": r["listVersion"],
+                "firstAddedTimestamp": r["members"][record_id],
+                "lastAddedTimestamp": r["members"][record_id],
+            }
+            for r in live
+            if r["objectTypeId"] == type_id and record_id in r["members"]
+        ]
+        results.append({"objectTypeId": type_id, "recordId": record_id, "recordListMemberships": memberships})
+    body = {"status": "COMPLETE", "results": results, "requestedAt": started, "startedAt": started}
+    return Response(200, {**body, "completedAt": now_iso()})
