@@ -53,6 +53,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from include.company_sync.run_status import RUN_STATUSES
+from include.company_sync.state_holds import HoldMethods
 from include.company_sync.state_lease import (  # noqa: F401  (the lease's types: API)
     LEASE_NAME,
     LeaseAttempt,
@@ -108,7 +109,7 @@ def default_url() -> str:
     return default_state_url()
 
 
-class StateStore(LeaseMethods):
+class StateStore(LeaseMethods, HoldMethods):
     """The state database at `url` (created or upgraded to the current schema when opened)."""
 
     def __init__(self, url: str | None = None, *, echo: bool = False):

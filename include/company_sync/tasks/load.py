@@ -13,7 +13,7 @@ from include.company_sync.connectors.salesforce import EXTERNAL_ID_FIELD
 from include.company_sync.tasks.failures import fail_fast
 from include.company_sync.tasks.resources import RunResources
 from include.company_sync.tasks.spec import Loaded, Planned, RunSpec
-from include.company_sync.tasks.writes import LedgeredWriter
+from include.company_sync.tasks.writes import LedgeredWriter, previous_values
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,13 @@ def writer(run: RunResources) -> LedgeredWriter:
     return LedgeredWriter(run.state, run.spec.run_id, run.spec.dag_id)
 
 
+def extracted(run: RunResources, name: str) -> pd.DataFrame:
+    """The input frame `name` the plan read (staged by complete_inputs): what the records held before this run's
+    writes, for the ledger's old values. Empty when it is gone."""
+    url = run.staging.url(run.spec.dag_id, run.spec.run_id, name)
+    return run.read(url) if run.staging.exists(url) else pd.DataFrame()
+
+
 @fail_fast()
 def load_hubspot(spec: RunSpec, planned: Planned) -> Loaded:
     """Creates upsert on `salesforceaccountid` (= the Account Id), so a retried task never duplicates."""
@@ -58,7 +65,14 @@ def load_hubspot(spec: RunSpec, planned: Planned) -> Loaded:
     write = writer(run).write
     frames = [
         write("hubspot", "upsert", creates, ID_PROPERTY, hs.upsert_companies),
-        write("hubspot", "update", updates, "id", hs.update_companies),
+        write(
+            "hubspot",
+            "update",
+            updates,
+            "id",
+            hs.update_companies,
+            previous_values(extracted(run, "hs_companies"), "id", updates, "id"),
+        ),
     ]
     return summarise(run, "load_hubspot_results", frames, hs.calls.as_dict())
 
@@ -78,6 +92,13 @@ def load_salesforce(spec: RunSpec, planned: Planned) -> Loaded:
     write = writer(run).write
     frames = [
         write("salesforce", "upsert", creates, EXTERNAL_ID_FIELD, sf.upsert_accounts),
-        write("salesforce", "update", updates, "Id", sf.update_accounts),
+        write(
+            "salesforce",
+            "update",
+            updates,
+            "Id",
+            sf.update_accounts,
+            previous_values(extracted(run, "sf_accounts"), "Id", updates, "Id"),
+        ),
     ]
     return summarise(run, "load_salesforce_results", frames, sf.calls.as_dict())
