@@ -98,7 +98,7 @@ from include.company_sync.state_schema import (  # noqa: F401  (metadata, upsert
 CHUNK = 10_000
 IN_CHUNK = 5_000  # ids per IN (...) list; below SQLite's 32,766 bound variables
 SYSTEMS = ("salesforce", "hubspot")
-OPERATIONS = ("create", "update", "upsert", "link", "attach")
+OPERATIONS = ("create", "update", "upsert", "link", "attach", "archive", "delete")
 RESULTS = ("success", "failed")
 
 

@@ -159,3 +159,12 @@ class HoldMethods:
         """The links `run_id` made (and no later run re-made): `account_id`, `company_id`."""
         stmt = sa.select(links_t.c.account_id, links_t.c.company_id).where(links_t.c.run_id == run_id)
         return self._select(stmt.order_by(links_t.c.account_id), ["account_id", "company_id"], links_t)
+
+    # -- runs ----------------------------------------------------------------------------------------
+
+    def runs_with_id(self, run_id: str) -> pd.DataFrame:
+        """The runs rows (any DAG) with this run id: what a rollback checks before it starts."""
+        from include.company_sync.state_schema import RUN_COLUMNS, runs_t
+
+        stmt = sa.select(*(runs_t.c[c] for c in RUN_COLUMNS)).where(runs_t.c.run_id == run_id)
+        return self._select(stmt, RUN_COLUMNS, runs_t)
