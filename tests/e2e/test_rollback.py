@@ -118,3 +118,28 @@ def test_refusals_at_prepare_make_no_api_call(world):
         result = _rollback(world, run_id)
         assert result.state == "failed", run_id
         assert result.requests == {"salesforce": [], "hubspot": []}, run_id
+
+
+HS_ARCHIVE = "/crm/v3/objects/companies/batch/archive"
+
+
+def test_a_rollback_killed_mid_load_and_retried_undoes_nothing_twice(world):
+    from tests.e2e.test_fault_matrix import accounts
+
+    world.watermark()
+    accounts(world, 250, "Undo")
+    x = world.run()
+    assert x.state == "success" and len(world.companies()) == 250
+    world.fault("hubspot", count=1, method="POST", path_prefix=HS_ARCHIVE, latency_ms=1)  # the first lands
+    world.fault("hubspot", count=7, method="POST", path_prefix=HS_ARCHIVE, drop=True)  # then the task dies
+
+    undo = _rollback(world, x.run_id)
+
+    assert undo.state == "success", undo.report
+    assert world.companies() == []  # all 250 archived
+    landed = [r for r in undo.requests["hubspot"] if r["path"] == HS_ARCHIVE and r["status"] in (200, 204)]
+    assert len(landed) == 3  # 100 before the kill, the other 150 on the retry: nothing archived twice
+    cleared = [a for a in world.accounts() if a.get("HubSpot_Company_ID__c")]
+    assert cleared == []
+    again = _rollback(world, x.run_id)
+    assert again.state == "success" and again.writes() == []
