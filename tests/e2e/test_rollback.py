@@ -91,6 +91,12 @@ def test_rollback_restores_archives_unlinks_holds_and_is_released_by_a_resync(wo
     assert resync.state == "success"
     assert ids["kept"] not in set(_state(world).holds()["record_id"])  # released
     assert world.get_company(ids["kept_company"])["name"] == "Kept Renamed"  # synced again after release
+    assert world.get_company(ids["kept_company"])["phone"] == "+1 555"  # planned as if X never happened
+
+    again = world.run("company_resync", {"salesforce_account_ids": [ids["created_from"]]})
+    assert again.state == "success"
+    [recreated] = world.companies_for_account(ids["created_from"])  # a new company, not the archived one
+    assert recreated["id"] != ids["created"]
 
 
 def test_refusals_at_prepare_make_no_api_call(world):

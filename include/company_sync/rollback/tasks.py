@@ -25,6 +25,8 @@ from include.company_sync.tasks.writes import LedgeredWriter
 
 log = logging.getLogger(__name__)
 
+# The fields the key mirror is made of (domains and the other system's id): a restore of one changes the mirror.
+MIRROR_KEY_FIELDS = ("domain", "website", "salesforceaccountid", "Website", "HubSpot_Company_ID__c")
 PLAN_FRAMES = ("hubspot_updates", "salesforce_updates", "contact_updates", "decisions", "holds")
 
 
@@ -246,8 +248,10 @@ def _after_rollback(run: Resources, extracted: Extracted, planned: RollbackPlann
     if frame.empty:
         return frame
     frame = frame.astype({key: "str"}).set_index(key, drop=False)
+    keys = [c for c in MIRROR_KEY_FIELDS if c in frame.columns]  # only the matching keys matter to the mirror
+    frame = frame.astype({c: object for c in keys})
     for rid, f, value in run.read(planned.frames[writes]).itertuples(index=False):
-        if rid in frame.index and f in frame.columns:
+        if rid in frame.index and f in keys:
             restored = json.loads(value)
             frame.loc[rid, f] = None if restored in ("", None) else str(restored)
     removals = run.read(planned.frames["removals"])
