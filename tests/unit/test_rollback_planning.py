@@ -182,3 +182,21 @@ def test_previous_values_takes_what_the_extract_held_for_the_written_fields():
         "a1": {"Phone": "0", "NumberOfEmployees": 3},
         "a2": {"Phone": None},
     }
+
+
+def test_a_created_account_someone_attached_a_contact_to_is_kept():
+    led = [
+        ledger_row("salesforce", "upsert", "a9", {"HubSpot_Company_ID__c": "c1", "Name": "Acme"}),
+        ledger_row("hubspot", "link", "c1", {"id": "c1", "salesforceaccountid": "a9"}, {"salesforceaccountid": None}),
+    ]
+    result = plan(
+        led,
+        companies=[company("c1", salesforceaccountid="a9")],
+        accounts=[account("a9", created=WROTE, HubSpot_Company_ID__c="c1", Name="Acme")],
+        contacts=[{"Id": "k7", "AccountId": "a9"}],  # attached by someone after the run
+        links=[("a9", "c1")],
+        run_links=[("a9", "c1")],
+    )
+    assert reasons(result)[("a9", None)] == (None, Reason.HAS_CONTACTS)
+    assert result.salesforce_deletes == [] and result.hubspot_updates.empty
+    assert reasons(result)[("c1", "salesforceaccountid")] == (None, Reason.COUNTERPART_KEPT)

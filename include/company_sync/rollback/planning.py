@@ -13,7 +13,8 @@ Per field X wrote (the ledger's `new_value`, with `old_value` what it replaced):
 
 A record X created (a HubSpot batch/upsert or Salesforce upsert that created it after X started) is archived
 (HubSpot) or deleted (Salesforce) only if every field X wrote still holds X's value and it was not modified
-after X's last write to it (`MODIFIED_TOLERANCE` for clocks); otherwise it is kept (`changed_since`), and so
+after X's last write to it (`MODIFIED_TOLERANCE` for clocks), and (an account) has no contact X did not attach
+(`has_contacts`: the delete would take them along); otherwise it is kept (`changed_since`), and so
 are the id fields and contact attachments pointing at it (`counterpart_kept`). Id fields X set
 (`salesforceaccountid`, `HubSpot_Company_ID__c`) are cleared by the same field rule; a contact X attached to a
 new account gets its previous `AccountId` back (before that account is deleted: Salesforce would delete the
@@ -49,6 +50,7 @@ class Reason:
     CREATED_BY_RUN = "created_by_run"
     NOT_CREATED_BY_RUN = "not_created_by_run"
     COUNTERPART_KEPT = "counterpart_kept"
+    HAS_CONTACTS = "has_contacts"  # a created account others attached contacts to since: deleting it would delete them
 
 
 DECISION_COLUMNS = ["system", "kind", "record_id", "field", "action", "reason"]
@@ -189,9 +191,21 @@ def _moment(value) -> pd.Timestamp | None:
 # -- decisions ------------------------------------------------------------------------------------
 
 
+def _foreign_contacts(cells: pd.DataFrame, contacts: dict[str, dict]) -> set[str]:
+    """Accounts with a contact now that X did not attach to them (a delete would take those contacts along)."""
+    attached = cells[cells["kind"] == "contact"]
+    ours = {(rid, str(new)) for rid, new in zip(attached["record_id"], attached["new"], strict=True)}
+    return {
+        str(c["AccountId"])
+        for cid, c in contacts.items()
+        if not _blank(c.get("AccountId")) and (cid, str(c["AccountId"])) not in ours
+    }
+
+
 def _created_records(cells: pd.DataFrame, current: dict[str, dict], started_at: pd.Timestamp) -> dict[tuple, tuple]:
     """(system, kind, record_id) of each record X created -> (action or None, reason)."""
     out: dict[tuple, tuple] = {}
+    foreign = _foreign_contacts(cells, current["contact"])
     for (system, kind, record_id), group in cells[cells["created"]].groupby(["system", "kind", "record_id"]):
         row = current[kind].get(record_id)
         if _gone(kind, row):
@@ -204,6 +218,9 @@ def _created_records(cells: pd.DataFrame, current: dict[str, dict], started_at: 
         modified, last_write = _moment(row.get(MODIFIED[kind])), _moment(group["at"].max())
         unchanged = all(same_value(row.get(f), v) for f, v in zip(group["field"], group["new"], strict=True))
         untouched = modified is None or last_write is None or modified <= last_write + MODIFIED_TOLERANCE
+        if kind == "account" and record_id in foreign and unchanged and untouched:
+            out[(system, kind, record_id)] = (None, Reason.HAS_CONTACTS)
+            continue
         action = ("archive" if system == "hubspot" else "delete") if unchanged and untouched else None
         out[(system, kind, record_id)] = (action, Reason.CREATED_BY_RUN if action else Reason.CHANGED_SINCE)
     return out

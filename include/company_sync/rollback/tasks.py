@@ -81,6 +81,11 @@ def _ids(ledger: pd.DataFrame, system: str, attach: bool = False) -> list[str]:
     return list(dict.fromkeys(str(v) for v in rows["record_id"].dropna() if str(v).strip()))
 
 
+def _created_accounts(ledger: pd.DataFrame) -> list[str]:
+    rows = ledger[(ledger["system"] == "salesforce") & (ledger["operation"] == "upsert")]
+    return list(dict.fromkeys(str(v) for v in rows["record_id"].dropna() if str(v).strip()))
+
+
 @fail_fast()
 def extract(spec: RollbackSpec) -> Extracted:
     """The target run's successful ledger rows, and each record they name as it is now (by id)."""
@@ -95,7 +100,11 @@ def extract(spec: RollbackSpec) -> Extracted:
     companies = hs.companies_by_ids(company_ids, _fields(ledger, "hubspot", ("id",))) if company_ids else empty
     empty = pd.DataFrame({"Id": pd.Series(dtype="string")})
     accounts = sf.accounts_by_ids(account_ids, _fields(ledger, "salesforce", ("Id",))) if account_ids else empty
-    contacts = sf.contacts(ids=contact_ids) if contact_ids else empty.assign(AccountId=pd.Series(dtype="string"))
+    created = _created_accounts(ledger)  # their contacts too: Salesforce deletes an account's contacts with it
+    if contact_ids or created:
+        contacts = sf.contacts(account_ids=created or None, ids=contact_ids or None)
+    else:
+        contacts = empty.assign(AccountId=pd.Series(dtype="string"))
     counts = {"ledger": len(ledger), "companies": len(companies), "accounts": len(accounts), "contacts": len(contacts)}
     log.info("run %s wrote %s", spec.target_run_id, json.dumps(counts))
     return Extracted(
