@@ -10,10 +10,9 @@ import pandas as pd
 from include.company_sync.connectors.hubspot import ID_PROPERTY
 from include.company_sync.connectors.salesforce import EXTERNAL_ID_FIELD
 from include.company_sync.tasks.failures import fail_fast
-from include.company_sync.tasks.load import extracted, summarise, writer
+from include.company_sync.tasks.load import replaced, summarise, writer
 from include.company_sync.tasks.resources import RunResources, distinct_ids
 from include.company_sync.tasks.spec import Loaded, Planned, RunSpec
-from include.company_sync.tasks.writes import previous_values
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ def _write_back(
             sf_links,
             "Id",
             sf.update_accounts,
-            previous_values(extracted(run, "sf_accounts"), "Id", sf_links, "Id"),
+            replaced(run, "sf_accounts", "Id", sf_links, "Id"),
         ),
         write(
             "hubspot",
@@ -60,7 +59,7 @@ def _write_back(
             hs_links,
             "id",
             hs.update_companies,
-            previous_values(extracted(run, "hs_companies"), "id", hs_links, "id"),
+            replaced(run, "hs_companies", "id", hs_links, "id"),
         ),
         write(
             "salesforce",
@@ -68,7 +67,7 @@ def _write_back(
             attached,
             "Id",
             sf.update_contacts,
-            previous_values(extracted(run, "sf_contacts"), "Id", attached, "Id"),
+            replaced(run, "sf_contacts", "Id", attached, "Id"),
         ),
     ]
     return frames, {"salesforce": sf.calls.total, "hubspot": hs.calls.total}

@@ -41,11 +41,26 @@ def writer(run: RunResources) -> LedgeredWriter:
     return LedgeredWriter(run.state, run.spec.run_id, run.spec.dag_id)
 
 
-def extracted(run: RunResources, name: str) -> pd.DataFrame:
-    """The input frame `name` the plan read (staged by complete_inputs): what the records held before this run's
-    writes, for the ledger's old values. Empty when it is gone."""
+def extracted(run: RunResources, name: str, columns: list[str]) -> pd.DataFrame:
+    """The `columns` (those it has) of the input frame `name` the plan read (staged by complete_inputs): what
+    the records held before this run's writes. Empty when it is gone."""
+    import pyarrow.parquet as pq
+    from airflow.sdk import ObjectStoragePath
+
     url = run.staging.url(run.spec.dag_id, run.spec.run_id, name)
-    return run.read(url) if run.staging.exists(url) else pd.DataFrame()
+    if not run.staging.exists(url):
+        return pd.DataFrame()
+    with ObjectStoragePath(url).open("rb") as f:
+        present = set(pq.read_schema(f).names)
+    return run.staging.read(url, columns=[c for c in dict.fromkeys(columns) if c in present])
+
+
+def replaced(run: RunResources, name: str, id_column: str, records: list[dict], key: str) -> dict[str, dict]:
+    """The values `records` (keyed by `key`) replace, from the input frame `name`: the ledger's old values."""
+    if not records:
+        return {}
+    fields = sorted({f for r in records for f in r if f != key})
+    return previous_values(extracted(run, name, [id_column, *fields]), id_column, records, key)
 
 
 @fail_fast()
@@ -71,7 +86,7 @@ def load_hubspot(spec: RunSpec, planned: Planned) -> Loaded:
             updates,
             "id",
             hs.update_companies,
-            previous_values(extracted(run, "hs_companies"), "id", updates, "id"),
+            replaced(run, "hs_companies", "id", updates, "id"),
         ),
     ]
     return summarise(run, "load_hubspot_results", frames, hs.calls.as_dict())
@@ -98,7 +113,7 @@ def load_salesforce(spec: RunSpec, planned: Planned) -> Loaded:
             updates,
             "Id",
             sf.update_accounts,
-            previous_values(extracted(run, "sf_accounts"), "Id", updates, "Id"),
+            replaced(run, "sf_accounts", "Id", updates, "Id"),
         ),
     ]
     return summarise(run, "load_salesforce_results", frames, sf.calls.as_dict())
