@@ -309,7 +309,7 @@ def test_ledger_defaults_at_to_now(store):
 
 @pytest.mark.parametrize(
     "change,message",
-    [({"operation": "delete"}, "operation"), ({"result": "maybe"}, "result"), ({"system": None}, "system")],
+    [({"operation": "merge"}, "operation"), ({"result": "maybe"}, "result"), ({"system": None}, "system")],
 )
 def test_ledger_refuses_unknown_values(store, change, message):
     with pytest.raises(ValueError, match=message):
