@@ -6,7 +6,9 @@
   tasks wrote them (`COMPANY_SYNC_REPORTS_URL`: a local folder or object storage, read through Airflow's
   `ObjectStoragePath`, so the API server needs no disk shared with the workers), and takes the
   report's "Resync these" POST (`/sync-reports/resync`), which triggers `company_resync` with the failed
-  records' `hubspot_company_ids` / `salesforce_account_ids`.
+  records' `hubspot_company_ids` / `salesforce_account_ids`; "Roll back this run" (`/sync-reports/rollback`:
+  a dry-run preview of `company_sync_rollback` first, then, from the preview's row, the real run) and
+  "Release held records" (`/sync-reports/release`) on a rollback's row.
 - `external_views`: a "Sync reports" entry in the UI's navigation (the page is shown inside the Airflow UI).
 - `global_operator_extra_links`: a "Sync report" link on the `report` task of the sync DAGs.
 
@@ -43,6 +45,9 @@ log = logging.getLogger(__name__)
 URL_PREFIX = "/sync-reports"
 SYNC_DAGS = ("company_sync", "company_resync", "salesforce_account_import")
 RESYNC_DAG = "company_resync"
+ROLLBACK_DAG = "company_sync_rollback"  # issue #16: "Roll back this run" / "Release held records"
+REPORTED_DAGS = (*SYNC_DAGS, ROLLBACK_DAG)
+MAX_RUN_ID = 250
 REPORT_TASK = "report"
 MAX_IDS = 1000
 PAGE_SIZE = 50  # runs per page of the Sync reports page
@@ -153,6 +158,7 @@ def _run_row(r: dict[str, Any], files: set[str]) -> dict[str, Any]:
     airflow_run = f"/dags/{quote(r['dag_id'])}/runs/{quote(r['run_id'], safe='')}"
     links.append((None, airflow_run, "Airflow run", True))
     return {
+        "actions": _actions(r),
         "dag_id": r["dag_id"],
         "run_id": r["run_id"],
         "started": str(r["started_at"])[:19].replace("T", " "),
@@ -161,6 +167,23 @@ def _run_row(r: dict[str, Any], files: set[str]) -> dict[str, Any]:
         "numbers": list(_counts(r["counts"]).values()),
         "links": links,
     }
+
+
+def _actions(r: dict[str, Any]) -> list[tuple[str, str, dict[str, str], str | None]]:
+    """The buttons of one runs-table row (issue #16): (path, label, form fields, confirmation question).
+
+    A finished, real run of a sync DAG: "Roll back this run…" (a dry-run preview). The preview's row: "Confirm
+    roll back" (the real rollback, after a confirmation). A finished real rollback: "Release held records"."""
+    status, dry_run, summary = str(r["status"]), bool(r.get("dry_run")), r.get("counts")
+    if r["dag_id"] in SYNC_DAGS and status in ("success", "failed") and not dry_run:
+        return [("rollback", "Roll back this run…", {"run_id": r["run_id"], "dry_run": "true"}, None)]
+    target = ((summary if isinstance(summary, dict) else {}).get("rolled_back") or {}).get("run_id")
+    if r["dag_id"] != ROLLBACK_DAG or status != "success" or not target:
+        return []
+    if dry_run:
+        question = f"Roll back {target}? Fields go back, created records are archived or deleted."
+        return [("rollback", "Confirm roll back", {"run_id": str(target), "dry_run": "false"}, question)]
+    return [("release", "Release held records", {"run_id": r["run_id"]}, "Release the records this rollback held?")]
 
 
 @dataclass(frozen=True)
@@ -228,7 +251,7 @@ async def index(
 ) -> HTMLResponse:
     dag_id, status = dag_id or None, status or None  # the form sends empty values for "any"
     await _authorize(request, "GET", dag_id)
-    if dag_id is not None and dag_id not in SYNC_DAGS:
+    if dag_id is not None and dag_id not in REPORTED_DAGS:
         raise HTTPException(404, f"not a sync DAG: {dag_id}")
     if status is not None and status not in RUN_STATUSES:
         raise HTTPException(400, f"status: one of {', '.join(RUN_STATUSES)}")
@@ -240,7 +263,7 @@ async def index(
     page = render(
         "runs.html",
         prefix=URL_PREFIX,
-        dags=SYNC_DAGS,
+        dags=REPORTED_DAGS,
         dag_id=dag_id,
         statuses=RUN_STATUSES,
         query=query,
@@ -261,7 +284,7 @@ async def icon() -> Response:
 async def report_file(request: Request, dag: str, run: str, path: str) -> Response:
     """A file of one run's report folder (report.html, report.json, errors.csv, data_docs/…), read from where
     the tasks wrote it (a local folder or object storage)."""
-    await _authorize(request, "GET", dag if dag in SYNC_DAGS else None)
+    await _authorize(request, "GET", dag if dag in REPORTED_DAGS else None)
     root = await run_in_threadpool(_reports_root)
     target = await run_in_threadpool(_report_target, root, dag, run, path)
     if target is None:
@@ -316,6 +339,74 @@ async def resync(request: Request) -> HTMLResponse:
     return HTMLResponse(page)
 
 
+def _run_id_field(form: dict[str, list[str]]) -> str:
+    run_id = (form.get("run_id") or [""])[0].strip()
+    if not run_id or len(run_id) > MAX_RUN_ID or any(ch in run_id for ch in "\x00\r\n"):
+        raise HTTPException(400, "run_id: the Airflow run id of a finished run")
+    return run_id
+
+
+def trigger_rollback(conf: dict[str, Any], user_name: str | None, note: str) -> str:
+    """Create a `company_sync_rollback` DagRun through Airflow's own trigger function; returns its run id."""
+    from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.utils.types import DagRunTriggeredByType
+
+    dag_run = trigger_dag(
+        ROLLBACK_DAG, triggered_by=DagRunTriggeredByType.UI, conf=conf, triggering_user_name=user_name, note=note
+    )
+    return dag_run.run_id
+
+
+@app.post("/rollback", response_class=HTMLResponse)
+async def rollback(request: Request) -> HTMLResponse:
+    """Trigger `company_sync_rollback` for a run: a dry-run preview, or (`dry_run=false`) the real rollback. The
+    caller needs permission to trigger that DAG; the DAG's prepare refuses a bad run id with the reason."""
+    user = await _authorize(request, "POST", ROLLBACK_DAG)
+    form = parse_qs((await request.body()).decode(), keep_blank_values=False)
+    conf = {"run_id": _run_id_field(form), "dry_run": (form.get("dry_run") or ["true"])[0] != "false"}
+    name = getattr(user, "get_name", lambda: None)()
+    note = f"{'Preview of a rollback' if conf['dry_run'] else 'Rollback'} of {conf['run_id']} from Sync reports"
+    try:
+        run_id = await run_in_threadpool(trigger_rollback, conf, name, note)
+    except (ValueError, LookupError) as exc:
+        raise HTTPException(409, f"could not trigger {ROLLBACK_DAG}: {exc}") from exc
+    log.info("sync reports: %s triggered %s %s with %s", name, ROLLBACK_DAG, run_id, json.dumps(conf))
+    airflow_run = f"/dags/{ROLLBACK_DAG}/runs/{quote(run_id, safe='')}"
+    page = render(
+        "rollback_triggered.html",
+        dag=ROLLBACK_DAG,
+        run_id=run_id,
+        conf=conf,
+        airflow_run=airflow_run,
+        prefix=URL_PREFIX,
+    )
+    return HTMLResponse(page)
+
+
+def release_holds(run_id: str) -> int:
+    from include.company_sync.runtime import Runtime
+    from include.company_sync.state import StateStore
+
+    state = StateStore(Runtime.from_env().state_url)
+    try:
+        return state.release_run_holds(run_id)
+    finally:
+        state.dispose()
+
+
+@app.post("/release", response_class=HTMLResponse)
+async def release(request: Request) -> HTMLResponse:
+    """Release the records a rollback run put on hold (needs permission to trigger the rollback DAG)."""
+    user = await _authorize(request, "POST", ROLLBACK_DAG)
+    form = parse_qs((await request.body()).decode(), keep_blank_values=False)
+    run_id = _run_id_field(form)
+    released = await run_in_threadpool(release_holds, run_id)
+    log.info(
+        "sync reports: %s released %d record(s) held by %s", getattr(user, "get_name", lambda: None)(), released, run_id
+    )
+    return HTMLResponse(render("holds_released.html", run_id=run_id, released=released, prefix=URL_PREFIX))
+
+
 # --- extra link ----------------------------------------------------------------------------------------
 class SyncReportLink(BaseOperatorLink):
     """ "Sync report" on the report task of the sync DAGs (a global link: no change to the operators)."""
@@ -323,7 +414,7 @@ class SyncReportLink(BaseOperatorLink):
     name = "Sync report"
 
     def get_link(self, operator, *, ti_key) -> str:
-        if ti_key.dag_id not in SYNC_DAGS or ti_key.task_id != REPORT_TASK:
+        if ti_key.dag_id not in REPORTED_DAGS or ti_key.task_id != REPORT_TASK:
             return ""
         return report_url(ti_key.dag_id, ti_key.run_id)
 

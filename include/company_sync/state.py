@@ -53,6 +53,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from include.company_sync.run_status import RUN_STATUSES
+from include.company_sync.state_holds import HoldMethods
 from include.company_sync.state_lease import (  # noqa: F401  (the lease's types: API)
     LEASE_NAME,
     LeaseAttempt,
@@ -97,7 +98,7 @@ from include.company_sync.state_schema import (  # noqa: F401  (metadata, upsert
 CHUNK = 10_000
 IN_CHUNK = 5_000  # ids per IN (...) list; below SQLite's 32,766 bound variables
 SYSTEMS = ("salesforce", "hubspot")
-OPERATIONS = ("create", "update", "upsert", "link", "attach")
+OPERATIONS = ("create", "update", "upsert", "link", "attach", "archive", "delete")
 RESULTS = ("success", "failed")
 
 
@@ -108,7 +109,7 @@ def default_url() -> str:
     return default_state_url()
 
 
-class StateStore(LeaseMethods):
+class StateStore(LeaseMethods, HoldMethods):
     """The state database at `url` (created or upgraded to the current schema when opened)."""
 
     def __init__(self, url: str | None = None, *, echo: bool = False):

@@ -134,6 +134,32 @@ leases_t = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
 )
 
+holds_t = sa.Table(
+    "holds",
+    metadata,
+    # Records a rollback put on hold (issue #16): company_sync skips them until released.
+    sa.Column("system", sa.String(16), primary_key=True),
+    sa.Column("record_id", ID, primary_key=True),
+    sa.Column("run_id", ID, nullable=False),  # the rollback run that put it on hold
+    sa.Column("rolled_back_run_id", ID),  # the run it rolled back
+    sa.Column("held_at", UTCDateTime, nullable=False),
+    sa.Index("ix_holds_run", "run_id"),
+)
+
+synced_before_t = sa.Table(
+    "synced_before",
+    metadata,
+    # What `synced_values` held for a (account, field) before a run replaced it (issue #16: a rollback puts it
+    # back); `existed` false: there was no row.
+    sa.Column("run_id", ID, primary_key=True),
+    sa.Column("account_id", ID, primary_key=True),
+    sa.Column("field", sa.Text, primary_key=True),
+    sa.Column("existed", sa.Boolean, nullable=False),
+    sa.Column("company_id", ID),
+    sa.Column("value", sa.Text),
+    sa.Column("synced_at", UTCDateTime),
+)
+
 settings_t = sa.Table(
     "settings_state",
     metadata,
@@ -149,6 +175,8 @@ RUN_COLUMNS = [
     "run_id", "dag_id", "logical_date", "run_type", "window_start", "window_end", "dry_run",
     "started_at", "finished_at", "status", "counts", "report_path", "waited_for", "waited_seconds",
 ]  # fmt: skip
+HOLD_COLUMNS = ["system", "record_id", "run_id", "rolled_back_run_id", "held_at"]
+SYNCED_BEFORE_COLUMNS = ["run_id", "account_id", "field", "existed", "company_id", "value", "synced_at"]
 LEASE_COLUMNS = ["name", "dag_id", "run_id", "acquired_at", "renewed_at", "expires_at"]
 _LEDGER_KEY = ["run_id", "dag_id", "system", "operation", "record_id", "source_id", "field", "result", "at"]
 

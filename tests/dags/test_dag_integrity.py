@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"
 DAG_FILES = sorted(p for p in DAGS.glob("*.py") if not p.name.startswith("_"))
-CONTRACT_DAG_IDS = {"company_sync", "company_resync", "salesforce_account_import"}
+CONTRACT_DAG_IDS = {"company_sync", "company_resync", "salesforce_account_import", "company_sync_rollback"}
 HEAVY_MODULES = ("pandas", "great_expectations", "simple_salesforce", "hubspot", "pyarrow")
 
 

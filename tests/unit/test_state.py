@@ -45,7 +45,7 @@ def test_creates_file_tables_wal_and_busy_timeout(tmp_path, sqlite_url):
     s = StateStore(url)
     assert (tmp_path / "state" / "sync.db").is_file()
     assert set(sa.inspect(s.engine).get_table_names()) == {
-        "links", "key_mirror", "synced_values", "ledger", "runs", "settings_state", "leases",
+        "links", "key_mirror", "synced_values", "ledger", "runs", "settings_state", "leases", "holds", "synced_before",
         "company_sync_schema_version",
     }  # fmt: skip
     with s.engine.connect() as conn:
@@ -309,7 +309,7 @@ def test_ledger_defaults_at_to_now(store):
 
 @pytest.mark.parametrize(
     "change,message",
-    [({"operation": "delete"}, "operation"), ({"result": "maybe"}, "result"), ({"system": None}, "system")],
+    [({"operation": "merge"}, "operation"), ({"result": "maybe"}, "result"), ({"system": None}, "system")],
 )
 def test_ledger_refuses_unknown_values(store, change, message):
     with pytest.raises(ValueError, match=message):

@@ -115,7 +115,7 @@ def test_a_store_created_before_migrations_upgrades_in_place_and_keeps_its_data(
 def test_a_new_store_is_created_at_head_equal_to_the_declared_schema(state_url):
     store = StateStore(state_url)
     with store.engine.connect() as conn:
-        assert state_migrations.current(conn) == state_migrations.head() == "0002"
+        assert state_migrations.current(conn) == state_migrations.head() == "0003"
         assert schema_diff(conn) == []
         assert conn.execute(sa.text(f"SELECT count(*) FROM {VERSION_TABLE}")).scalar() == 1
     assert state_migrations.upgrade(store.engine) is None  # at head: nothing to do, no lock taken
@@ -145,11 +145,11 @@ def test_stores_opened_at_the_same_moment_migrate_once(state_url):
     assert errors == []
     store = StateStore(state_url)
     with store.engine.connect() as conn:
-        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == ["0002"]
+        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all() == ["0003"]
     store.dispose()
 
 
-@pytest.mark.parametrize("revision", ["0001"])
+@pytest.mark.parametrize("revision", ["0001", "0002"])
 def test_an_upgrade_from_each_revision_reaches_head(state_url, revision):
     from alembic import command
 
@@ -161,5 +161,5 @@ def test_an_upgrade_from_each_revision_reaches_head(state_url, revision):
     engine.dispose()
     store = StateStore(state_url)
     with store.engine.connect() as conn:
-        assert state_migrations.current(conn) == "0002"
+        assert state_migrations.current(conn) == "0003"
     store.dispose()

@@ -10,7 +10,7 @@ import pandas as pd
 from include.company_sync.connectors.hubspot import ID_PROPERTY
 from include.company_sync.connectors.salesforce import EXTERNAL_ID_FIELD
 from include.company_sync.tasks.failures import fail_fast
-from include.company_sync.tasks.load import summarise, writer
+from include.company_sync.tasks.load import replaced, summarise, writer
 from include.company_sync.tasks.resources import RunResources, distinct_ids
 from include.company_sync.tasks.spec import Loaded, Planned, RunSpec
 
@@ -40,27 +40,34 @@ def _write_back(
     sf, hs = run.salesforce(), run.hubspot()
     attachments = run.read(planned.frames.contact_attachments).merge(new_accounts, on="company_id")
     write = writer(run).write
+    sf_links = [{"Id": a, EXTERNAL_ID_FIELD: c} for a, c in new_companies.itertuples(index=False)]
+    hs_links = [{"id": c, ID_PROPERTY: a} for a, c in new_accounts.itertuples(index=False)]
+    attached = [{"Id": r.contact_id, "AccountId": r.account_id} for r in attachments.itertuples(index=False)]
+    # the ledger keeps the id fields these writes replace (what the plan's inputs held), for a rollback
     frames = [
         write(
             "salesforce",
             "link",
-            [{"Id": a, EXTERNAL_ID_FIELD: c} for a, c in new_companies.itertuples(index=False)],
+            sf_links,
             "Id",
             sf.update_accounts,
+            replaced(run, "sf_accounts", "Id", sf_links, "Id"),
         ),
         write(
             "hubspot",
             "link",
-            [{"id": c, ID_PROPERTY: a} for a, c in new_accounts.itertuples(index=False)],
+            hs_links,
             "id",
             hs.update_companies,
+            replaced(run, "hs_companies", "id", hs_links, "id"),
         ),
         write(
             "salesforce",
             "attach",
-            [{"Id": r.contact_id, "AccountId": r.account_id} for r in attachments.itertuples(index=False)],
+            attached,
             "Id",
             sf.update_contacts,
+            replaced(run, "sf_contacts", "Id", attached, "Id"),
         ),
     ]
     return frames, {"salesforce": sf.calls.total, "hubspot": hs.calls.total}
@@ -105,6 +112,7 @@ def link_ids(spec: RunSpec, planned: Planned, hubspot: Loaded, salesforce: Loade
         run.state.remove_links(distinct_ids(removed["account_id"]))
     synced = _synced_values(run, planned, new_companies, new_accounts, failed_hs | failed_sf)
     if not synced.empty:
+        run.state.keep_synced_before(spec.run_id, synced)  # what these values replace, for a rollback
         run.state.record_synced_values(synced)
     log.info(
         "linked %d pairs (%d matched, %d companies and %d accounts created); %d synced values recorded",

@@ -13,7 +13,7 @@ from include.company_sync.connectors.salesforce import EXTERNAL_ID_FIELD
 from include.company_sync.tasks.failures import fail_fast
 from include.company_sync.tasks.resources import RunResources
 from include.company_sync.tasks.spec import Loaded, Planned, RunSpec
-from include.company_sync.tasks.writes import LedgeredWriter
+from include.company_sync.tasks.writes import LedgeredWriter, previous_values
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,28 @@ def writer(run: RunResources) -> LedgeredWriter:
     return LedgeredWriter(run.state, run.spec.run_id, run.spec.dag_id)
 
 
+def extracted(run: RunResources, name: str, columns: list[str]) -> pd.DataFrame:
+    """The `columns` (those it has) of the input frame `name` the plan read (staged by complete_inputs): what
+    the records held before this run's writes. Empty when it is gone."""
+    import pyarrow.parquet as pq
+    from airflow.sdk import ObjectStoragePath
+
+    url = run.staging.url(run.spec.dag_id, run.spec.run_id, name)
+    if not run.staging.exists(url):
+        return pd.DataFrame()
+    with ObjectStoragePath(url).open("rb") as f:
+        present = set(pq.read_schema(f).names)
+    return run.staging.read(url, columns=[c for c in dict.fromkeys(columns) if c in present])
+
+
+def replaced(run: RunResources, name: str, id_column: str, records: list[dict], key: str) -> dict[str, dict]:
+    """The values `records` (keyed by `key`) replace, from the input frame `name`: the ledger's old values."""
+    if not records:
+        return {}
+    fields = sorted({f for r in records for f in r if f != key})
+    return previous_values(extracted(run, name, [id_column, *fields]), id_column, records, key)
+
+
 @fail_fast()
 def load_hubspot(spec: RunSpec, planned: Planned) -> Loaded:
     """Creates upsert on `salesforceaccountid` (= the Account Id), so a retried task never duplicates."""
@@ -58,7 +80,14 @@ def load_hubspot(spec: RunSpec, planned: Planned) -> Loaded:
     write = writer(run).write
     frames = [
         write("hubspot", "upsert", creates, ID_PROPERTY, hs.upsert_companies),
-        write("hubspot", "update", updates, "id", hs.update_companies),
+        write(
+            "hubspot",
+            "update",
+            updates,
+            "id",
+            hs.update_companies,
+            replaced(run, "hs_companies", "id", updates, "id"),
+        ),
     ]
     return summarise(run, "load_hubspot_results", frames, hs.calls.as_dict())
 
@@ -78,6 +107,13 @@ def load_salesforce(spec: RunSpec, planned: Planned) -> Loaded:
     write = writer(run).write
     frames = [
         write("salesforce", "upsert", creates, EXTERNAL_ID_FIELD, sf.upsert_accounts),
-        write("salesforce", "update", updates, "Id", sf.update_accounts),
+        write(
+            "salesforce",
+            "update",
+            updates,
+            "Id",
+            sf.update_accounts,
+            replaced(run, "sf_accounts", "Id", updates, "Id"),
+        ),
     ]
     return summarise(run, "load_salesforce_results", frames, sf.calls.as_dict())

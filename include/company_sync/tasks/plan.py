@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -42,6 +43,34 @@ def _context(run: RunResources) -> Any:
     )
 
 
+def hold_filter(run: RunResources, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Issue #16: drop the accounts and companies a rollback put on hold from the inputs, and return their
+    decisions (skipped, `held_by_rollback`). `company_resync` plans the records it is asked for whatever their
+    hold, and releases them (not in a dry run)."""
+    from include.company_sync.rollback.planning import HELD_BY_ROLLBACK
+
+    spec, out = run.spec, []
+    if spec.mode == "resync":  # asked for by id: planned whatever their hold, released by a real resync
+        for system, chosen in (("salesforce", spec.salesforce_account_ids), ("hubspot", spec.hubspot_company_ids)):
+            released = run.state.release_holds(system, chosen) if chosen and not spec.dry_run else 0
+            if released:
+                log.info("%s: %d record(s) held after a rollback released by this resync", system, released)
+        return pd.DataFrame()
+    for system, name, key in (("salesforce", "sf_accounts", "Id"), ("hubspot", "hs_companies", "id")):
+        frame = frames[name]
+        held = run.state.held_ids(system, distinct_ids(frame[key])) if not frame.empty else set()
+        if held:
+            frames[name] = frame[~frame[key].astype(str).isin(held)].reset_index(drop=True)
+            out.append(pd.DataFrame({"system": system, "record_id": sorted(held)}))
+    if not out:
+        return pd.DataFrame()
+    skipped = pd.concat(out, ignore_index=True)
+    log.info("%d record(s) on hold after a rollback skipped (%s)", len(skipped), HELD_BY_ROLLBACK)
+    return skipped.assign(
+        action="skipped", reason=HELD_BY_ROLLBACK, rule="rollback", message="on hold after a rollback", warning=None
+    )
+
+
 def plan(spec: RunSpec, inputs: CompletedInputs) -> Planned:
     from include.company_sync.engine import SyncInputs, plan_sync
     from include.company_sync.runtime import lean_memory_for_planning
@@ -50,6 +79,7 @@ def plan(spec: RunSpec, inputs: CompletedInputs) -> Planned:
     run = RunResources(spec)
     run.renew_lease()
     frames = {name: run.read(url) for name, url in inputs.frames.urls().items()}
+    held = hold_filter(run, frames)  # records a rollback put on hold (issue #16) are not planned
     stages = tuple(frames.pop("lifecycle_stages")["stage"].astype(str))
     sync_inputs = SyncInputs(
         **frames,
@@ -58,6 +88,8 @@ def plan(spec: RunSpec, inputs: CompletedInputs) -> Planned:
         synced_values=run.state.synced_values(distinct_ids(frames["sf_accounts"]["Id"])),
     )
     result = plan_sync(sync_inputs, _context(run))
+    if not held.empty:
+        result = replace(result, decisions=pd.concat([result.decisions.astype(object), held], ignore_index=True))
     urls = {name: run.stage(f"plan_{name}", getattr(result, name)) for name in PlanFrames.names()}
     planned = Planned(
         frames=PlanFrames(**urls),

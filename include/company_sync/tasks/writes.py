@@ -83,10 +83,50 @@ def send_chunks(
     return [r for r in results if r is not None]
 
 
+def _plain(value):
+    """A frame cell as a JSON value: NA -> None, numpy numbers -> int/float, anything else -> str."""
+    if value is None or (not isinstance(value, (str, list, dict)) and pd.isna(value)):
+        return None
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return str(value)
+
+
+def previous_values(frame: pd.DataFrame, id_column: str, records: list[dict], key: str) -> dict[str, dict]:
+    """What each write replaces (the ledger's `old_value`): per record (by its `key` value), the values the
+    extracted `frame` (what the plan saw, before writing) held for the fields the record writes. Records not in
+    the frame, and fields it does not hold, are left out: their previous value is unknown."""
+    if frame.empty or not records or id_column not in frame.columns:
+        return {}
+    wanted = {str(r[key]) for r in records}
+    ids = frame[id_column].astype("string")
+    rows = frame[ids.isin(wanted).fillna(False).to_numpy()].drop_duplicates(id_column)
+    columns = sorted({f for r in records for f in r if f != key and f in rows.columns})
+    held = {
+        str(rid): dict(zip(columns, values, strict=True))
+        for rid, *values in zip(rows[id_column].astype(str), *(rows[c].astype(object) for c in columns), strict=True)
+    }
+    return {
+        str(r[key]): {f: _plain(held[str(r[key])][f]) for f in r if f in columns}
+        for r in records
+        if str(r[key]) in held
+    }
+
+
 def ledger_rows(
-    run_id: str, dag_id: str, system: str, operation: str, results: pd.DataFrame, written: dict[str, dict]
+    run_id: str,
+    dag_id: str,
+    system: str,
+    operation: str,
+    results: pd.DataFrame,
+    written: dict[str, dict],
+    previous: dict[str, dict] | None = None,
 ) -> pd.DataFrame:
-    """One ledger row per attempted record write (new values as JSON)."""
+    """One ledger row per attempted record write (new values as JSON; the values they replaced, where known,
+    as JSON too: `previous_values`)."""
+    before = previous or {}
     return pd.DataFrame(
         {
             "run_id": run_id,
@@ -96,7 +136,9 @@ def ledger_rows(
             "record_id": results["id"].astype("str"),
             "source_id": results["key"].astype("str"),
             "field": None,
-            "old_value": None,
+            "old_value": [
+                json.dumps(before[k], default=str, sort_keys=True) if k in before else None for k in results["key"]
+            ],
             "new_value": [json.dumps(written.get(k, {}), default=str, sort_keys=True) for k in results["key"]],
             "result": results["success"].map({True: "success", False: "failed"}),
             "error_category": results["category"],
@@ -126,11 +168,19 @@ class LedgeredWriter:
             )
         return todo
 
-    def write(self, system: str, operation: str, records: list[dict], key: str, send: Send) -> pd.DataFrame:
+    def write(
+        self,
+        system: str,
+        operation: str,
+        records: list[dict],
+        key: str,
+        send: Send,
+        previous: dict[str, dict] | None = None,
+    ) -> pd.DataFrame:
         """Send the records not already written by an earlier try of this task; ledger every result.
 
-        `key` names the field that identifies a record (its source id); returns one result row per record
-        sent, with the `operation`."""
+        `key` names the field that identifies a record (its source id); `previous` (by key) the values the
+        writes replace (`previous_values`). Returns one result row per record sent, with the `operation`."""
         from include.company_sync.connectors.results import results_frame
 
         todo = self._not_yet_written(system, operation, records, key)
@@ -139,9 +189,9 @@ class LedgeredWriter:
         )
 
         def ledger(landed: list[tuple[list[dict], pd.DataFrame]]) -> None:  # as they land: a killed task resumes
-            part = [r for records, _ in landed for r in records]
+            written = {str(r[key]): r for sent, _ in landed for r in sent}
             result = pd.concat([r for _, r in landed], ignore_index=True)
-            rows = ledger_rows(self.run_id, self.dag_id, system, operation, result, {str(r[key]): r for r in part})
+            rows = ledger_rows(self.run_id, self.dag_id, system, operation, result, written, previous)
             self.state.append_ledger(rows)
             progress.add(len(result), int((~result["success"].astype(bool)).sum()))
             self.state.renew_lease(self.dag_id, self.run_id, at_most_every=60)  # the write lease, in long loads
