@@ -68,6 +68,7 @@ class RunResult:
     run_id: str
     report: dict[str, Any] | None
     requests: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    tries: dict[str, int] = field(default_factory=dict)  # task id -> the try it ended on (2: retried once)
 
     def writes(self, system: str | None = None) -> list[dict[str, Any]]:
         """API write calls made during the run (POSTs that only read, like search, excluded)."""
@@ -234,7 +235,8 @@ class World:
         reports = sorted((self.tmp / "reports" / dag_id).glob("*/report.json"), key=lambda p: p.stat().st_mtime)
         if reports:
             report = json.loads(reports[-1].read_text())
-        return RunResult(state=state, run_id=run.run_id, report=report, requests=self.requests_log())
+        tries = {ti.task_id: int(ti.try_number) for ti in run.get_task_instances()}
+        return RunResult(state=state, run_id=run.run_id, report=report, requests=self.requests_log(), tries=tries)
 
 
 def _run_creator(run_type: str):

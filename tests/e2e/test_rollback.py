@@ -130,18 +130,19 @@ HS_ARCHIVE = "/crm/v3/objects/companies/batch/archive"
 
 
 def test_a_rollback_killed_mid_load_and_retried_undoes_nothing_twice(world):
-    from tests.e2e.test_fault_matrix import accounts
+    from tests.e2e.test_fault_matrix import KILL_DROPS, accounts
 
     world.watermark()
     accounts(world, 250, "Undo")
     x = world.run()
     assert x.state == "success" and len(world.companies()) == 250
     world.fault("hubspot", count=1, method="POST", path_prefix=HS_ARCHIVE, latency_ms=1)  # the first lands
-    world.fault("hubspot", count=7, method="POST", path_prefix=HS_ARCHIVE, drop=True)  # then the task dies
+    world.fault("hubspot", count=KILL_DROPS, method="POST", path_prefix=HS_ARCHIVE, drop=True)  # the task dies
 
     undo = _rollback(world, x.run_id)
 
     assert undo.state == "success", undo.report
+    assert undo.tries["load_hubspot"] == 2  # the first try died mid-archive; Airflow retried the task
     assert world.companies() == []  # all 250 archived
     landed = [r for r in undo.requests["hubspot"] if r["path"] == HS_ARCHIVE and r["status"] in (200, 204)]
     assert len(landed) == 3  # 100 before the kill, the other 150 on the retry: nothing archived twice
