@@ -304,13 +304,14 @@ def _ids(form: dict[str, list[str]], key: str, pattern: re.Pattern) -> list[str]
     return list(dict.fromkeys(values))
 
 
-def trigger_resync(conf: dict[str, Any], user_name: str | None, note: str) -> str:
-    """Create a `company_resync` DagRun through Airflow's own trigger function; returns its run id."""
+def trigger(dag_id: str, conf: dict[str, Any], user_name: str | None, note: str) -> str:
+    """Create a DagRun of `dag_id` (`company_resync`, `company_sync_rollback`) through Airflow's own trigger
+    function, as the UI's trigger does; returns its run id."""
     from airflow.api.common.trigger_dag import trigger_dag
     from airflow.utils.types import DagRunTriggeredByType
 
     dag_run = trigger_dag(
-        RESYNC_DAG, triggered_by=DagRunTriggeredByType.UI, conf=conf, triggering_user_name=user_name, note=note
+        dag_id, triggered_by=DagRunTriggeredByType.UI, conf=conf, triggering_user_name=user_name, note=note
     )
     return dag_run.run_id
 
@@ -328,7 +329,7 @@ async def resync(request: Request) -> HTMLResponse:
     source = (form.get("source") or ["a sync report"])[0][:200]
     name = getattr(user, "get_name", lambda: None)()
     try:
-        run_id = await run_in_threadpool(trigger_resync, conf, name, f"Resync of failed records from {source}")
+        run_id = await run_in_threadpool(trigger, RESYNC_DAG, conf, name, f"Resync of failed records from {source}")
     except (ValueError, LookupError) as exc:  # DagNotFound is a LookupError-like AirflowNotFoundException
         raise HTTPException(409, f"could not trigger {RESYNC_DAG}: {exc}") from exc
     log.info("sync reports: %s triggered %s %s with %s", name, RESYNC_DAG, run_id, json.dumps(conf))
@@ -346,17 +347,6 @@ def _run_id_field(form: dict[str, list[str]]) -> str:
     return run_id
 
 
-def trigger_rollback(conf: dict[str, Any], user_name: str | None, note: str) -> str:
-    """Create a `company_sync_rollback` DagRun through Airflow's own trigger function; returns its run id."""
-    from airflow.api.common.trigger_dag import trigger_dag
-    from airflow.utils.types import DagRunTriggeredByType
-
-    dag_run = trigger_dag(
-        ROLLBACK_DAG, triggered_by=DagRunTriggeredByType.UI, conf=conf, triggering_user_name=user_name, note=note
-    )
-    return dag_run.run_id
-
-
 @app.post("/rollback", response_class=HTMLResponse)
 async def rollback(request: Request) -> HTMLResponse:
     """Trigger `company_sync_rollback` for a run: a dry-run preview, or (`dry_run=false`) the real rollback. The
@@ -367,7 +357,7 @@ async def rollback(request: Request) -> HTMLResponse:
     name = getattr(user, "get_name", lambda: None)()
     note = f"{'Preview of a rollback' if conf['dry_run'] else 'Rollback'} of {conf['run_id']} from Sync reports"
     try:
-        run_id = await run_in_threadpool(trigger_rollback, conf, name, note)
+        run_id = await run_in_threadpool(trigger, ROLLBACK_DAG, conf, name, note)
     except (ValueError, LookupError) as exc:
         raise HTTPException(409, f"could not trigger {ROLLBACK_DAG}: {exc}") from exc
     log.info("sync reports: %s triggered %s %s with %s", name, ROLLBACK_DAG, run_id, json.dumps(conf))

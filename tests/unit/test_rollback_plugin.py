@@ -65,7 +65,7 @@ def test_rollback_post_asks_for_trigger_permission_and_triggers_the_dag(monkeypa
         return None
 
     monkeypatch.setattr(plugin, "_authorize", allow)
-    monkeypatch.setattr(plugin, "trigger_rollback", lambda conf, user, note: triggered.append(conf) or "manual__rb")
+    monkeypatch.setattr(plugin, "trigger", lambda dag, conf, user, note: triggered.append(conf) or "manual__rb")
     page = _run(plugin.rollback(Body("run_id=manual__1&dry_run=true"))).body.decode()
     assert asked == [("POST", "company_sync_rollback")]
     assert triggered == [{"run_id": "manual__1", "dry_run": True}]
@@ -81,7 +81,7 @@ def test_refused_permission_triggers_nothing(monkeypatch):
         raise HTTPException(403, f"Not allowed to trigger runs of {dag_id}")
 
     monkeypatch.setattr(plugin, "_authorize", refuse)
-    monkeypatch.setattr(plugin, "trigger_rollback", lambda *a: pytest.fail("triggered"))
+    monkeypatch.setattr(plugin, "trigger", lambda *a: pytest.fail("triggered"))
     with pytest.raises(HTTPException, match="company_sync_rollback"):
         _run(plugin.rollback(Body("run_id=manual__1")))
 

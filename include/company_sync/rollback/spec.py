@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
+
+from include.company_sync.tasks.spec import PlainXCom
 
 ROLLBACK_DAG_ID = "company_sync_rollback"
 ROLLED_BACK_DAGS = ("company_sync", "company_resync", "salesforce_account_import")
 
 
-class _Plain:
-    def to_xcom(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
-
-    @classmethod
-    def from_xcom(cls, data: dict[str, Any]):
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})  # type: ignore[arg-type]
-
-
 @dataclass(frozen=True)
-class RollbackSpec(_Plain):
+class RollbackSpec(PlainXCom):
     """The rollback run (`dag_id`, `run_id`) and the run it undoes (`target_dag_id`, `target_run_id`)."""
 
     dag_id: str
@@ -31,7 +23,7 @@ class RollbackSpec(_Plain):
 
 
 @dataclass(frozen=True)
-class Extracted(_Plain):
+class Extracted(PlainXCom):
     """The ledger rows of the target run and the records they name, as they are now (staged URLs)."""
 
     ledger: str
@@ -43,7 +35,7 @@ class Extracted(_Plain):
 
 
 @dataclass(frozen=True)
-class RollbackPlanned(_Plain):
+class RollbackPlanned(PlainXCom):
     """The staged plan: write frames, decisions, holds and the state changes; counts."""
 
     frames: dict[str, str]
@@ -54,7 +46,7 @@ class RollbackPlanned(_Plain):
 
 
 @dataclass(frozen=True)
-class RollbackLoaded(_Plain):
+class RollbackLoaded(PlainXCom):
     dry_run: bool = False
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # operation -> succeeded/failed
     api_calls: int = 0

@@ -93,7 +93,7 @@ class RunSpec:
         )
 
 
-class _Plain:
+class PlainXCom:
     """to/from XCom for dataclasses of JSON-safe values (tuples travel as lists)."""
 
     def to_xcom(self) -> dict[str, Any]:
@@ -105,7 +105,7 @@ class _Plain:
 
 
 @dataclass(frozen=True)
-class SalesforceExtract(_Plain):
+class SalesforceExtract(PlainXCom):
     """extract_salesforce: the accounts to consider and the org's users, staged; ids asked for but absent."""
 
     accounts: str
@@ -119,7 +119,7 @@ class SalesforceExtract(_Plain):
 
 
 @dataclass(frozen=True)
-class HubSpotExtract(_Plain):
+class HubSpotExtract(PlainXCom):
     """extract_hubspot: the companies to consider, owners, lifecycle stages and inclusion list members."""
 
     companies: str
@@ -134,7 +134,7 @@ class HubSpotExtract(_Plain):
 
 
 @dataclass(frozen=True)
-class InputFrames(_Plain):
+class InputFrames(PlainXCom):
     """URLs of the staged frames planning reads, by the name `SyncInputs` and the validation suites use."""
 
     sf_accounts: str
@@ -180,7 +180,7 @@ class CompletedInputs:
 
 
 @dataclass(frozen=True)
-class Checked(_Plain):
+class Checked(PlainXCom):
     """validate_inputs / validate_plan: the staged check results and how many checks warned."""
 
     checks: str
@@ -188,7 +188,7 @@ class Checked(_Plain):
 
 
 @dataclass(frozen=True)
-class PlanFrames(_Plain):
+class PlanFrames(PlainXCom):
     """URLs of the staged frames of a plan, one per `SyncPlan` frame."""
 
     hubspot_creates: str
@@ -237,7 +237,7 @@ class Planned:
 
 
 @dataclass(frozen=True)
-class Loaded(_Plain):
+class Loaded(PlainXCom):
     """load_hubspot / load_salesforce / link_ids: the staged per-record results and their counts.
 
     A dry run sends nothing: `dry_run` is set, `would_write` holds the planned writes, and there are no
