@@ -378,7 +378,9 @@ def checked_settings_json(
 
 
 def read_schemas(runtime: Any) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, dict[str, int]]]:
-    """The Account describe and the company property definitions (one call each), with the calls made."""
+    """The Account describe and the company property definitions (one call each), with the calls made, and the
+    setup checks on them (`check_setup`: the Account external id field, the unique `salesforceaccountid`
+    property, created if missing), so the extracts need not read either again."""
     from include.company_sync.connectors.hubspot import HubSpotConnector
     from include.company_sync.connectors.salesforce import SalesforceConnector
     from include.company_sync.connectors.schemas import account_describe, company_property_definitions
@@ -386,4 +388,6 @@ def read_schemas(runtime: Any) -> tuple[dict[str, Any], list[dict[str, Any]], di
     sf = SalesforceConnector.from_connection(runtime.salesforce_conn_id, policy=runtime.retry_policy())
     hs = HubSpotConnector.from_connection(runtime.hubspot_conn_id, policy=runtime.retry_policy())
     describe, properties = account_describe(sf), company_property_definitions(hs)
+    sf.check_setup(describe)
+    hs.check_setup(properties)
     return describe, properties, {"salesforce": sf.calls.as_dict(), "hubspot": hs.calls.as_dict()}

@@ -132,6 +132,25 @@ def test_check_setup_creates_the_unique_property(connect, edited_sandbox):
     assert result["success"].all()
 
 
+def test_check_setup_on_definitions_already_read_costs_no_call(connect, edited_sandbox):
+    """prepare reads every company property definition for the mapping check; the setup check uses them."""
+    from include.company_sync.connectors.schemas import company_property_definitions
+
+    clean_sandbox = edited_sandbox
+    hs = connect()
+    definitions = company_property_definitions(hs)
+    before = hs.calls.as_dict()
+    hs.check_setup(definitions)
+    assert hs.calls.as_dict() == before  # found in the definitions: no call
+    _drop_sandbox_property(clean_sandbox, ID_PROPERTY)
+    hs.check_setup(company_property_definitions(hs))  # missing from them: created, as without definitions
+    created = api_requests(clean_sandbox, "POST", "/crm/v3/properties/companies")
+    assert len(created) == 1 and created[0]["status"] == 201
+    non_unique = [{**d, "hasUniqueValue": False} if d["name"] == ID_PROPERTY else d for d in definitions]
+    with pytest.raises(SetupError, match="unique"):
+        hs.check_setup(non_unique)
+
+
 def test_check_setup_refuses_a_non_unique_property(connect, edited_sandbox):
     clean_sandbox = edited_sandbox
     from hubspot.crm.properties import PropertyCreate

@@ -13,6 +13,7 @@ import requests
 
 from include.company_sync.connectors.http_policy import ConnectorError, RetryPolicy, SetupError
 from include.company_sync.connectors.salesforce import EXTERNAL_ID_FIELD, SalesforceConnector
+from include.company_sync.connectors.schemas import account_describe
 from include.company_sync.settings import parse_field_mappings
 
 FIELDS = [m.salesforce for m in parse_field_mappings(None)]
@@ -87,6 +88,9 @@ def test_check_setup_and_typed_window_extract(connect, clean_sandbox):
     seed(clean_sandbox, 60)
     sf = connect()
     sf.check_setup()
+    described = sf.calls.as_dict()
+    sf.check_setup(account_describe(sf))  # prepare's describe serves: no second read
+    assert sum(sf.calls.as_dict().values()) == sum(described.values()) + 1
     end = datetime.now(UTC) + timedelta(minutes=5)
     everything = sf.accounts_changed(FIELDS, None, end)
     assert len(everything) == everything["Id"].nunique() > 0

@@ -233,17 +233,22 @@ class HubSpotConnector(CompanySearch, CompanyWrites, ListReads):
         )
 
     # --- setup ----------------------------------------------------------------------------------------
-    def check_setup(self) -> None:
-        """Make sure the company property `salesforceaccountid` exists with unique values (create it if not)."""
+    def check_setup(self, definitions: Iterable[dict[str, Any]] | None = None) -> None:
+        """Make sure the company property `salesforceaccountid` exists with unique values (create it if not).
+        `definitions`: the company property definitions when the caller has read them already (prepare's
+        mapping check), so the check costs no call; else the property is read."""
         from hubspot.crm.properties import PropertyCreate
 
         core = self._api("properties.core_api")
-        try:
-            prop = self._call("properties.get", core.get_by_name, "companies", ID_PROPERTY)
-        except HubSpotApiError as exc:
-            if exc.status != 404:
-                raise
-            prop = None
+        if definitions is not None:
+            prop = next((d for d in definitions if d.get("name") == ID_PROPERTY), None)
+        else:
+            try:
+                prop = self._call("properties.get", core.get_by_name, "companies", ID_PROPERTY)
+            except HubSpotApiError as exc:
+                if exc.status != 404:
+                    raise
+                prop = None
         if prop is None:
             log.info("HubSpot: creating the unique company property %s", ID_PROPERTY)
             create = PropertyCreate(

@@ -235,9 +235,10 @@ class SalesforceConnector:
             raise self._fail(operation, exc) from exc
 
     # --- setup ----------------------------------------------------------------------------------------
-    def check_setup(self) -> None:
-        """Verify the Account external id field `HubSpot_Company_ID__c` exists (and is an external id)."""
-        describe = self._call("describe Account", self.sf.Account.describe)
+    def check_setup(self, describe: dict[str, Any] | None = None) -> None:
+        """Verify the Account external id field `HubSpot_Company_ID__c` exists (and is an external id), in
+        `describe` if the caller has read it (prepare's mapping check), else in a fresh one."""
+        describe = self._call("describe Account", self.sf.Account.describe) if describe is None else describe
         fields = {f["name"]: f for f in (describe or {}).get("fields", [])}
         how = (
             "create it in Setup > Object Manager > Account > Fields & Relationships > New: "
@@ -246,23 +247,16 @@ class SalesforceConnector:
         )
         field = fields.get(EXTERNAL_ID_FIELD)
         if field is None:
-            raise SetupError(
-                f"Salesforce Account has no field {EXTERNAL_ID_FIELD}: {how}", api="Salesforce", operation="check_setup"
-            )
-        if not field.get("externalId"):
-            raise SetupError(
-                f"Salesforce Account field {EXTERNAL_ID_FIELD} exists but is not an External ID: {how}",
-                api="Salesforce",
-                operation="check_setup",
-            )
-        if not (field.get("updateable") or field.get("createable")):
-            raise SetupError(
-                f"Salesforce Account field {EXTERNAL_ID_FIELD} is read-only for the integration user:"
-                " grant edit access in its field-level security",
-                api="Salesforce",
-                operation="check_setup",
-            )
-        log.info("Salesforce setup ok: Account.%s is an external id", EXTERNAL_ID_FIELD)
+            problem = f"Salesforce Account has no field {EXTERNAL_ID_FIELD}: {how}"
+        elif not field.get("externalId"):
+            problem = f"Salesforce Account field {EXTERNAL_ID_FIELD} exists but is not an External ID: {how}"
+        elif not (field.get("updateable") or field.get("createable")):
+            problem = f"Salesforce Account field {EXTERNAL_ID_FIELD} is read-only for the integration user: grant "
+            problem += "edit access in its field-level security"
+        else:
+            log.info("Salesforce setup ok: Account.%s is an external id", EXTERNAL_ID_FIELD)
+            return
+        raise SetupError(problem, api="Salesforce", operation="check_setup")
 
     # --- reads ----------------------------------------------------------------------------------------
     def account_fields(self, fields: Iterable[str]) -> list[str]:

@@ -10,8 +10,8 @@ from typing import Any
 import pandas as pd
 
 from include.company_sync.rollback.spec import Extracted, RollbackLoaded, RollbackPlanned, RollbackSpec
-from include.company_sync.rollback.tasks import Resources
 from include.company_sync.run_status import failed_tasks, run_status
+from include.company_sync.tasks.resources import RunResources
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ def _pull(ti: Any, task_id: str, kind):
     return kind.from_xcom(value) if isinstance(value, dict) and kind is not dict else value
 
 
-def build(spec: RollbackSpec, states: dict[str, str], ti: Any, run: Resources) -> dict[str, Any]:
+def build(spec: RollbackSpec, states: dict[str, str], ti: Any, run: RunResources) -> dict[str, Any]:
     extracted = _pull(ti, "extract", Extracted)
     planned = _pull(ti, "plan", RollbackPlanned)
     loads = {t: _pull(ti, t, RollbackLoaded) for t in ("load_hubspot", "load_salesforce")}
@@ -69,7 +69,7 @@ def report(spec_xcom: dict | None, context: dict[str, Any]) -> str:
             f"the rollback could not start: {', '.join(failed) or 'prepare'} failed; see its log"
         )
     spec = RollbackSpec.from_xcom(spec_xcom)
-    run = Resources(spec)
+    run = RunResources(spec)
     try:
         document = build(spec, states, ti, run)
         path = write(document, run.runtime.reports_url)

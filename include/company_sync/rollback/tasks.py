@@ -11,63 +11,19 @@ from __future__ import annotations
 
 import json
 import logging
-from functools import cached_property
 
 import pandas as pd
 
 from include.company_sync.rollback import planning
 from include.company_sync.rollback.spec import Extracted, RollbackLoaded, RollbackPlanned, RollbackSpec
-from include.company_sync.runtime import Runtime
-from include.company_sync.staging import Staging
-from include.company_sync.state import StateStore
 from include.company_sync.tasks.failures import fail_fast
-from include.company_sync.tasks.writes import LedgeredWriter
+from include.company_sync.tasks.resources import RunResources
 
 log = logging.getLogger(__name__)
 
 # The fields the key mirror is made of (domains and the other system's id): a restore of one changes the mirror.
 MIRROR_KEY_FIELDS = ("domain", "website", "salesforceaccountid", "Website", "HubSpot_Company_ID__c")
 PLAN_FRAMES = ("hubspot_updates", "salesforce_updates", "contact_updates", "decisions", "holds")
-
-
-class Resources:
-    """State store, staging and connectors of one rollback run."""
-
-    def __init__(self, spec: RollbackSpec):
-        self.spec = spec
-        self.runtime = Runtime.from_env()
-
-    @cached_property
-    def state(self) -> StateStore:
-        return StateStore(self.runtime.state_url)
-
-    @cached_property
-    def staging(self) -> Staging:
-        return Staging(self.runtime.staging_url)
-
-    def stage(self, name: str, df: pd.DataFrame) -> str:
-        return self.staging.write(self.spec.dag_id, self.spec.run_id, name, df)
-
-    def read(self, url: str) -> pd.DataFrame:
-        return self.staging.read(url)
-
-    def renew_lease(self) -> None:
-        from include.company_sync.tasks import lease
-
-        lease.renew(self.state, self.spec.dag_id, self.spec.run_id)
-
-    def hubspot(self):
-        from include.company_sync.connectors.hubspot import HubSpotConnector
-
-        return HubSpotConnector.from_connection(self.runtime.hubspot_conn_id, policy=self.runtime.retry_policy())
-
-    def salesforce(self):
-        from include.company_sync.connectors.salesforce import SalesforceConnector
-
-        return SalesforceConnector.from_connection(self.runtime.salesforce_conn_id, policy=self.runtime.retry_policy())
-
-    def writer(self) -> LedgeredWriter:
-        return LedgeredWriter(self.state, self.spec.run_id, self.spec.dag_id)
 
 
 def _fields(ledger: pd.DataFrame, system: str, skip: tuple[str, ...]) -> list[str]:
@@ -89,7 +45,7 @@ def _created_accounts(ledger: pd.DataFrame) -> list[str]:
 @fail_fast()
 def extract(spec: RollbackSpec) -> Extracted:
     """The target run's successful ledger rows, and each record they name as it is now (by id)."""
-    run = Resources(spec)
+    run = RunResources(spec)
     run.renew_lease()
     ledger = run.state.ledger(spec.target_run_id, dag_id=spec.target_dag_id)
     ledger = ledger[ledger["result"] == "success"].reset_index(drop=True)
@@ -121,7 +77,7 @@ def validate_inputs(spec: RollbackSpec, extracted: Extracted) -> dict[str, int]:
     """Blocking: one row per record id in each extract, the columns planning reads present."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    run = Resources(spec)
+    run = RunResources(spec)
     problems = []
     for name, key in (("companies", "id"), ("accounts", "Id"), ("contacts", "Id")):
         frame = run.read(getattr(extracted, name))
@@ -135,7 +91,7 @@ def validate_inputs(spec: RollbackSpec, extracted: Extracted) -> dict[str, int]:
 
 
 def plan(spec: RollbackSpec, extracted: Extracted) -> RollbackPlanned:
-    run = Resources(spec)
+    run = RunResources(spec)
     run.renew_lease()
     inputs = planning.RollbackInputs(
         ledger=run.read(extracted.ledger),
@@ -172,7 +128,7 @@ def validate_plan(spec: RollbackSpec, planned: RollbackPlanned) -> dict[str, int
     """Blocking: no field written twice, nothing both updated and archived/deleted."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    run = Resources(spec)
+    run = RunResources(spec)
     removals = run.read(planned.frames["removals"])
     problems = []
     for name in ("hubspot_updates", "salesforce_updates", "contact_updates"):
@@ -209,7 +165,7 @@ def load_hubspot(spec: RollbackSpec, planned: RollbackPlanned) -> RollbackLoaded
     if spec.dry_run:
         log.info("dry run: would write %s; nothing sent", planned.writes)
         return RollbackLoaded(dry_run=True)
-    run = Resources(spec)
+    run = RunResources(spec)
     run.renew_lease()
     hs, write = run.hubspot(), run.writer().write
     removals = run.read(planned.frames["removals"])
@@ -231,7 +187,7 @@ def load_salesforce(spec: RollbackSpec, planned: RollbackPlanned) -> RollbackLoa
     if spec.dry_run:
         log.info("dry run: would write %s; nothing sent", planned.writes)
         return RollbackLoaded(dry_run=True)
-    run = Resources(spec)
+    run = RunResources(spec)
     run.renew_lease()
     sf, write = run.salesforce(), run.writer().write
     removals = run.read(planned.frames["removals"])
@@ -246,7 +202,7 @@ def load_salesforce(spec: RollbackSpec, planned: RollbackPlanned) -> RollbackLoa
     return RollbackLoaded(counts=_counts(frames), api_calls=sf.calls.total)
 
 
-def _after_rollback(run: Resources, extracted: Extracted, planned: RollbackPlanned, system: str) -> pd.DataFrame:
+def _after_rollback(run: RunResources, extracted: Extracted, planned: RollbackPlanned, system: str) -> pd.DataFrame:
     """The records as the rollback leaves them (restored values applied, removed ones deleted): mirror rows."""
     from include.company_sync.tasks.complete import mirror_rows
 
@@ -276,7 +232,7 @@ def restore_state(spec: RollbackSpec, extracted: Extracted, planned: RollbackPla
     if spec.dry_run:
         log.info("dry run: state store unchanged, nothing held")
         return {}
-    run = Resources(spec)
+    run = RunResources(spec)
     run.renew_lease()
     state = run.state
     unlinked = state.remove_links(planned.unlink_account_ids)

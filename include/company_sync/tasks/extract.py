@@ -37,7 +37,6 @@ def extract_salesforce(spec: RunSpec) -> SalesforceExtract:
     run.renew_lease()
     sf = run.salesforce()
     sf.abort_check = SiblingWatch.for_current_task("extract_hubspot")
-    sf.check_setup()
     fields = extract_account_fields(run.settings)
     start, end = _when(spec.window_start), _when(spec.window_end)
     if spec.mode == "sync":
@@ -105,7 +104,6 @@ def extract_hubspot(spec: RunSpec) -> HubSpotExtract:
     run.renew_lease()
     hs = run.hubspot()
     hs.abort_check = SiblingWatch.for_current_task("extract_salesforce")
-    hs.check_setup()
     props = extract_company_properties(run.settings)
     if spec.mode == "sync":
         companies = hs.companies_changed(props, _when(spec.window_start), _when(spec.window_end))

@@ -10,7 +10,7 @@ import pandas as pd
 from include.company_sync.connectors.hubspot import ID_PROPERTY
 from include.company_sync.connectors.salesforce import EXTERNAL_ID_FIELD
 from include.company_sync.tasks.failures import fail_fast
-from include.company_sync.tasks.load import replaced, summarise, writer
+from include.company_sync.tasks.load import replaced, summarise
 from include.company_sync.tasks.resources import RunResources, distinct_ids
 from include.company_sync.tasks.spec import Loaded, Planned, RunSpec
 
@@ -39,7 +39,7 @@ def _write_back(
     """The created records' counterpart ids, and private contacts attached to the accounts just created."""
     sf, hs = run.salesforce(), run.hubspot()
     attachments = run.read(planned.frames.contact_attachments).merge(new_accounts, on="company_id")
-    write = writer(run).write
+    write = run.writer().write
     sf_links = [{"Id": a, EXTERNAL_ID_FIELD: c} for a, c in new_companies.itertuples(index=False)]
     hs_links = [{"id": c, ID_PROPERTY: a} for a, c in new_accounts.itertuples(index=False)]
     attached = [{"Id": r.contact_id, "AccountId": r.account_id} for r in attachments.itertuples(index=False)]

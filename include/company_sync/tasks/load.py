@@ -13,7 +13,7 @@ from include.company_sync.connectors.salesforce import EXTERNAL_ID_FIELD
 from include.company_sync.tasks.failures import fail_fast
 from include.company_sync.tasks.resources import RunResources
 from include.company_sync.tasks.spec import Loaded, Planned, RunSpec
-from include.company_sync.tasks.writes import LedgeredWriter, previous_values
+from include.company_sync.tasks.writes import previous_values
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,6 @@ def summarise(run: RunResources, name: str, frames: list[pd.DataFrame], calls: d
         },
         api_calls=calls,
     )
-
-
-def writer(run: RunResources) -> LedgeredWriter:
-    return LedgeredWriter(run.state, run.spec.run_id, run.spec.dag_id)
 
 
 def extracted(run: RunResources, name: str, columns: list[str]) -> pd.DataFrame:
@@ -77,7 +73,7 @@ def load_hubspot(spec: RunSpec, planned: Planned) -> Loaded:
         {**r["properties"], ID_PROPERTY: r["id"]} for r in hubspot_inputs(run.read(planned.frames.hubspot_creates))
     ]
     updates = [{**r["properties"], "id": r["id"]} for r in hubspot_inputs(run.read(planned.frames.hubspot_updates))]
-    write = writer(run).write
+    write = run.writer().write
     frames = [
         write("hubspot", "upsert", creates, ID_PROPERTY, hs.upsert_companies),
         write(
@@ -104,7 +100,7 @@ def load_salesforce(spec: RunSpec, planned: Planned) -> Loaded:
     sf = run.salesforce()
     creates = salesforce_records(run.read(planned.frames.salesforce_creates), run.settings, key_field=EXTERNAL_ID_FIELD)
     updates = salesforce_records(run.read(planned.frames.salesforce_updates), run.settings)
-    write = writer(run).write
+    write = run.writer().write
     frames = [
         write("salesforce", "upsert", creates, EXTERNAL_ID_FIELD, sf.upsert_accounts),
         write(

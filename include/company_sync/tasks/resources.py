@@ -15,7 +15,8 @@ from include.company_sync.tasks.spec import RunSpec
 
 class RunResources:
     """The resources a task of the run `spec` uses, opened on first use (deployment settings from the
-    environment, integration settings from the spec: what the run started with)."""
+    environment, integration settings from the spec: what the run started with). The rollback's tasks use it
+    too, with their `RollbackSpec` (every member but `settings` needs only the spec's `dag_id` and `run_id`)."""
 
     def __init__(self, spec: RunSpec, runtime: Runtime | None = None):
         self.spec = spec
@@ -46,6 +47,12 @@ class RunResources:
     def read(self, url: str | None) -> pd.DataFrame:
         """The frame staged at `url` (an empty frame for None)."""
         return self.staging.read(url) if url else pd.DataFrame()
+
+    def writer(self):
+        """The ledgered writer of this run: a retried task skips what an earlier try wrote (`tasks/writes.py`)."""
+        from include.company_sync.tasks.writes import LedgeredWriter
+
+        return LedgeredWriter(self.state, self.spec.run_id, self.spec.dag_id)
 
     def salesforce(self):
         from include.company_sync.connectors.salesforce import SalesforceConnector
