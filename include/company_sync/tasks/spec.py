@@ -60,6 +60,11 @@ class RunSpec:
         return self.mode == "sync" and not self.full_scan
 
     @property
+    def reads_every_account(self) -> bool:
+        """The run's accounts are every account of the org: an import of all accounts, a full sync scan."""
+        return (self.mode == "import" and not self.account_ids) or (self.mode == "sync" and self.full_scan)
+
+    @property
     def chosen_account_ids(self) -> tuple[str, ...]:
         """The Salesforce accounts a run was asked for by id (import or resync)."""
         return self.account_ids or self.salesforce_account_ids
