@@ -251,7 +251,8 @@ def account_calls(system: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
             out["write_phase_seconds"] = round(span, 2)
             # every call (reads too) made while the writes were going counts against the same limit
             during = sum(wt[0] <= t <= wt[-1] for t in times)
-            out["calls_per_10s_during_writes"] = round(during / span * 10, 1) if span > 0 else None
+            # a phase shorter than the limit's 10-second window is a burst the limit allows: no rate to report
+            out["calls_per_10s_during_writes"] = round(during / span * 10, 1) if span >= 10 else None
         if out["status_429"]:
             t429 = sorted(_at(e) for e in entries if e["status"] == 429)
             bursts, last = 0, None
