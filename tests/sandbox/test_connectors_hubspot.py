@@ -5,9 +5,11 @@ from __future__ import annotations
 import copy
 import json
 import math
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 import requests
 
@@ -170,6 +172,33 @@ def test_check_setup_refuses_a_non_unique_property(connect, edited_sandbox):
     )
     with pytest.raises(SetupError, match="unique"):
         hs.check_setup()
+
+
+def test_batch_reads_run_several_at_once_with_the_same_result(connect, clean_sandbox):
+    """Batch reads go out `read_workers` at a time (each waits on the API's latency), in order, same answer."""
+    seed(clean_sandbox, 450)
+    ids = list(connect().companies_changed(PROPERTIES, None, FAR_FUTURE)["id"])
+    one_by_one = connect(read_workers=1).companies_by_ids(ids, PROPERTIES)
+
+    hs = connect(read_workers=8)
+    in_flight, peak, lock = [0], [0], threading.Lock()
+    call = hs._call
+
+    def counted_call(*args, **kwargs):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        try:
+            return call(*args, **kwargs)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    hs._call = counted_call
+    fault(clean_sandbox, count=5, method="POST", path_prefix="/crm/v3/objects/companies/batch/read", latency_ms=300)
+    at_once = hs.companies_by_ids(ids, PROPERTIES)
+    pd.testing.assert_frame_equal(at_once, one_by_one)
+    assert hs.calls.as_dict() == {"companies.batch_read": 5} and peak[0] > 1
 
 
 def test_windowed_extract_and_archived_companies(connect, clean_sandbox):

@@ -42,7 +42,9 @@ from include.company_sync.connectors.http_policy import (
 )
 from include.company_sync.connectors.hubspot_common import (
     ID_PROPERTY,
+    READ_WORKERS,
     HubSpotApiError,
+    in_parallel,
     iso,
     log,
     next_after,
@@ -109,6 +111,7 @@ class HubSpotConnector(CompanySearch, CompanyWrites, ListReads):
         search_cap: int = SEARCH_CAP,
         search_page_size: int = 200,
         batch_size: int = BATCH_LIMIT,
+        read_workers: int = READ_WORKERS,
     ):
         if not 1 <= batch_size <= BATCH_LIMIT:
             raise ValueError(f"batch_size must be between 1 and {BATCH_LIMIT}")
@@ -124,6 +127,7 @@ class HubSpotConnector(CompanySearch, CompanyWrites, ListReads):
         self.search_cap = search_cap
         self.search_page_size = min(search_page_size, 200)
         self.batch_size = batch_size
+        self.read_workers = read_workers  # batch reads in flight at once (`hubspot_common.in_parallel`)
         self._apis: dict[str, Any] = {}
         # named in the messages of errors that cannot heal (set by `from_connection`)
         self.conn_id: str | None = None
@@ -377,12 +381,16 @@ class HubSpotConnector(CompanySearch, CompanyWrites, ListReads):
 
         api = self._api(f"{object_type}.batch_api")
         model = CompanyRead if object_type == "companies" else ContactRead
-        rows = []
-        for chunk in chunks(ids, BATCH_LIMIT):
+
+        def read(chunk: list[str]) -> dict:
             body = model(inputs=[{"id": i} for i in chunk], properties=props, properties_with_history=[])
             if id_property:
                 body.id_property = id_property
-            page = self._call(f"{object_type}.batch_read", api.read, body) or {}
+            return self._call(f"{object_type}.batch_read", api.read, body) or {}
+
+        batches = [list(chunk) for chunk in chunks(ids, BATCH_LIMIT)]
+        rows = []
+        for chunk, page in zip(batches, in_parallel(read, batches, self.read_workers), strict=True):
             rows.extend(self._flatten(o) for o in page.get("results", []))
             if page.get("numErrors"):
                 log.info("HubSpot: %s of %d %s not found", page["numErrors"], len(chunk), object_type)
@@ -435,19 +443,24 @@ class HubSpotConnector(CompanySearch, CompanyWrites, ListReads):
         source, target = ("contacts", "companies") if from_contacts else ("companies", "contacts")
 
         api = self._api("associations.v4.batch_api")
+
+        def read(chunk: list[dict]) -> dict:
+            body = BatchInputPublicFetchAssociationsBatchRequest(inputs=chunk)
+            return self._call("associations.batch_read", api.get_page, source, target, body) or {}
+
         pairs: list[tuple[str, str]] = []
         pending = [{"id": i} for i in dedupe(contact_ids if from_contacts else company_ids)]
-        while pending:
-            chunk, pending = pending[:ASSOCIATION_BATCH_LIMIT], pending[ASSOCIATION_BATCH_LIMIT:]
-            body = BatchInputPublicFetchAssociationsBatchRequest(inputs=chunk)
-            page = self._call("associations.batch_read", api.get_page, source, target, body) or {}
-            for result in page.get("results", []):
-                origin = str((result.get("from") or {}).get("id"))
-                for to in result.get("to", []):
-                    pairs.append((origin, str(to.get("toObjectId"))))
-                after = next_after(result)
-                if after:
-                    pending.append({"id": origin, "after": after})
+        while pending:  # rounds: the records with more associations than a page come back with a cursor
+            batches = [list(chunk) for chunk in chunks(pending, ASSOCIATION_BATCH_LIMIT)]
+            pending = []
+            for page in in_parallel(read, batches, self.read_workers):
+                for result in page.get("results", []):
+                    origin = str((result.get("from") or {}).get("id"))
+                    for to in result.get("to", []):
+                        pairs.append((origin, str(to.get("toObjectId"))))
+                    after = next_after(result)
+                    if after:
+                        pending.append({"id": origin, "after": after})
         columns = ["contact_id", "company_id"] if from_contacts else ["company_id", "contact_id"]
         frame = pd.DataFrame(pairs, columns=columns)[["company_id", "contact_id"]].astype("string")
         return frame.drop_duplicates(ignore_index=True)

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,6 +47,7 @@ class SiblingWatch:
         self.sibling = sibling
         self.every = every
         self._next = 0.0
+        self._lock = threading.Lock()  # batch reads call it from several threads; the Task SDK call is one at a time
 
     @classmethod
     def for_current_task(cls, sibling: str, every: float = 5.0) -> SiblingWatch | None:
@@ -64,15 +66,16 @@ class SiblingWatch:
         return None if state is None else str(getattr(state, "value", state))
 
     def __call__(self) -> None:
-        now = time.monotonic()
-        if now < self._next:
-            return
-        self._next = now + self.every
-        try:
-            state = self.sibling_state()
-        except Exception as exc:  # the watch must never break the work it watches
-            log.debug("could not read the state of %s: %r", self.sibling, exc)
-            return
+        with self._lock:
+            now = time.monotonic()
+            if now < self._next:
+                return
+            self._next = now + self.every
+            try:
+                state = self.sibling_state()
+            except Exception as exc:  # the watch must never break the work it watches
+                log.debug("could not read the state of %s: %r", self.sibling, exc)
+                return
         if state == FAILED:
             raise RunAborted(
                 f"{self.sibling} failed without retry in this run, so {self.ti.task_id} stops reading: "
