@@ -15,6 +15,13 @@ kept when one of its records (or the driver itself) is among the run's *troubled
 refused, a value the plan rejected, a record held after a rollback, and their linked partners), so the next run
 retries it. What is kept is bounded: per `(source, id)` the newest version, and only versions at or after
 `floor` (the last successful window end minus the overlap: older ones cannot reappear in a window).
+
+Which runs: the argument ("this very version was processed by a successful run") holds for any run, so every
+incremental window drops processed drivers: scheduled, catch-up, "sync now", backfills, dry runs. Only an
+incremental sync that succeeded, and is not a dry run, keeps pairs (`tasks/report.py`); a backfill's own pairs
+are older than the floor, which never moves back, so they are not kept. Full scans (`full_refresh`, the first
+run), imports and resyncs read no change sources and plan their records whole: a full refresh still re-plans
+everything, and none of them reads or writes pairs.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ def keep_processed(state, dag_id: str, driven: pd.DataFrame, troubled: set[str],
     return len(kept)
 
 
-def _driver_frame(source: str, ids: pd.Series, version: pd.Series, record_id: pd.Series | None = None):
+def driver_frame(source: str, ids: pd.Series, version: pd.Series, record_id: pd.Series | None = None):
     """Drivers of one source (`engine.processed.DRIVEN_COLUMNS`), one row per distinct (id, version)."""
     frame = pd.DataFrame(
         {
@@ -118,12 +118,12 @@ def hubspot_drivers(hs, start, end, members: pd.DataFrame, stored: pd.DataFrame)
     """Contacts modified in `[start, end)` and inclusion-list joins in it -> their associated companies; the
     `stored` pairs (drivers processed already, `engine.processed`) are dropped before the associations read."""
     changed = hs.contacts_changed(start, end)
-    frames = [_driver_frame(processed.HUBSPOT_CONTACT, changed["id"], changed["lastmodifieddate"])]
+    frames = [driver_frame(processed.HUBSPOT_CONTACT, changed["id"], changed["lastmodifieddate"])]
     if "joined_at" in members and len(members):
         joined_at = pd.to_datetime(members["joined_at"], utc=True)
         in_window = ((joined_at >= pd.Timestamp(start)) & (joined_at < pd.Timestamp(end))).fillna(False)
         joins = members[in_window.to_numpy(dtype=bool)]
-        frames.append(_driver_frame(processed.LIST_JOIN, joins["contact_id"], joins["joined_at"]))
+        frames.append(driver_frame(processed.LIST_JOIN, joins["contact_id"], joins["joined_at"]))
     drivers = pd.concat(frames, ignore_index=True)
     kept, skipped = processed.unprocessed(drivers, stored)
     contact_ids = distinct_ids(kept["id"])
@@ -172,10 +172,10 @@ def salesforce_drivers(sf, start, end, stored: pd.DataFrame) -> SalesforceDriver
     leads = sf.leads_changed(start, end)
     drivers = pd.concat(
         [
-            _driver_frame(
+            driver_frame(
                 processed.SALESFORCE_CONTACT, contacts["Id"], contacts["SystemModstamp"], contacts["AccountId"]
             ),
-            _driver_frame(processed.SALESFORCE_LEAD, leads["Id"], leads["SystemModstamp"], leads["ConvertedAccountId"]),
+            driver_frame(processed.SALESFORCE_LEAD, leads["Id"], leads["SystemModstamp"], leads["ConvertedAccountId"]),
         ],
         ignore_index=True,
     )
