@@ -232,3 +232,134 @@ def test_the_state_store_keeps_the_pairs_between_runs(tmp_path):
     assert stored == {"floor": iso(T3), "pairs": {LIST_JOIN: {"2": iso(T3)}}}
     assert stored_pairs(store, "company_resync")[0].empty  # per DAG
     store.dispose()
+
+
+# --- the change sources drop processed drivers before any read (`tasks.changes`, fake connectors) -------------
+START, END = pd.Timestamp("2026-12-02T08:55:00Z"), pd.Timestamp("2026-12-02T09:15:00Z")
+
+
+class FakeHubSpot:
+    def __init__(self, contacts: pd.DataFrame, associations: pd.DataFrame, by_property: pd.DataFrame | None = None):
+        self.contacts, self.pairs, self.by_property = contacts, associations.astype("string"), by_property
+        self.asked: list[list[str]] = []
+
+    def contacts_changed(self, start, end):
+        return self.contacts
+
+    def associations(self, company_ids=(), *, contact_ids=()):
+        self.asked.append(list(contact_ids))
+        return self.pairs[self.pairs["contact_id"].isin(list(contact_ids))].reset_index(drop=True)
+
+    def contacts_by_property(self, prop, values):
+        return self.by_property[self.by_property[prop].isin(list(values))].reset_index(drop=True)
+
+
+def hs_contacts(*rows) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": pd.Series([r[0] for r in rows], dtype="string"),
+            "lastmodifieddate": pd.to_datetime([r[1] for r in rows], utc=True, format="ISO8601"),
+        }
+    )
+
+
+def test_hubspot_drivers_read_associations_only_for_drivers_not_processed():
+    from include.company_sync.tasks.changes import hubspot_drivers
+
+    hs = FakeHubSpot(
+        hs_contacts(("1", T1), ("2", T2)),
+        pd.DataFrame({"company_id": ["10", "20", "30"], "contact_id": ["1", "2", "3"]}),
+    )
+    members = pd.DataFrame(
+        {"contact_id": ["3", "4"], "joined_at": pd.to_datetime([T2, "2026-12-01T00:00:00Z"], utc=True)}
+    )
+    stored = pairs((HUBSPOT_CONTACT, "1", T1), (LIST_JOIN, "3", T1))  # contact 1 processed; 3 joined again since
+    found = hubspot_drivers(hs, START, END, members, stored)
+    assert hs.asked == [["2", "3"]]  # contact 1 is never read again; join 4 is outside the window
+    assert found.company_ids == ["20", "30"]
+    assert found.counts == {
+        "contacts_changed": 2,
+        "list_joins": 1,
+        "contacts_already_processed": 1,
+        "list_joins_already_processed": 0,
+        "companies_driven": 2,
+    }
+    assert found.driven[["source", "id", "record_id"]].values.tolist() == [
+        [HUBSPOT_CONTACT, "2", "20"],
+        [LIST_JOIN, "3", "30"],
+    ]
+
+    everything_processed = pairs((HUBSPOT_CONTACT, "1", T1), (HUBSPOT_CONTACT, "2", T2), (LIST_JOIN, "3", T2))
+    hs.asked.clear()
+    found = hubspot_drivers(hs, START, END, members, everything_processed)
+    assert hs.asked == [] and found.company_ids == []  # no association read at all
+    assert found.counts["contacts_already_processed"] == 2 and found.counts["list_joins_already_processed"] == 1
+
+
+class FakeSalesforce:
+    def __init__(self, contacts: pd.DataFrame, leads: pd.DataFrame):
+        self._contacts, self._leads = contacts, leads
+
+    def contacts_changed(self, start, end):
+        return self._contacts
+
+    def leads_changed(self, start, end):
+        return self._leads
+
+
+def test_salesforce_drivers_drop_processed_contacts_and_leads():
+    from include.company_sync.tasks.changes import LEAD, PRIVATE_CONTACT, salesforce_drivers
+
+    contacts = pd.DataFrame(
+        {
+            "Id": pd.Series(["003A", "003B", "003C"], dtype="string"),
+            "AccountId": pd.Series(["001A", None, "001C"], dtype="string"),
+            "SystemModstamp": pd.to_datetime([T1, T2, T3], utc=True, format="ISO8601"),
+        }
+    )
+    leads = pd.DataFrame(
+        {
+            "Id": pd.Series(["00QA", "00QB"], dtype="string"),
+            "IsConverted": pd.Series([True, False], dtype="boolean"),
+            "ConvertedAccountId": pd.Series(["001Q", None], dtype="string"),
+            "SystemModstamp": pd.to_datetime([T1, T2], utc=True, format="ISO8601"),
+        }
+    )
+    stored = pairs((SALESFORCE_CONTACT, "003A", T1), (SALESFORCE_CONTACT, "003B", T1), (SALESFORCE_LEAD, "00QB", T2))
+    found = salesforce_drivers(FakeSalesforce(contacts, leads), START, END, stored)
+    assert found.account_ids == ["001C", "001Q"]  # 003A's account is not driven again; 003B changed since
+    assert found.people.values.tolist() == [["003B", PRIVATE_CONTACT], ["00QA", LEAD]]
+    assert found.counts == {
+        "contacts_changed": 3,
+        "leads_changed": 2,
+        "contacts_already_processed": 1,
+        "leads_already_processed": 1,
+        "private_contacts": 1,
+        "leads_converted": 1,
+        "accounts_driven": 2,
+    }
+
+
+def test_companies_of_people_says_which_person_drove_which_company():
+    from include.company_sync.tasks.changes import LEAD, PRIVATE_CONTACT, companies_of_people
+
+    hs = FakeHubSpot(
+        hs_contacts(),
+        pd.DataFrame({"company_id": ["10", "20", "21"], "contact_id": ["1", "2", "2"]}),
+        pd.DataFrame(
+            {
+                "id": pd.Series(["1", "2"], dtype="string"),
+                "salesforcecontactid": pd.Series(["003B", None], dtype="string"),
+                "salesforceleadid": pd.Series([None, "00QA"], dtype="string"),
+            }
+        ),
+    )
+    people = pd.DataFrame({"id": ["003B", "00QA"], "kind": [PRIVATE_CONTACT, LEAD]}, dtype="string")
+    found = companies_of_people(hs, people)
+    assert found.company_ids == ["10", "20", "21"]
+    assert found.driven[["source", "id", "record_id"]].values.tolist() == [
+        [SALESFORCE_CONTACT, "003B", "10"],
+        [SALESFORCE_LEAD, "00QA", "20"],
+        [SALESFORCE_LEAD, "00QA", "21"],
+    ]
+    assert found.driven["version"].isna().all()
