@@ -202,13 +202,13 @@ def test_troubled_records(case, plan, writes, expected):
     assert troubled_records(plan, writes, LINKS, HOLD) == expected
 
 
-def test_the_state_store_keeps_the_pairs_between_runs(tmp_path):
-    """`tasks.changes.keep_processed` / `stored_pairs`: JSON in `settings_state`, the floor never moving back
-    (a backfill of past dates keeps what the last nightly stored)."""
+def test_the_state_store_keeps_the_pairs_between_runs(state_url):
+    """`tasks.changes.keep_processed` / `stored_pairs`: JSON in `settings_state` (SQLite and PostgreSQL), the
+    floor never moving back (a backfill of past dates keeps what the last nightly stored)."""
     from include.company_sync.state import StateStore
     from include.company_sync.tasks.changes import keep_processed, processed_key, stored_pairs
 
-    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    store = StateStore(state_url)
     assert stored_pairs(store, "company_sync")[0].empty
     run = driven((HUBSPOT_CONTACT, "1", T2, "10"), (LIST_JOIN, "2", T3, "20"), (SALESFORCE_LEAD, "00Q", T3, "001B"))
     assert keep_processed(store, "company_sync", run, {"001B"}, pd.Timestamp(T1)) == 2
