@@ -221,10 +221,11 @@ def _contacts_and_leads(
 
 def _drive_from_people(run: RunResources, hs, salesforce: SalesforceExtract, companies, props, warnings):
     """Companies of the HubSpot contacts synced to Salesforce private contacts and leads that changed."""
-    driven_ids = changes.companies_of_people(hs, run.read(salesforce.people))
+    driven = changes.companies_of_people(hs, run.read(salesforce.people))
+    run.stage(changes.PEOPLE_DRIVEN, driven.driven)  # for the report (`changes.keep_processed`)
     fetch = partial(hs.companies_by_ids, properties=props)
-    companies = changes.add_driven(companies, driven_ids, fetch, COMPANY_ID, warnings, "companies_not_found")
-    return companies, len(driven_ids)
+    companies = changes.add_driven(companies, driven.company_ids, fetch, COMPANY_ID, warnings, "companies_not_found")
+    return companies, len(driven.company_ids)
 
 
 def _without_echoes(run: RunResources, accounts, companies, links, salesforce, hubspot):

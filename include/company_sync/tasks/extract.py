@@ -1,7 +1,8 @@
 """extract_salesforce and extract_hubspot: what changed in the run's window (or was chosen by id), staged.
 
 An incremental sync also follows each side's change sources (`changes.py`): contacts, inclusion-list joins and
-leads drive the records they belong to into the run.
+leads drive the records they belong to into the run, except those a successful run processed already (the same
+id and version, read again in the window's overlap: `engine.processed`).
 
 Both run in parallel. An error that cannot heal fails the task at once (`failures.fail_fast`), and each
 extract's connector watches the other extract (`failures.SiblingWatch`, checked at every HTTP exchange):
@@ -55,7 +56,9 @@ def extract_salesforce(spec: RunSpec) -> SalesforceExtract:
     accounts = accounts.assign(changed=True, contact_driven=False)
     people, sources, warnings = pd.DataFrame({"id": [], "kind": []}, dtype="string"), {}, {}
     if spec.incremental_sync:
-        drivers = changes.salesforce_drivers(sf, start, end)
+        stored, _ = changes.stored_pairs(run.state, spec.dag_id)  # drivers processed already: dropped
+        drivers = changes.salesforce_drivers(sf, start, end, stored)
+        run.stage(changes.SALESFORCE_DRIVEN, drivers.driven)  # for the report (`changes.keep_processed`)
         # an account's contacts matter only to R9's shared-contact step, i.e. to unlinked accounts: linked ones
         # are not driven (the sync's own contact attachments would otherwise come back every run)
         linked = set(distinct_ids(run.state.links()["account_id"]))
@@ -117,7 +120,9 @@ def extract_hubspot(spec: RunSpec) -> HubSpotExtract:
     members, list_counts = _inclusion_list(run, hs, list_id, spec)
     sources, warnings = dict(list_counts), {}
     if spec.incremental_sync:
-        drivers = changes.hubspot_drivers(hs, _when(spec.window_start), _when(spec.window_end), members)
+        stored, _ = changes.stored_pairs(run.state, spec.dag_id)  # drivers processed already: dropped
+        drivers = changes.hubspot_drivers(hs, _when(spec.window_start), _when(spec.window_end), members, stored)
+        run.stage(changes.HUBSPOT_DRIVEN, drivers.driven)  # for the report (`changes.keep_processed`)
         fetch = partial(hs.companies_by_ids, properties=props)
         companies = changes.add_driven(companies, drivers.company_ids, fetch, "id", warnings, "companies_not_found")
         sources.update(drivers.counts)

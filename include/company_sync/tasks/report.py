@@ -1,5 +1,6 @@
-"""report: gather the run's plain frames and summaries, write its report (JSON, HTML, errors CSV), close the
-run in the state store, release the write lease (`tasks/lease.py`), and fail the DAG run when a task failed
+"""report: gather the run's plain frames and summaries, write its report (JSON, HTML, errors CSV), keep the
+contact-side drivers a successful incremental sync processed (`keep_processed_drivers`), close the run in the
+state store, release the write lease (`tasks/lease.py`), and fail the DAG run when a task failed
 (the report still tells what happened)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pandas as pd
 from include.company_sync import report as reporting
 from include.company_sync.alerts import alert_on_write_errors
 from include.company_sync.run_status import run_status
+from include.company_sync.tasks import changes
 from include.company_sync.tasks.resources import RunResources
 from include.company_sync.tasks.spec import RunSpec, TaskOutputs
 from include.company_sync.tasks.validate import CHECKS_STAGED_AS
@@ -115,12 +117,32 @@ def report(spec: RunSpec | None, context: dict[str, Any]) -> str:
     return str(path)
 
 
+def keep_processed_drivers(run: RunResources, inputs: reporting.ReportInputs) -> int:
+    """Issue #11: keep the contact-side drivers this run processed (`changes.keep_processed`), so the next
+    run's overlap does not drive their records again. Only for an incremental sync that succeeded and wrote what
+    it planned (the caller checks); a driver whose record ended with a write error, a rejection or a hold is left
+    out (`engine.processed.troubled_records`): the next run retries it."""
+    from include.company_sync.engine.processed import troubled_records
+    from include.company_sync.rollback.planning import HELD_BY_ROLLBACK
+
+    spec = run.spec
+    urls = [run.staging.url(spec.dag_id, spec.run_id, name) for name in changes.DRIVER_FRAMES]
+    staged = [run.read(url) for url in urls if run.staging.exists(url)]
+    driven = pd.concat([f for f in staged if not f.empty] or [pd.DataFrame()], ignore_index=True)
+    troubled = troubled_records(inputs.decisions, inputs.write_results.values(), run.state.links(), HELD_BY_ROLLBACK)
+    floor = pd.Timestamp(spec.window_end) - run.runtime.window_overlap
+    return changes.keep_processed(run.state, spec.dag_id, driven, troubled, floor)
+
+
 def _write_report(run: RunResources, spec: RunSpec, ti: Any, states: dict[str, str]) -> tuple[Any, str]:
     outputs = TaskOutputs.from_xcom({task_id: ti.xcom_pull(task_ids=task_id) for task_id in states})
-    document = reporting.build(report_inputs(run, outputs, states))
+    inputs = report_inputs(run, outputs, states)
+    document = reporting.build(inputs)
     document["lease"] = run.state.run_wait(spec.run_id, spec.dag_id)  # whom this run waited for, how long
     path = reporting.write(document, run.runtime.reports_url)
     status = run_status(states, spec.enabled)
+    if status == "success" and not spec.dry_run and spec.incremental_sync:
+        keep_processed_drivers(run, inputs)  # before the staged frames it reads are removed
     run.state.finish_run(spec.run_id, status, document["summary"], str(path), dag_id=spec.dag_id)
     log.info("report: %s\n%s", path, reporting.text_summary(document))
     if status == "failed":  # the staged frames stay for debugging; the next runs' prepare removes them in time
