@@ -113,3 +113,24 @@ def test_R9_account_matching_a_company_by_shared_contacts_is_linked(world):
     assert world.get_company(company)["salesforceaccountid"] == account
     assert world.get_account(account)["HubSpot_Company_ID__c"] == company
     assert result.report["reasons"].get("R9_linked_by_contacts") == 2
+
+
+def test_import_checks_the_inclusion_list_with_one_call_and_reads_none_of_it(world):
+    """R5/R6 decide only a window's unlinked companies, and an import's window holds none: the import checks
+    the configured list exists (one call) instead of reading its members; a list that does not exist still
+    stops it before any write."""
+    members = [world.hs_contact(email=f"m{i}@listed.example", lifecyclestage="lead") for i in range(3)]
+    world.settings(inclusion_list_id=world.inclusion_list(*members))
+    world.account(Name="Listed Co", Website="listed-co.example")
+    world.run()  # company sync first seen on now
+    world.account(Name="Imported Co", Website="imported-co.example")
+
+    imported = world.run("salesforce_account_import")
+    assert imported.state == "success"
+    lists = [r for r in imported.requests["hubspot"] if r["path"].startswith("/crm/v3/lists/")]
+    assert [r["path"].rsplit("/", 1)[-1] for r in lists] == ["join-order"]  # one page (limit 1), no member read
+    assert {"Imported Co", "Listed Co"} <= {c["name"] for c in world.companies()}  # (and the contacts' domain's)
+
+    world.settings(inclusion_list_id="987654321")
+    missing = world.run("salesforce_account_import")
+    assert missing.state == "failed" and missing.writes() == []

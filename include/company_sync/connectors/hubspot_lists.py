@@ -80,10 +80,10 @@ def usable_checkpoint(checkpoints: Iterable[dict[str, Any]], since) -> dict[str,
 class ListReads:
     """`list_joins(list_id, since, checkpoints)` and `list_memberships(list_id, contact_ids)`."""
 
-    def _join_order_page(self, list_id: str, after: str | None) -> dict:
+    def _join_order_page(self, list_id: str, after: str | None, limit: int = MEMBERSHIP_PAGE) -> dict:
         api = self._api("lists.memberships_api")
         read = api.get_page_ordered_by_added_to_list_date
-        kwargs: dict[str, Any] = {"limit": MEMBERSHIP_PAGE, **({"after": after} if after else {})}
+        kwargs: dict[str, Any] = {"limit": limit, **({"after": after} if after else {})}
         try:
             return self._call("lists.memberships", read, str(list_id), **kwargs) or {}
         except HubSpotApiError as exc:
@@ -101,6 +101,10 @@ class ListReads:
             operation="lists.memberships",
             status=404,
         )
+
+    def check_list(self, list_id: str) -> None:
+        """One call: the list exists (else `ConfiguredObjectMissing`), for a run that reads none of its members."""
+        self._join_order_page(list_id, None, limit=1)
 
     def list_joins(self, list_id: str, since=None, checkpoints: Iterable[dict[str, Any]] = ()) -> ListJoins:
         """The list's members from the newest usable checkpoint on (see the module docstring), or all of them;

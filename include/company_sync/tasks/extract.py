@@ -17,6 +17,7 @@ from functools import partial
 
 import pandas as pd
 
+from include.company_sync.connectors.hubspot_lists import members_frame
 from include.company_sync.tasks import changes
 from include.company_sync.tasks.failures import SiblingWatch, fail_fast
 from include.company_sync.tasks.resources import RunResources, distinct_ids
@@ -85,10 +86,15 @@ def _inclusion_list(run: RunResources, hs, list_id: str | None, spec: RunSpec) -
 
     An incremental sync reads only the joins since its window start, from the newest read position kept in the
     state store that lies before it (`hubspot_lists`); R5c/R6c then read the membership of the contacts they
-    look at (`complete.py`). Every other run reads the whole list. Both keep the read positions for the next run.
+    look at (`complete.py`). An import only checks that the list exists: R5/R6 decide the window's unlinked
+    companies, and an import's window holds none (it is driven by accounts). Every other run reads the whole
+    list. Those that read keep the read positions for the next run.
     """
     if not list_id:
         return pd.DataFrame({"contact_id": pd.Series(dtype="str")}), {}
+    if spec.mode == "import":
+        hs.check_list(list_id)
+        return members_frame([], []), {"list_pages_read": 1, "list_read_whole": 0}
     key = changes.list_position_key(list_id)
     stored = run.state.setting_value(key)
     since = _when(spec.window_start) if spec.incremental_sync else None
