@@ -12,6 +12,12 @@ import pytest
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 INDEX_TABLE = "table.ge-index-page-validation-results-table"
+# GX's index (`bootstrap_table.j2`) binds `click-row.bs.table` on the table in `$(document).ready(...)`
+CLICK_ROW_BOUND = """selector => {
+    const table = document.querySelector(selector);
+    const events = table && window.jQuery && window.jQuery._data(table, 'events');
+    return !!(events && events['click-row']);
+}"""
 
 
 @pytest.fixture
@@ -72,7 +78,9 @@ def test_data_docs_work_with_the_network_cut(offline, standalone, stage):
         assert any(suite in text for text in texts), f"no row for {suite}"
     assert _assets_loaded(page) == {"jquery": True, "bootstrapTable": True, "navbar": "flex", "icons": True}
 
-    # a result page, from the index's link: the data asset is the frame's name
+    # a result page, from the index's link: the data asset is the frame's name. GX draws the rows at once but
+    # binds their click handler on document ready, so a click in between goes nowhere (a loaded machine does it)
+    page.wait_for_function(CLICK_ROW_BOUND, arg=INDEX_TABLE)
     suite = "sf_contacts" if "sf_contacts" in suites else suites[0]
     page.locator(f"{INDEX_TABLE} tr[data-href*='validations/{suite}/'] td").first.click()  # GX's row link
     page.wait_for_url(re.compile(rf".*/validations/{suite}/.*\.html$"))
