@@ -80,7 +80,7 @@ def main() -> None:
                     )
 
                 started = time.perf_counter()
-                results = send_chunks(chunks, hs.upsert_companies, workers, on_landed_together=ledger)
+                results = send_chunks(chunks, hs.upsert_companies, workers, ledger)
                 seconds = time.perf_counter() - started
                 ok = sum(int(r["success"].sum()) for r in results)
                 log = requests.get(f"{sandbox.hubspot_url}/__sandbox/requests", timeout=60).json()

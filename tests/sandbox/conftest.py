@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 
@@ -21,3 +23,15 @@ def clean_sandbox(sandbox: Sandbox) -> Sandbox:
     requests.post(f"{sandbox.salesforce_url}/__sandbox/reset", json={}, verify=str(sandbox.ca_path), timeout=30)
     requests.post(f"{sandbox.hubspot_url}/__sandbox/reset", json={}, timeout=30)
     return sandbox
+
+
+def set_connections(monkeypatch, sandbox: Sandbox, *, salesforce: str | None = None, hubspot: str | None = None):
+    """Airflow connections to the sandbox, set through the environment as Airflow reads them
+    (`AIRFLOW_CONN_<ID>`), for the connectors' `from_connection`."""
+    if salesforce:
+        extra = {"instance_url": sandbox.salesforce_url, "version": "59.0", "ca_bundle": str(sandbox.ca_path)}
+        connection = {"conn_type": "salesforce", "password": "sandbox-salesforce-token", "extra": extra}
+        monkeypatch.setenv(f"AIRFLOW_CONN_{salesforce.upper()}", json.dumps(connection))
+    if hubspot:
+        connection = {"conn_type": "http", "host": sandbox.hubspot_url, "password": "sandbox-hubspot-token"}
+        monkeypatch.setenv(f"AIRFLOW_CONN_{hubspot.upper()}", json.dumps(connection))

@@ -23,6 +23,7 @@ from include.company_sync.connectors.http_policy import (
 from include.company_sync.connectors.hubspot import ID_PROPERTY, HubSpotConnector
 from include.company_sync.connectors.hubspot_hook import HubSpotHook
 from include.company_sync.settings import parse_field_mappings
+from tests.sandbox.conftest import set_connections
 
 PROPERTIES = [m.hubspot for m in parse_field_mappings(None)]
 FAST = RetryPolicy(total=5, backoff_factor=0.01, backoff_max=0.2, backoff_jitter=0.0, retry_after_max=5)
@@ -59,16 +60,7 @@ def fault(sandbox, **spec) -> None:
 @pytest.fixture
 def connect(clean_sandbox, monkeypatch):
     """Build a connector from an Airflow connection set through the environment (as Airflow reads it)."""
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_HUBSPOT_TEST",
-        json.dumps(
-            {
-                "conn_type": "http",
-                "host": clean_sandbox.hubspot_url,
-                "password": "sandbox-hubspot-token",
-            }
-        ),
-    )
+    set_connections(monkeypatch, clean_sandbox, hubspot="hubspot_test")
 
     def build(policy: RetryPolicy = FAST, **kwargs) -> HubSpotConnector:
         from include.company_sync.connectors.http_policy import hubspot_retry

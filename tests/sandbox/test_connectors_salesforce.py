@@ -15,6 +15,7 @@ from include.company_sync.connectors.http_policy import ConnectorError, RetryPol
 from include.company_sync.connectors.salesforce import EXTERNAL_ID_FIELD, SalesforceConnector
 from include.company_sync.connectors.schemas import account_describe
 from include.company_sync.settings import parse_field_mappings
+from tests.sandbox.conftest import set_connections
 
 FIELDS = [m.salesforce for m in parse_field_mappings(None)]
 FAST = RetryPolicy(total=5, backoff_factor=0.01, backoff_max=0.2, backoff_jitter=0.0, retry_after_max=5)
@@ -48,20 +49,7 @@ def fault(sandbox, **spec) -> None:
 @pytest.fixture
 def connect(clean_sandbox, monkeypatch):
     """Build a connector from an Airflow connection set through the environment (as Airflow reads it)."""
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SALESFORCE_TEST",
-        json.dumps(
-            {
-                "conn_type": "salesforce",
-                "password": "sandbox-salesforce-token",
-                "extra": {
-                    "instance_url": clean_sandbox.salesforce_url,
-                    "version": "59.0",
-                    "ca_bundle": str(clean_sandbox.ca_path),
-                },
-            }
-        ),
-    )
+    set_connections(monkeypatch, clean_sandbox, salesforce="salesforce_test")
 
     def build(**kwargs) -> SalesforceConnector:
         kwargs.setdefault("policy", FAST)

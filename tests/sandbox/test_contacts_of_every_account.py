@@ -3,8 +3,6 @@ query for every contact instead of account-id IN chunks, the same frames, read b
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
 import requests
@@ -15,6 +13,7 @@ from include.company_sync.connectors.hubspot_hook import HubSpotHook
 from include.company_sync.connectors.salesforce import SalesforceConnector
 from include.company_sync.tasks.complete import _contacts_and_leads
 from include.company_sync.tasks.resources import distinct_ids
+from tests.sandbox.conftest import set_connections
 
 FAST = RetryPolicy(total=5, backoff_factor=0.01, backoff_max=0.2, backoff_jitter=0.0, retry_after_max=5)
 FAR_FUTURE = pd.Timestamp("2100-01-01", tz="UTC")
@@ -25,24 +24,7 @@ def connectors(clean_sandbox, monkeypatch):
     for url, verify in ((clean_sandbox.salesforce_url, str(clean_sandbox.ca_path)), (clean_sandbox.hubspot_url, None)):
         response = requests.post(f"{url}/__sandbox/reset", json={"seed": 150}, verify=verify or True, timeout=60)
         response.raise_for_status()
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SALESFORCE_EVERY",
-        json.dumps(
-            {
-                "conn_type": "salesforce",
-                "password": "sandbox-salesforce-token",
-                "extra": {
-                    "instance_url": clean_sandbox.salesforce_url,
-                    "version": "59.0",
-                    "ca_bundle": str(clean_sandbox.ca_path),
-                },
-            }
-        ),
-    )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_HUBSPOT_EVERY",
-        json.dumps({"conn_type": "http", "host": clean_sandbox.hubspot_url, "password": "sandbox-hubspot-token"}),
-    )
+    set_connections(monkeypatch, clean_sandbox, salesforce="salesforce_every", hubspot="hubspot_every")
 
     def build() -> tuple[SalesforceConnector, HubSpotConnector]:
         sf = SalesforceConnector.from_connection(

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from include.company_sync.connectors.schemas import account_describe, company_property_definitions
+from tests.sandbox.conftest import set_connections
 
 SF_TOKEN = {"Authorization": "Bearer sandbox-salesforce-token"}
 HS_TOKEN = {"Authorization": "Bearer sandbox-hubspot-token"}
@@ -173,15 +174,7 @@ def test_the_connector_schema_reads_are_one_call_each(clean_sandbox, monkeypatch
     from include.company_sync.connectors.hubspot import HubSpotConnector
     from include.company_sync.connectors.salesforce import SalesforceConnector
 
-    extra = {"instance_url": clean_sandbox.salesforce_url, "version": "59.0", "ca_bundle": str(clean_sandbox.ca_path)}
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SF_SCHEMA",
-        json.dumps({"conn_type": "salesforce", "password": "sandbox-salesforce-token", "extra": extra}),
-    )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_HS_SCHEMA",
-        json.dumps({"conn_type": "http", "password": "sandbox-hubspot-token", "host": clean_sandbox.hubspot_url}),
-    )
+    set_connections(monkeypatch, clean_sandbox, salesforce="sf_schema", hubspot="hs_schema")
     sf_connector = SalesforceConnector.from_connection("sf_schema")
     hs_connector = HubSpotConnector.from_connection("hs_schema")
     describe = account_describe(sf_connector)

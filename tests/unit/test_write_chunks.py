@@ -34,9 +34,9 @@ def test_every_chunk_is_sent_once_and_ledgered_in_this_thread(workers):
         time.sleep(0.01)
         return _result(part)
 
-    def on_landed(part, result):
+    def on_landed(landed):
         threads.add(threading.get_ident())
-        ledgered.append(part[0]["id"])
+        ledgered.extend(part[0]["id"] for part, _ in landed)
 
     results = send_chunks(_chunks(9), send, workers, on_landed)
 
@@ -58,7 +58,7 @@ def test_chunks_really_overlap_with_several_workers():
             in_flight[0] -= 1
         return _result(part)
 
-    send_chunks(_chunks(8), send, 4, lambda part, result: None)
+    send_chunks(_chunks(8), send, 4, lambda landed: None)
     assert peak[0] == 4
 
 
@@ -75,7 +75,7 @@ def test_a_failed_chunk_stops_new_sends_and_the_landed_ones_are_ledgered():
         return _result(part)
 
     with pytest.raises(ConnectionError, match="dropped"):
-        send_chunks(_chunks(40), send, 2, lambda part, result: ledgered.append(part[0]["id"]))
+        send_chunks(_chunks(40), send, 2, lambda landed: ledgered.extend(part[0]["id"] for part, _ in landed))
 
     assert "1-0" not in ledgered
     assert set(ledgered) == set(started) - {"1-0"}  # whatever was in flight landed and is in the ledger
@@ -83,7 +83,7 @@ def test_a_failed_chunk_stops_new_sends_and_the_landed_ones_are_ledgered():
 
 
 def test_no_chunks():
-    assert send_chunks([], lambda part: _result(part), 4, lambda part, result: None) == []
+    assert send_chunks([], lambda part: _result(part), 4, lambda landed: None) == []
 
 
 def _send_results(records: list[dict]) -> pd.DataFrame:

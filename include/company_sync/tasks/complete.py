@@ -170,7 +170,8 @@ def _list_members_of(run: RunResources, hs, hubspot: HubSpotExtract, contact_ids
     if not list_id or not run.spec.incremental_sync or sources.get("list_read_whole", 1):
         return None
     joined = run.read(hubspot.list_members)
-    wanted = [i for i in contact_ids if i not in set(joined["contact_id"].dropna())]
+    already = set(joined["contact_id"].dropna())
+    wanted = [i for i in contact_ids if i not in already]
     by_record = -(-len(wanted) // MEMBERSHIP_BATCH)
     whole = -(-int(sources.get("list_size", 0)) // MEMBERSHIP_PAGE)
     if by_record <= whole:
@@ -185,32 +186,27 @@ def _list_members_of(run: RunResources, hs, hubspot: HubSpotExtract, contact_ids
     return pd.concat([joined[["contact_id"]], members[["contact_id"]]], ignore_index=True).drop_duplicates()
 
 
-def _salesforce_contacts(sf, account_ids: list[str], every_account: bool) -> pd.DataFrame:
-    """The contacts of `account_ids`. When those are every account of the org, every contact in one query
-    (one Bulk job at scale, instead of one per 4,000 account ids), private ones kept for R5b."""
-    return sf.contacts() if every_account else sf.contacts(account_ids=account_ids)
-
-
 def _contacts_and_leads(
     sf, hs, account_ids: list[str], company_ids: list[str], every_account: bool = False
 ) -> dict[str, pd.DataFrame]:
     """Associations, contacts on both sides and leads. The Salesforce contacts are read in a second thread
-    while HubSpot's are: two systems, two rate limits, so the slower side sets the time, not their sum."""
+    while HubSpot's are: two systems, two rate limits, so the slower side sets the time, not their sum. When
+    `account_ids` are every account of the org, every contact is read in one query (one Bulk job at scale,
+    instead of one per 4,000 account ids)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sf-contacts") as pool:
-        salesforce_side = pool.submit(_salesforce_contacts, sf, account_ids, every_account)
+        salesforce_side = pool.submit(sf.contacts) if every_account else pool.submit(sf.contacts, account_ids)
         associations = hs.associations(company_ids)
         hs_contacts = hs.contacts_by_ids(distinct_ids(associations["contact_id"]))
         by_account = salesforce_side.result()
-    # the contacts HubSpot knows that the first query did not return (private ones, R5b; other accounts')
-    fetched = set(distinct_ids(by_account["Id"]))
-    synced = [i for i in distinct_ids(hs_contacts.get("salesforcecontactid")) if i not in fetched]
-    sf_contacts = by_account
-    if every_account:  # private contacts came with the rest: keep those HubSpot contacts are synced to
-        known = set(distinct_ids(hs_contacts.get("salesforcecontactid")))
-        keep = by_account["AccountId"].isin(account_ids) | by_account["Id"].isin(known)
+    # the Salesforce contacts HubSpot contacts are synced to: private ones (R5b), other accounts'
+    synced = set(distinct_ids(hs_contacts.get("salesforcecontactid")))
+    if every_account:  # they came with the rest, with private ones no HubSpot contact points at: left out
+        keep = by_account["AccountId"].isin(account_ids) | by_account["Id"].isin(synced)
         sf_contacts = by_account[keep.to_numpy(dtype=bool)].reset_index(drop=True)
-    elif synced:
-        sf_contacts = pd.concat([by_account, sf.contacts(ids=synced)], ignore_index=True).drop_duplicates("Id")
+    else:
+        missing = sorted(synced - set(distinct_ids(by_account["Id"])))
+        others = sf.contacts(ids=missing) if missing else by_account.iloc[0:0]
+        sf_contacts = pd.concat([by_account, others], ignore_index=True).drop_duplicates("Id")
     return {
         "sf_contacts": sf_contacts,
         "sf_leads": sf.leads(distinct_ids(hs_contacts.get("salesforceleadid"))),

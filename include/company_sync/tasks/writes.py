@@ -40,15 +40,12 @@ def send_chunks(
     chunks: list[list[dict]],
     send: Send,
     workers: int,
-    on_landed: Callable[[list[dict], pd.DataFrame], None] | None = None,
-    *,
-    on_landed_together: Callable[[list[tuple[list[dict], pd.DataFrame]]], None] | None = None,
+    on_landed: Callable[[list[tuple[list[dict], pd.DataFrame]]], None],
 ) -> list[pd.DataFrame]:
-    """`send` each chunk, `workers` at a time, calling `on_landed` (the ledger) as each lands, in this thread.
-
-    `on_landed_together` instead takes every chunk that landed while the previous call ran, in one call: one
-    ledger write for several chunks, so the task's thread keeps up with many workers (a ledger write costs tens
-    of ms of CPU; at 19 calls/s one per chunk would be the bound, not the rate limit).
+    """`send` each chunk, `workers` at a time, calling `on_landed` (the ledger) in this thread with every chunk
+    that landed while its previous call ran, as `(chunk, result)` pairs: one ledger write for several chunks, so
+    the task's thread keeps up with many workers (a ledger write costs tens of ms of CPU; at 19 calls/s one per
+    chunk would be the bound, not the rate limit).
 
     On a failure nothing new is started; the chunks already in flight finish and are ledgered before the error
     is raised, so a retry of the task resends exactly the chunks that did not land. Results in chunk order."""
@@ -73,11 +70,8 @@ def send_chunks(
                             other.cancel()
                     continue
                 landed.append((chunks[i], results[i]))
-            if landed and on_landed_together is not None:
-                on_landed_together(landed)
-            elif on_landed is not None:
-                for part, result in landed:
-                    on_landed(part, result)
+            if landed:
+                on_landed(landed)
     if error is not None:
         raise error
     return [r for r in results if r is not None]
@@ -198,7 +192,7 @@ class LedgeredWriter:
 
         size = WRITE_CHUNK[system]
         chunks = [todo[start : start + size] for start in range(0, len(todo), size)]
-        landed = send_chunks(chunks, send, WRITE_WORKERS[system], on_landed_together=ledger)
+        landed = send_chunks(chunks, send, WRITE_WORKERS[system], ledger)
         results = pd.concat([results_frame([]), *landed], ignore_index=True)
         failed = results[~results["success"]]
         if todo:

@@ -305,17 +305,23 @@ def memberships(hs: HubSpotApi, request: Request, list_id: str, by_join: bool = 
 
 def record_memberships(hs: HubSpotApi, request: Request, type_id: str, record_id: str) -> Response:
     object_type(type_id)
-    results = [
+    live = [r for r in hs.store.data["lists"].values() if not r["deletedAt"]]
+    results = _memberships(live, type_id, record_id)
+    return Response(200, {"results": results, "total": len(results)})
+
+
+def _memberships(lists: list[dict], type_id: str, record_id: str) -> list[dict]:
+    """The memberships of one record in `lists`, as the lists API gives them."""
+    return [
         {
             "listId": r["listId"],
             "listVersion": r["listVersion"],
             "firstAddedTimestamp": r["members"][record_id],
             "lastAddedTimestamp": r["members"][record_id],
         }
-        for r in hs.store.data["lists"].values()
-        if r["objectTypeId"] == type_id and not r["deletedAt"] and record_id in r["members"]
+        for r in lists
+        if r["objectTypeId"] == type_id and record_id in r["members"]
     ]
-    return Response(200, {"results": results, "total": len(results)})
 
 
 # Records per call of the batch membership read. HubSpot's reference for
@@ -338,16 +344,7 @@ def batch_record_memberships(hs: HubSpotApi, request: Request) -> Response:
     for item in inputs:
         type_id, record_id = str(item.get("objectTypeId")), str(item.get("recordId"))
         object_type(type_id)
-        memberships = [
-            {
-                "listId": r["listId"],
-                "listVersion": r["listVersion"],
-                "firstAddedTimestamp": r["members"][record_id],
-                "lastAddedTimestamp": r["members"][record_id],
-            }
-            for r in live
-            if r["objectTypeId"] == type_id and record_id in r["members"]
-        ]
+        memberships = _memberships(live, type_id, record_id)
         results.append({"objectTypeId": type_id, "recordId": record_id, "recordListMemberships": memberships})
     body = {"status": "COMPLETE", "results": results, "requestedAt": started, "startedAt": started}
     return Response(200, {**body, "completedAt": now_iso()})
