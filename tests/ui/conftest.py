@@ -1,6 +1,12 @@
 """`airflow standalone` on this repo's dags/ and plugins/ in a temporary home, with one sync run recorded in a
 temporary state store and its report (GX Data Docs included) written by the report module, and headless
-Chromium from the distribution's packages (`make browser-deps`) driven by Playwright."""
+Chromium from the distribution's packages (`make browser-deps`) driven by Playwright.
+
+Both live for this package only (scope "package"), never for a worker's whole session: a session-scoped Playwright
+kept its event loop "running" in the main thread through every later test file of that pytest-xdist worker (an
+`asyncio.run` there failed: "cannot be called from a running event loop"), and an idle Chromium and airflow
+standalone (scheduler, 8 LocalExecutor workers, DAG processor, API server, triggerer) ran beside the rest of the
+suite. They are torn down as soon as the worker moves on to a file outside tests/ui."""
 
 from __future__ import annotations
 
@@ -100,7 +106,7 @@ def make_run(reports_dir: Path, state_url: str) -> str:
     return RUN_ID
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def standalone(tmp_path_factory) -> Iterator[Standalone]:
     base = tmp_path_factory.mktemp("ui")
     home, reports = base / "airflow", base / "reports"
@@ -196,9 +202,9 @@ def exit_evidence(chrome_log: Path) -> str:
     return "\n".join(parts)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(tmp_path_factory) -> Iterator[Browser]:
-    """One headless Chromium for the session. If it exits by itself, the test running then fails with the
+    """One headless Chromium for the UI tests. If it exits by itself, the test running then fails with the
     evidence (``page``); at teardown a browser that already exited is logged, never an error."""
     if CHROMIUM is None:
         pytest.skip("no Chromium: run `make browser-deps` (Debian's chromium package)")

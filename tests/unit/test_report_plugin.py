@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,13 +16,6 @@ from fastapi import HTTPException
 from include.company_sync import identifiers, report_html
 from include.company_sync.identifiers import safe_segment
 from plugins import sync_reports as plugin
-
-
-def _run(coroutine):
-    """Await a page handler in a thread of its own: the UI tests' Playwright keeps an event loop running in
-    this one for the whole session."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.mark.parametrize("run_id", ["scheduled__2026-11-28T02:00:00+00:00", "manual__x y/z", "backfill__a.b-c_d"])
@@ -98,15 +90,15 @@ def test_runs_page_uses_the_report_stylesheet_and_escapes_ids(monkeypatch, tmp_p
     monkeypatch.setattr(plugin, "_authorize", allow)
     monkeypatch.setattr(plugin, "_recent_runs", lambda query, limit: runs)
     monkeypatch.setattr(plugin, "_reports_root", lambda: ObjectStoragePath(tmp_path.as_uri()))
-    page = _run(plugin.index(None)).body.decode()
+    page = asyncio.run(plugin.index(None)).body.decode()
     assert report_html.STYLESHEET.read_text() in page
     assert "<b>x</b>" not in page and "manual__&lt;b&gt;x&lt;/b&gt;" in page
     assert "<td class='num'>1,200</td>" in page and "(dry run)" in page
     assert f"href='{plugin.report_url('company_sync', run_id)}'" in page
     assert "Data Docs: plan" in page and "Data Docs: extracts" not in page
     monkeypatch.setattr(plugin, "_recent_runs", lambda query, limit: [])
-    assert "No sync runs recorded yet" in _run(plugin.index(None)).body.decode()
-    assert "No runs match these filters" in _run(plugin.index(None, dag_id="company_resync")).body.decode()
+    assert "No sync runs recorded yet" in asyncio.run(plugin.index(None)).body.decode()
+    assert "No runs match these filters" in asyncio.run(plugin.index(None, dag_id="company_resync")).body.decode()
 
 
 def test_runs_page_filters_by_dag_status_and_days_and_pages(monkeypatch, tmp_path):
@@ -132,7 +124,7 @@ def test_runs_page_filters_by_dag_status_and_days_and_pages(monkeypatch, tmp_pat
     monkeypatch.setattr(plugin, "_authorize", allow)
 
     def runs(**query) -> tuple[list[str], str]:
-        page = _run(plugin.index(None, **query)).body.decode()
+        page = asyncio.run(plugin.index(None, **query)).body.decode()
         return [line.split("data-run='")[1].split("'")[0] for line in page.splitlines() if "data-run='" in line], page
 
     ids, page = runs(dag_id="company_sync", status="failed")
@@ -146,7 +138,7 @@ def test_runs_page_filters_by_dag_status_and_days_and_pages(monkeypatch, tmp_pat
     assert ids == ["ok"]
     for bad in ({"status": "done"}, {"since": "02/11/2026"}):
         with pytest.raises(HTTPException) as refused:
-            _run(plugin.index(None, **bad))
+            asyncio.run(plugin.index(None, **bad))
         assert refused.value.status_code == 400
 
 
@@ -192,15 +184,15 @@ def served(monkeypatch, tmp_path):
 
 def test_report_files_are_read_from_the_object_store(served, monkeypatch):
     assert str(plugin._reports_root()) == str(served)  # from COMPANY_SYNC_REPORTS_URL
-    page = _run(plugin.report_file(None, "company_sync", "manual__1", "report.html"))
+    page = asyncio.run(plugin.report_file(None, "company_sync", "manual__1", "report.html"))
     assert page.body == b"<html>report</html>" and page.media_type == "text/html"
-    docs = _run(plugin.report_file(None, "company_sync", "manual__1", "data_docs/extracts/index.html"))
+    docs = asyncio.run(plugin.report_file(None, "company_sync", "manual__1", "data_docs/extracts/index.html"))
     assert docs.body == b"<html>docs</html>"
-    assert _run(plugin.report_file(None, "company_sync", "manual__1", "errors.csv")).media_type == "text/csv"
+    assert asyncio.run(plugin.report_file(None, "company_sync", "manual__1", "errors.csv")).media_type == "text/csv"
     runs = [{"dag_id": "company_sync", "run_id": "manual__1", "started_at": "2026-11-28T02:00:01+00:00",
              "status": "success", "counts": {}}]  # fmt: skip
     monkeypatch.setattr(plugin, "_recent_runs", lambda query, limit: runs)
-    listing = _run(plugin.index(None)).body.decode()
+    listing = asyncio.run(plugin.index(None)).body.decode()
     assert f"href='{plugin.report_url('company_sync', 'manual__1')}'" in listing
     assert "Data Docs: extracts" in listing and "Data Docs: plan" not in listing
 
@@ -219,7 +211,7 @@ def test_report_files_are_read_from_the_object_store(served, monkeypatch):
 )
 def test_no_file_outside_the_run_folders_is_served(served, dag, run, path):
     with pytest.raises(HTTPException) as excinfo:
-        _run(plugin.report_file(None, dag, run, path))
+        asyncio.run(plugin.report_file(None, dag, run, path))
     assert excinfo.value.status_code == 404
 
 
@@ -237,6 +229,6 @@ def test_a_symlink_out_of_a_local_reports_folder_is_not_followed(monkeypatch, tm
     monkeypatch.setattr(plugin, "_authorize", allow)
     monkeypatch.delenv("COMPANY_SYNC_REPORTS_URL", raising=False)
     monkeypatch.setenv("COMPANY_SYNC_REPORTS_DIR", str(reports))  # the local form
-    assert _run(plugin.report_file(None, "company_sync", "manual__1", "errors.csv")).body == b"source\n"
+    assert asyncio.run(plugin.report_file(None, "company_sync", "manual__1", "errors.csv")).body == b"source\n"
     with pytest.raises(HTTPException):
-        _run(plugin.report_file(None, "company_sync", "manual__1", "report.html"))
+        asyncio.run(plugin.report_file(None, "company_sync", "manual__1", "report.html"))

@@ -4,7 +4,6 @@ back" and "Release held records", and what the POSTs trigger or release, after a
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
@@ -12,11 +11,6 @@ from airflow.sdk import ObjectStoragePath
 from fastapi import HTTPException
 
 from plugins import sync_reports as plugin
-
-
-def _run(coroutine):
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def row(dag_id="company_sync", status="success", dry_run=False, counts=None, run_id="manual__1"):
@@ -66,14 +60,14 @@ def test_rollback_post_asks_for_trigger_permission_and_triggers_the_dag(monkeypa
 
     monkeypatch.setattr(plugin, "_authorize", allow)
     monkeypatch.setattr(plugin, "trigger", lambda dag, conf, user, note: triggered.append(conf) or "manual__rb")
-    page = _run(plugin.rollback(Body("run_id=manual__1&dry_run=true"))).body.decode()
+    page = asyncio.run(plugin.rollback(Body("run_id=manual__1&dry_run=true"))).body.decode()
     assert asked == [("POST", "company_sync_rollback")]
     assert triggered == [{"run_id": "manual__1", "dry_run": True}]
     assert "manual__rb" in page and "Rollback preview triggered" in page
-    _run(plugin.rollback(Body("run_id=manual__1&dry_run=false")))
+    asyncio.run(plugin.rollback(Body("run_id=manual__1&dry_run=false")))
     assert triggered[-1] == {"run_id": "manual__1", "dry_run": False}
     with pytest.raises(HTTPException, match="run_id"):
-        _run(plugin.rollback(Body("dry_run=false")))
+        asyncio.run(plugin.rollback(Body("dry_run=false")))
 
 
 def test_refused_permission_triggers_nothing(monkeypatch):
@@ -83,7 +77,7 @@ def test_refused_permission_triggers_nothing(monkeypatch):
     monkeypatch.setattr(plugin, "_authorize", refuse)
     monkeypatch.setattr(plugin, "trigger", lambda *a: pytest.fail("triggered"))
     with pytest.raises(HTTPException, match="company_sync_rollback"):
-        _run(plugin.rollback(Body("run_id=manual__1")))
+        asyncio.run(plugin.rollback(Body("run_id=manual__1")))
 
 
 def test_release_post_releases_the_rollbacks_holds(monkeypatch, tmp_path):
@@ -97,7 +91,7 @@ def test_release_post_releases_the_rollbacks_holds(monkeypatch, tmp_path):
         return None
 
     monkeypatch.setattr(plugin, "_authorize", allow)
-    page = _run(plugin.release(Body("run_id=manual__rb"))).body.decode()
+    page = asyncio.run(plugin.release(Body("run_id=manual__rb"))).body.decode()
     assert "1 record held" in page
     assert state.holds().empty
     state.dispose()
@@ -117,10 +111,10 @@ def test_runs_page_shows_the_action_buttons(monkeypatch, tmp_path):
     monkeypatch.setattr(plugin, "_authorize", allow)
     monkeypatch.setattr(plugin, "_recent_runs", lambda query, limit: runs)
     monkeypatch.setattr(plugin, "_reports_root", lambda: ObjectStoragePath(tmp_path.as_uri()))
-    page = _run(plugin.index(None)).body.decode()
+    page = asyncio.run(plugin.index(None)).body.decode()
     assert "action='/sync-reports/rollback'" in page and "Roll back this run…" in page
     assert "action='/sync-reports/release'" in page and "value='manual__rb'" in page
     assert (
         "<option selected>company_sync_rollback</option>"
-        in _run(plugin.index(None, dag_id=plugin.ROLLBACK_DAG)).body.decode()
+        in asyncio.run(plugin.index(None, dag_id=plugin.ROLLBACK_DAG)).body.decode()
     )
