@@ -176,15 +176,47 @@ class Browser:
 
     context: object  # playwright BrowserContext
     log: Path  # Chromium's log (--enable-logging, CHROME_LOG_FILE)
+    profile: Path  # its --user-data-dir: finds its processes
     exits: list[str] = field(default_factory=list)
     closing: bool = False  # set by the teardown: a close from then on is ours
 
 
-def exit_evidence(chrome_log: Path) -> str:
-    """What is known when Chromium exits: the tail of its own log, /dev/shm's room, the kernel's OOM lines."""
-    parts = []
+def processes(profile: Path) -> str:
+    """Which side went away: Chromium, or Playwright's driver (node, a child of this process). A closed-target
+    error does not say which, so both are looked up."""
+    import psutil
+
+    def states(found: list) -> str:
+        out = []
+        for proc in found:
+            try:
+                out.append(f"pid {proc.pid} {proc.status()}")
+            except psutil.Error:
+                out.append(f"pid {proc.pid} gone")
+        return ", ".join(out) or "no process"
+
+    drivers = []
+    for child in psutil.Process().children():
+        try:
+            if child.name() == "node" or "run-driver" in child.cmdline():
+                drivers.append(child)
+        except psutil.Error:
+            pass
+    flag = f"--user-data-dir={profile}"
+    chromium = [
+        proc
+        for proc in psutil.process_iter(["cmdline"])
+        if flag in (proc.info["cmdline"] or []) and not any(a.startswith("--type=") for a in proc.info["cmdline"])
+    ]
+    return f"Playwright driver: {states(drivers)}; Chromium browser process: {states(chromium)}"
+
+
+def exit_evidence(browser: Browser) -> str:
+    """What is known when Chromium or the Playwright driver goes away: which of them is still running, the tail of
+    Chromium's own log, /dev/shm's room, the kernel's OOM lines."""
+    parts = [processes(browser.profile)]
     try:
-        lines = [line for line in chrome_log.read_text(errors="replace").splitlines() if "dbus" not in line]
+        lines = [line for line in browser.log.read_text(errors="replace").splitlines() if "dbus" not in line]
         parts.append("chromium log (tail, D-Bus noise left out):\n" + "\n".join(lines[-30:]))
     except OSError as exc:
         parts.append(f"chromium log unreadable: {exc}")
@@ -212,10 +244,11 @@ def browser(tmp_path_factory) -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     chrome_log = tmp_path_factory.mktemp("chromium-log") / "chrome_debug.log"
+    profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as pw:
         # a persistent context is how a fresh --user-data-dir is given to Chromium
         context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
+            str(profile),
             executable_path=CHROMIUM,
             headless=True,
             args=CHROMIUM_ARGS,
@@ -223,11 +256,11 @@ def browser(tmp_path_factory) -> Iterator[Browser]:
             viewport={"width": 1280, "height": 900},
         )
         context.set_default_timeout(30_000)
-        shared = Browser(context=context, log=chrome_log)
+        shared = Browser(context=context, log=chrome_log, profile=profile)
 
         def closed(_) -> None:
             if not shared.closing:
-                shared.exits.append(exit_evidence(chrome_log))
+                shared.exits.append(exit_evidence(shared))
 
         context.on("close", closed)
         yield shared
@@ -238,19 +271,26 @@ def browser(tmp_path_factory) -> Iterator[Browser]:
             return
         try:
             context.close()
-        except PlaywrightError as exc:  # only here, at teardown: it exited on its own after the last test
-            log.warning("Chromium exited before its teardown close: %s\n%s", exc, exit_evidence(chrome_log))
-            warnings.warn(f"Chromium exited during teardown: {exc}; its log: {chrome_log}", stacklevel=1)
+        except PlaywrightError as exc:  # only here, at teardown: Chromium or the driver went away after the last test
+            evidence = exit_evidence(shared)
+            log.warning("Chromium or the Playwright driver went away before the teardown close: %s\n%s", exc, evidence)
+            warnings.warn(
+                f"Chromium or the Playwright driver went away: {exc}; Chromium's log: {chrome_log}", stacklevel=1
+            )
 
 
 @pytest.fixture
 def page(browser: Browser, standalone):
-    """A fresh page; the test fails if Chromium exited before it (a browser is needed) or while it ran."""
+    """A fresh page; the test fails with the evidence if Chromium or the Playwright driver went away before it (a
+    browser is needed) or while it ran."""
     from playwright.sync_api import Error as PlaywrightError
 
     if browser.exits:
         pytest.fail(f"Chromium had exited in an earlier test:\n{browser.exits[0]}")
-    page = browser.context.new_page()
+    try:
+        page = browser.context.new_page()
+    except PlaywrightError as exc:  # no close event came: the driver, not Chromium, may be what went away
+        pytest.fail(f"no page: {exc}\n{exit_evidence(browser)}")
 
     # Only the Airflow under test: every page, Data Docs included, must work with no network (a CI runner, an
     # air-gapped deployment); test_data_docs_offline.py also records any off-host request attempted.
@@ -264,7 +304,8 @@ def page(browser: Browser, standalone):
     yield page
     try:
         page.close()  # a round trip to the driver: a "close" event of the context is delivered by then
-    except PlaywrightError:
-        pass  # the browser is gone: said below
+    except PlaywrightError as exc:
+        if not browser.exits:  # no close event: the driver went away
+            pytest.fail(f"the page could not be closed: {exc}\n{exit_evidence(browser)}")
     if browser.exits:
         pytest.fail(f"Chromium exited during this test:\n{browser.exits[0]}")
