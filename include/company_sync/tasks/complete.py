@@ -194,7 +194,7 @@ def _contacts_and_leads(
     `account_ids` are every account of the org, every contact is read in one query (one Bulk job at scale,
     instead of one per 4,000 account ids)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sf-contacts") as pool:
-        salesforce_side = pool.submit(sf.contacts) if every_account else pool.submit(sf.contacts, account_ids)
+        salesforce_side = pool.submit(sf.contacts, None if every_account else account_ids)  # None: every contact
         associations = hs.associations(company_ids)
         hs_contacts = hs.contacts_by_ids(distinct_ids(associations["contact_id"]))
         by_account = salesforce_side.result()
@@ -205,8 +205,10 @@ def _contacts_and_leads(
         sf_contacts = by_account[keep.to_numpy(dtype=bool)].reset_index(drop=True)
     else:
         missing = sorted(synced - set(distinct_ids(by_account["Id"])))
-        others = sf.contacts(ids=missing) if missing else by_account.iloc[0:0]
-        sf_contacts = pd.concat([by_account, others], ignore_index=True).drop_duplicates("Id")
+        sf_contacts = by_account
+        if missing:  # read only then: nothing to add, nothing to copy
+            others = sf.contacts(ids=missing)
+            sf_contacts = pd.concat([by_account, others], ignore_index=True).drop_duplicates("Id")
     return {
         "sf_contacts": sf_contacts,
         "sf_leads": sf.leads(distinct_ids(hs_contacts.get("salesforceleadid"))),
